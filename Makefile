@@ -1,0 +1,40 @@
+# `make run` starts the app, `make test` runs the whole suite; both set up .venv on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export QT_QPA_PLATFORM ?= $(if $(DISPLAY),,offscreen)
+
+.PHONY: run test lint format setup clean bench-engine bench-noc bench-auto bench-ui bench-cache
+
+setup: $(STAMP)
+
+# torch is installed first and pinned: the CPU wheel 2.13.0 is what this machine serves locally, and a bare
+# `torch` requirement would otherwise pull several GB of CUDA packages.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) main.py $(ARGS)
+
+test: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP)
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+bench-engine: $(STAMP)
+	$(PY) -m benchmarks.engine
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

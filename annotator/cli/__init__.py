@@ -1,0 +1,67 @@
+"""Headless commands over the same core as the GUI: ``python main.py COMMAND ...``.
+
+Each command lives in its own module that defines ``register(subparsers) -> None``: it adds its parser and sets
+``func`` (``Callable[[argparse.Namespace], int]``) with ``set_defaults``. Errors a user can act on are printed as
+one line on stderr with exit status 2; a traceback is never shown for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# One module per command (or group of sub-commands).
+COMMAND_MODULES: tuple[str, ...] = (
+    "annotator.cli.export_cmd",
+    "annotator.cli.import_cmd",
+    "annotator.cli.bench_cmd",
+    "annotator.cli.auto_cmd",
+    "annotator.cli.models_cmd",
+    "annotator.cli.encode_cmd",
+    "annotator.cli.propagate_cmd",
+)
+
+
+class CliError(Exception):
+    """An error the user can act on; printed without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="main.py", description="SAM annotator: headless commands.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # a command not present in this build
+            if exc.name == name:
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def command_names() -> set[str]:
+    """Names of the sub-commands this build offers."""
+    parser = build_parser()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices)
+    return set()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit status."""
+    from sam_model.errors import SamModelError
+
+    parser = build_parser()
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        return int(args.func(args) or 0)
+    except (CliError, SamModelError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,97 @@
+"""SAM architecture configuration: one dataclass whose fields are those of the reference JSON ``config``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from sam_model.errors import SamModelError
+
+
+@dataclass(frozen=True, kw_only=True)
+class SamConfig:
+    """Architecture of a SAM model. Field names match ``reference/sam/sam_tiny_a.json``'s ``config``.
+
+    Attributes:
+        image_size: side of the square encoder input, in pixels (1024).
+        patch_size: ViT patch side in pixels (16), so the embedding grid is ``image_size // patch_size``.
+        encoder_embed_dim / encoder_depth / encoder_num_heads: ViT width, number of blocks, attention heads.
+        encoder_global_attn_indexes: indexes of the blocks with global attention; the others are windowed.
+        encoder_window_size: window side, in patches, of the windowed blocks (14).
+        prompt_embed_dim: width of the prompt encoder, the decoder and the encoder's output (256).
+        decoder_mlp_dim / decoder_num_heads / decoder_depth: two-way transformer sizes.
+        mask_in_chans: hidden channels of the mask-prompt downscaler (16).
+        iou_head_hidden_dim / iou_head_depth: the IoU prediction MLP.
+        num_multimask_outputs: candidate masks in multimask mode (3).
+        mask_threshold: logit threshold that turns logits into a binary mask (0.0).
+    """
+
+    image_size: int = 1024
+    patch_size: int = 16
+    encoder_embed_dim: int = 768
+    encoder_depth: int = 12
+    encoder_num_heads: int = 12
+    encoder_global_attn_indexes: tuple[int, ...] = (2, 5, 8, 11)
+    encoder_window_size: int = 14
+    prompt_embed_dim: int = 256
+    decoder_mlp_dim: int = 2048
+    decoder_num_heads: int = 8
+    decoder_depth: int = 2
+    mask_in_chans: int = 16
+    iou_head_hidden_dim: int = 256
+    num_multimask_outputs: int = 3
+    iou_head_depth: int = 3
+    mask_threshold: float = 0.0
+    name: str = field(default="custom", compare=False)
+
+    @property
+    def embedding_size(self) -> int:
+        """Side of the image-embedding grid (64 for 1024 / 16)."""
+        return self.image_size // self.patch_size
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, name: str = "custom") -> SamConfig:
+        """Build from a mapping with the reference JSON's field names; unknown keys raise ``SamModelError``."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SamModelError(f"unknown SAM config field(s): {', '.join(unknown)}")
+        values = dict(data)
+        if "encoder_global_attn_indexes" in values:
+            values["encoder_global_attn_indexes"] = tuple(int(i) for i in values["encoder_global_attn_indexes"])
+        values.setdefault("name", name)
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict (without ``name``)."""
+        data = asdict(self)
+        data.pop("name")
+        data["encoder_global_attn_indexes"] = list(self.encoder_global_attn_indexes)
+        return data
+
+
+VIT_B = SamConfig(name="vit_b")
+VIT_L = SamConfig(
+    name="vit_l",
+    encoder_embed_dim=1024,
+    encoder_depth=24,
+    encoder_num_heads=16,
+    encoder_global_attn_indexes=(5, 11, 17, 23),
+)
+VIT_H = SamConfig(
+    name="vit_h",
+    encoder_embed_dim=1280,
+    encoder_depth=32,
+    encoder_num_heads=16,
+    encoder_global_attn_indexes=(7, 15, 23, 31),
+)
+
+PRESETS: dict[str, SamConfig] = {"vit_b": VIT_B, "vit_l": VIT_L, "vit_h": VIT_H}
+
+
+def preset(name: str) -> SamConfig:
+    """The preset called ``name`` (``vit_b``, ``vit_l``, ``vit_h``); raises ``SamModelError`` otherwise."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise SamModelError(f"unknown SAM preset {name!r}; known: {', '.join(PRESETS)}") from None
