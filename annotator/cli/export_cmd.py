@@ -1,0 +1,51 @@
+"""``main.py export FOLDER --out FILE.json [--segmentation auto|polygon|rle] [--project FILE]``.
+
+Writes the COCO file of the project of an image folder (read-only for the project). Warnings (e.g. masks
+written as RLE in polygon mode) go to stderr, the summary to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from annotator.cli import CliError
+from annotator.core.coco import export_coco
+from annotator.core.errors import CoreError
+from annotator.core.model import SEGMENTATION_MODES
+from annotator.core.project_store import ProjectStore, default_project_file
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("export", help="export a project's annotations as COCO JSON")
+    parser.add_argument("folder", type=Path, help="the image folder (project in FOLDER/.sam-annotator/)")
+    parser.add_argument("--out", type=Path, required=True, help="the COCO JSON file to write")
+    parser.add_argument(
+        "--segmentation",
+        choices=SEGMENTATION_MODES,
+        default=None,
+        help="polygons where exact (auto), polygons forced (polygon) or RLE (rle); default: the project's",
+    )
+    parser.add_argument("--project", type=Path, default=None, help="project file, if not the default")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    project_file = args.project or default_project_file(args.folder)
+    if not Path(project_file).is_file():
+        raise CliError(f"{project_file}: no project file (open the folder in the app or import COCO first)")
+    try:
+        store = ProjectStore.open(args.folder, args.project)
+        for warning in store.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        report = export_coco(store.project, args.out, args.segmentation)
+    except CoreError as exc:
+        raise CliError(str(exc)) from None
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(
+        f"wrote {report.path}: {report.images} images, {report.annotations} annotations "
+        f"({report.polygons} polygons, {report.rle} RLE)"
+    )
+    return 0

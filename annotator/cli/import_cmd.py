@@ -1,0 +1,38 @@
+"""``main.py import FOLDER COCO.json [--project FILE]``: merge a COCO file into the folder's project.
+
+Prints one line per skipped item, then a summary; the project is saved once at the end. Exit status 0 when
+every item was imported, 1 when some items were skipped (the rest is imported and saved), 2 if unusable.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from annotator.cli import CliError
+from annotator.core.coco_import import import_coco
+from annotator.core.errors import CoreError
+from annotator.core.project_store import ProjectStore
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("import", help="import a COCO JSON file into a folder's project")
+    parser.add_argument("folder", type=Path, help="the image folder the COCO file_names are relative to")
+    parser.add_argument("coco", type=Path, help="the COCO JSON file")
+    parser.add_argument("--project", type=Path, default=None, help="project file, if not the default")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        store = ProjectStore.open(args.folder, args.project)
+        for warning in store.warnings:
+            print(f"warning: {warning}")
+        report = import_coco(store.project, args.coco)
+        store.save()
+    except CoreError as exc:
+        raise CliError(str(exc)) from None
+    for message in report.messages:
+        print(message)
+    print(report.summary())
+    return 1 if report.errors else 0

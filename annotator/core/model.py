@@ -1,0 +1,438 @@
+"""The evented, Qt-free annotation data model: categories, instances, image records and the project.
+
+Ownership and mutation: a :class:`Project` owns everything; :class:`Category` and :class:`Instance` are
+immutable
+values (change = replace), :class:`ImageRecord` is mutable but only through ``Project`` methods, so every
+change
+emits exactly one :class:`~annotator.core.events.Event` on ``project.events``. User edits go through the undo
+commands of :mod:`annotator.core.undo`, which call these methods.
+
+Event types emitted on ``project.events`` (``event.image_key`` / ``instance_id`` / ``category_id`` say what):
+``category_added``, ``category_changed``, ``category_removed``, ``image_added``, ``image_removed``,
+``image_changed`` (status, error, size, metadata or extras; ``info["fields"]``), ``instance_added``,
+``instance_changed`` (``info["fields"]``), ``instance_removed``, ``settings_changed``, ``extras_changed``
+(``info["key"]``) and ``reset`` (bulk change, e.g. after an import: re-read everything).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from annotator.core.errors import ModelError
+from annotator.core.events import Event, EventEmitter
+from annotator.core.masks import Mask
+
+RGB = tuple[int, int, int]
+SegmentationMode = Literal["auto", "polygon", "rle"]
+SEGMENTATION_MODES: tuple[str, ...] = ("auto", "polygon", "rle")
+INSTANCE_SOURCES: tuple[str, ...] = ("manual", "sam", "classic", "auto", "persam", "import")
+
+PALETTE: tuple[RGB, ...] = (
+    (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
+    (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128), (220, 190, 255),
+    (170, 110, 40), (255, 250, 200), (128, 0, 0), (170, 255, 195), (128, 128, 0), (255, 215, 180),
+)  # fmt: skip
+"""Default category colours (RGB 0-255), used in order of category id."""
+
+
+class ImageStatus(enum.StrEnum):
+    """Annotation progress of one image. ``ERROR`` comes with ``ImageRecord.error`` (a message)."""
+
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    ERROR = "error"
+
+
+def _check_rgb(color: object) -> RGB:
+    if (
+        not isinstance(color, tuple | list)
+        or len(color) != 3
+        or not all(isinstance(c, int) and 0 <= c <= 255 for c in color)
+    ):
+        raise ModelError(f"a colour must be three integers 0-255 (R, G, B), got {color!r}")
+    return int(color[0]), int(color[1]), int(color[2])
+
+
+@dataclass(frozen=True)
+class Category:
+    """A label class. ``id`` is stable from 1 and never renumbered; ``color`` is RGB 0-255."""
+
+    id: int
+    name: str
+    color: RGB
+    supercategory: str = ""
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One annotated object on one image (immutable; change = :meth:`replace`).
+
+    Attributes:
+        id: unique in the project, stable from 1 (it is not the COCO annotation id, which export renumbers).
+        category_id: a :class:`Category` id of the project.
+        mask: the ``H x W`` mask (image size as displayed), stored as RLE.
+        iscrowd: 0, or 1 for a crowd region.
+        source: who made it: ``manual``, ``sam``, ``classic``, ``auto``, ``persam`` or ``import``.
+        score: model quality score (predicted IoU), if any.
+        hidden: view flag (hidden instances are still saved and exported).
+        polygons: COCO polygons (flat ``[x0, y0, x1, y1, ...]`` lists, pixel-edge coordinates) that rasterise
+            with pycocotools to exactly ``mask``, when known (imported polygons, polygon edits without holes);
+            export then writes them as they are. Replacing the mask without new polygons clears them.
+    """
+
+    id: int
+    category_id: int
+    mask: Mask
+    iscrowd: int = 0
+    source: str = "manual"
+    score: float | None = None
+    hidden: bool = False
+    polygons: tuple[tuple[float, ...], ...] | None = None
+
+    def replace(self, **changes: Any) -> Instance:
+        """A copy with ``changes``; a new ``mask`` without ``polygons`` drops the stale polygons."""
+        if "mask" in changes and "polygons" not in changes:
+            changes["polygons"] = None
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class ImageRecord:
+    """One image of the project. Mutate only through :class:`Project` methods (they emit events).
+
+    Attributes:
+        file_name: path relative to the project root, ``/``-separated; the image's key.
+        width, height: size as displayed (EXIF orientation applied), in pixels.
+        status: progress; ``error`` holds the message when ``status`` is ``ERROR``.
+        metadata: facts about the file (e.g. ``{"exif_orientation": 6}``), JSON values.
+        extras: per-image state of optional features (e.g. proposals / review queue), JSON values, saved as
+        is.
+    """
+
+    file_name: str
+    width: int
+    height: int
+    status: ImageStatus = ImageStatus.NOT_STARTED
+    error: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+    _instances: list[Instance] = field(default_factory=list, repr=False)
+
+    @property
+    def instances(self) -> tuple[Instance, ...]:
+        """The instances in drawing order (first = bottom)."""
+        return tuple(self._instances)
+
+    def instance(self, instance_id: int) -> Instance:
+        for inst in self._instances:
+            if inst.id == instance_id:
+                return inst
+        raise ModelError(f"no instance {instance_id} on image {self.file_name}")
+
+    def index_of(self, instance_id: int) -> int:
+        for i, inst in enumerate(self._instances):
+            if inst.id == instance_id:
+                return i
+        raise ModelError(f"no instance {instance_id} on image {self.file_name}")
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    """Per-project choices. ``segmentation_mode``: COCO export mode ``auto`` | ``polygon`` | ``rle``."""
+
+    segmentation_mode: SegmentationMode = "auto"
+
+    def __post_init__(self) -> None:
+        if self.segmentation_mode not in SEGMENTATION_MODES:
+            raise ModelError(
+                f"segmentation mode must be one of {SEGMENTATION_MODES}, got {self.segmentation_mode!r}"
+            )
+
+
+class Project:
+    """All annotations of one image folder. ``root`` is the folder the image ``file_name``s are relative
+    to."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.events = EventEmitter()
+        self.settings = ProjectSettings()
+        self.extras: dict[str, Any] = {}
+        self._categories: dict[int, Category] = {}
+        self._images: dict[str, ImageRecord] = {}
+        self._owner: dict[int, str] = {}  # instance id -> image key
+        self._next_category_id = 1
+        self._next_instance_id = 1
+
+    # -- events ---------------------------------------------------------------------------------------------
+    def _emit(self, type_: str, **kwargs: Any) -> None:
+        self.events.emit(Event(type_, self, **kwargs))
+
+    def emit_reset(self) -> None:
+        """Tell views to re-read everything (after a bulk change made with ``events.blocked()``)."""
+        self._emit("reset")
+
+    # -- categories -----------------------------------------------------------------------------------------
+    @property
+    def categories(self) -> tuple[Category, ...]:
+        """Categories in creation order."""
+        return tuple(self._categories.values())
+
+    def category(self, category_id: int) -> Category:
+        try:
+            return self._categories[category_id]
+        except KeyError:
+            raise ModelError(f"no category with id {category_id}") from None
+
+    def has_category(self, category_id: int) -> bool:
+        return category_id in self._categories
+
+    def category_by_name(self, name: str) -> Category | None:
+        """The category whose name equals ``name`` ignoring case and surrounding spaces, if any."""
+        wanted = name.strip().casefold()
+        return next((c for c in self._categories.values() if c.name.strip().casefold() == wanted), None)
+
+    def reserve_category_id(self) -> int:
+        """A fresh category id (never reused in this project)."""
+        cid = self._next_category_id
+        self._next_category_id += 1
+        return cid
+
+    def add_category(
+        self, name: str, color: RGB | None = None, supercategory: str = "", *, id: int | None = None
+    ) -> Category:
+        """Create a category (``id`` fresh unless given and free); names are unique ignoring case."""
+        cid = self.reserve_category_id() if id is None else id
+        if not isinstance(cid, int) or cid < 1 or cid in self._categories:
+            raise ModelError(f"category id {cid!r} is not a free positive integer")
+        category = Category(cid, self._check_name(name), self._default_color(cid, color), supercategory)
+        self.insert_category(category)
+        return category
+
+    def insert_category(self, category: Category, index: int | None = None) -> None:
+        """Insert a ready-made category (used by undo and loading) at ``index`` of the order (default:
+        end)."""
+        if category.id in self._categories or category.id < 1:
+            raise ModelError(f"category id {category.id} is already used or not positive")
+        self._check_name(category.name)
+        items = list(self._categories.items())
+        items.insert(len(items) if index is None else index, (category.id, category))
+        self._categories = dict(items)
+        self._next_category_id = max(self._next_category_id, category.id + 1)
+        self._emit("category_added", category_id=category.id)
+
+    def update_category(self, category_id: int, **changes: Any) -> Category:
+        """Change ``name``, ``color`` and/or ``supercategory``; returns the new category."""
+        old = self.category(category_id)
+        if "name" in changes:
+            changes["name"] = self._check_name(changes["name"], ignore=category_id)
+        if "color" in changes:
+            changes["color"] = _check_rgb(changes["color"])
+        try:
+            new = dataclasses.replace(old, **changes)
+        except TypeError as exc:
+            raise ModelError(f"invalid category change: {exc}") from exc
+        if new.id != category_id:
+            raise ModelError("a category id cannot change")
+        self._categories[category_id] = new
+        self._emit("category_changed", category_id=category_id, info={"fields": tuple(changes)})
+        return new
+
+    def remove_category(self, category_id: int) -> tuple[Category, int]:
+        """Remove an unused category; returns it and its index. Raises ``ModelError`` while instances use
+        it."""
+        category = self.category(category_id)
+        if any(inst.category_id == category_id for inst in self.iter_instances()):
+            raise ModelError(f"category {category.name!r} is still used by instances")
+        index = list(self._categories).index(category_id)
+        del self._categories[category_id]
+        self._emit("category_removed", category_id=category_id)
+        return category, index
+
+    def _check_name(self, name: object, ignore: int | None = None) -> str:
+        if not isinstance(name, str) or not name.strip():
+            raise ModelError("a category name must be a non-empty string")
+        other = self.category_by_name(name)
+        if other is not None and other.id != ignore:
+            raise ModelError(f"a category named {other.name!r} already exists (id {other.id})")
+        return name.strip()
+
+    def _default_color(self, cid: int, color: RGB | None) -> RGB:
+        return PALETTE[(cid - 1) % len(PALETTE)] if color is None else _check_rgb(color)
+
+    # -- images ---------------------------------------------------------------------------------------------
+    @property
+    def images(self) -> tuple[ImageRecord, ...]:
+        """Image records in project order."""
+        return tuple(self._images.values())
+
+    def image(self, key: str) -> ImageRecord:
+        try:
+            return self._images[key]
+        except KeyError:
+            raise ModelError(f"no image {key!r} in the project") from None
+
+    def has_image(self, key: str) -> bool:
+        return key in self._images
+
+    def add_image(self, file_name: str, width: int, height: int, **fields: Any) -> ImageRecord:
+        """Add an image record (``file_name`` relative, ``/``-separated; size as displayed, pixels)."""
+        key = file_name.replace("\\", "/")
+        if key in self._images:
+            raise ModelError(f"image {key!r} is already in the project")
+        if width < 1 or height < 1:
+            raise ModelError(f"image {key!r}: size must be positive, got {width}x{height}")
+        record = ImageRecord(key, int(width), int(height), **fields)
+        self._images[key] = record
+        for inst in record._instances:
+            self._register_instance(key, inst)
+        self._emit("image_added", image_key=key)
+        return record
+
+    def remove_image(self, key: str) -> ImageRecord:
+        """Remove an image record and its instances (not undoable; the file on disk is untouched)."""
+        record = self.image(key)
+        for inst in record._instances:
+            self._owner.pop(inst.id, None)
+        del self._images[key]
+        self._emit("image_removed", image_key=key)
+        return record
+
+    def update_image(self, key: str, **changes: Any) -> ImageRecord:
+        """Change ``status``/``error``/``width``/``height``/``metadata``/``extras`` of an image record."""
+        record = self.image(key)
+        allowed = {"status", "error", "width", "height", "metadata", "extras"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise ModelError(f"cannot change {sorted(unknown)} of an image record")
+        if "status" in changes:
+            changes["status"] = ImageStatus(changes["status"])
+        for name, value in changes.items():
+            setattr(record, name, value)
+        self._emit("image_changed", image_key=key, info={"fields": tuple(changes)})
+        return record
+
+    def set_image_status(self, key: str, status: ImageStatus | str, error: str | None = None) -> None:
+        """Set the progress of an image; ``error`` (a message) is kept only with ``ImageStatus.ERROR``."""
+        status = ImageStatus(status)
+        self.update_image(key, status=status, error=error if status is ImageStatus.ERROR else None)
+
+    def set_image_extra(self, key: str, name: str, value: Any) -> None:
+        """Store a JSON value in ``image.extras[name]`` (``None`` deletes it)."""
+        extras = dict(self.image(key).extras)
+        if value is None:
+            extras.pop(name, None)
+        else:
+            extras[name] = value
+        self.update_image(key, extras=extras)
+
+    # -- instances ------------------------------------------------------------------------------------------
+    def reserve_instance_id(self) -> int:
+        """A fresh instance id (never reused in this project)."""
+        iid = self._next_instance_id
+        self._next_instance_id += 1
+        return iid
+
+    def new_instance(self, mask: Mask, category_id: int, **fields: Any) -> Instance:
+        """Build (not add) an :class:`Instance` with a fresh id."""
+        return Instance(self.reserve_instance_id(), category_id, mask, **fields)
+
+    def iter_instances(self) -> Iterator[Instance]:
+        for record in self._images.values():
+            yield from record._instances
+
+    def find_instance(self, instance_id: int) -> tuple[str, Instance]:
+        """``(image key, instance)`` of an instance id."""
+        key = self._owner.get(instance_id)
+        if key is None:
+            raise ModelError(f"no instance {instance_id} in the project")
+        return key, self._images[key].instance(instance_id)
+
+    def add_instance(self, key: str, instance: Instance, index: int | None = None) -> None:
+        """Add ``instance`` to image ``key`` at drawing position ``index`` (default: top)."""
+        record = self.image(key)
+        self._validate_instance(record, instance)
+        if instance.id in self._owner:
+            raise ModelError(f"instance id {instance.id} is already used")
+        record._instances.insert(len(record._instances) if index is None else index, instance)
+        self._register_instance(key, instance)
+        self._emit("instance_added", image_key=key, instance_id=instance.id, category_id=instance.category_id)
+
+    def remove_instance(self, key: str, instance_id: int) -> tuple[Instance, int]:
+        """Remove an instance; returns it and its drawing index (for undo)."""
+        record = self.image(key)
+        index = record.index_of(instance_id)
+        instance = record._instances.pop(index)
+        self._owner.pop(instance_id, None)
+        self._emit(
+            "instance_removed", image_key=key, instance_id=instance_id, category_id=instance.category_id
+        )
+        return instance, index
+
+    def replace_instance(self, key: str, instance: Instance) -> Instance:
+        """Replace the instance with the same id; returns the old one."""
+        record = self.image(key)
+        index = record.index_of(instance.id)
+        self._validate_instance(record, instance)
+        old = record._instances[index]
+        record._instances[index] = instance
+        fields = tuple(
+            f.name for f in dataclasses.fields(Instance) if getattr(old, f.name) != getattr(instance, f.name)
+        )
+        self._emit(
+            "instance_changed",
+            image_key=key,
+            instance_id=instance.id,
+            category_id=instance.category_id,
+            info={"fields": fields},
+        )
+        return old
+
+    def _register_instance(self, key: str, instance: Instance) -> None:
+        self._owner[instance.id] = key
+        self._next_instance_id = max(self._next_instance_id, instance.id + 1)
+
+    def _validate_instance(self, record: ImageRecord, instance: Instance) -> None:
+        if instance.category_id not in self._categories:
+            raise ModelError(f"instance {instance.id}: unknown category id {instance.category_id}")
+        if instance.mask.shape != (record.height, record.width):
+            raise ModelError(
+                f"instance {instance.id}: mask is {instance.mask.height}x{instance.mask.width}, image "
+                f"{record.file_name} is {record.height}x{record.width} (H x W)"
+            )
+        if instance.iscrowd not in (0, 1):
+            raise ModelError(f"instance {instance.id}: iscrowd must be 0 or 1, got {instance.iscrowd!r}")
+
+    # -- settings and extras --------------------------------------------------------------------------------
+    def set_settings(self, **changes: Any) -> None:
+        """Change project settings (e.g. ``segmentation_mode="rle"``)."""
+        try:
+            self.settings = dataclasses.replace(self.settings, **changes)
+        except TypeError as exc:
+            raise ModelError(f"invalid project setting: {exc}") from exc
+        self._emit("settings_changed", info={"fields": tuple(changes)})
+
+    def set_extra(self, key: str, value: Any) -> None:
+        """Store a JSON value in ``project.extras[key]`` (saved and restored as is; ``None`` deletes it).
+
+        The extension point for optional features (e.g. issue 5's review queue stores its state here).
+        """
+        if value is None:
+            self.extras.pop(key, None)
+        else:
+            self.extras[key] = value
+        self._emit("extras_changed", info={"key": key})
+
+    def counters(self) -> tuple[int, int]:
+        """``(next category id, next instance id)``, saved so ids are never reused."""
+        return self._next_category_id, self._next_instance_id
+
+    def restore_counters(self, next_category_id: int, next_instance_id: int) -> None:
+        self._next_category_id = max(self._next_category_id, next_category_id)
+        self._next_instance_id = max(self._next_instance_id, next_instance_id)
