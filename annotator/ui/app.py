@@ -1,0 +1,125 @@
+"""Assemble the application: open the folder's project, start the workers, build the window."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtWidgets import QWidget
+
+from annotator.core.errors import CoreError, ImageLoadError
+from annotator.core.images import list_images, read_image_info
+from annotator.core.model import ImageStatus, Project
+from annotator.core.project_store import Autosaver, ProjectStore, sync_images
+from annotator.ui.actions import RESOURCES
+from annotator.ui.controller import SessionController
+from annotator.workers.image_loader import ImageLoader
+from annotator.workers.requests import EngineRequest
+from annotator.workers.segment_client import SegmentClient
+from annotator.workers.segment_worker import SegmenterFactory
+from sam_model.protocol import Segmenter
+
+log = logging.getLogger(__name__)
+
+SAMPLES = RESOURCES / "samples"
+DEFAULT_CATEGORIES = RESOURCES / "default_categories.json"
+
+
+OPEN_WINDOWS: list[QWidget] = []  # windows opened by File > Open folder… (kept alive here)
+
+
+class StartupError(Exception):
+    """A problem the user can act on when opening a folder (one line, names the file)."""
+
+
+@dataclass
+class OpenedProject:
+    store: ProjectStore
+    warnings: list[str]
+
+
+def _hex_to_rgb(text: str) -> tuple[int, int, int]:
+    text = text.lstrip("#")
+    return int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)
+
+
+def add_default_categories(project: Project, path: Path = DEFAULT_CATEGORIES) -> None:
+    """Give a project without categories the bundled default ones."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for item in data["categories"]:
+        project.add_category(item["name"], _hex_to_rgb(item["color"]), item.get("supercategory", ""))
+
+
+def open_project(folder: Path) -> OpenedProject:
+    """Open (or start) the project of ``folder``; unreadable image files become ``error`` records."""
+    if not folder.is_dir():
+        raise StartupError(f"{folder}: image folder not found")
+    try:
+        store = ProjectStore.open(folder)
+    except CoreError as exc:
+        raise StartupError(str(exc)) from None
+    project = store.project
+    warnings = list(store.warnings)
+    # Records in folder order; an unreadable file becomes an ``error`` record (1 x 1 until it can be read).
+    for name in list_images(folder):
+        if project.has_image(name):
+            continue
+        try:
+            info = read_image_info(folder / name)
+        except ImageLoadError as exc:
+            project.add_image(name, 1, 1, status=ImageStatus.ERROR, error=str(exc))
+            continue
+        project.add_image(name, info.width, info.height, metadata={"exif_orientation": info.exif_orientation})
+    report = sync_images(project)
+    if report.missing:
+        warnings.append(
+            f"{len(report.missing)} image file(s) of the project are missing: {report.missing[:5]}"
+        )
+    if not project.categories:
+        add_default_categories(project)
+    return OpenedProject(store, warnings)
+
+
+def create_controller(
+    folder: Path,
+    *,
+    segmenter: Segmenter | None = None,
+    factory: SegmenterFactory | None = None,
+    engine: EngineRequest | None = None,
+    parent: QWidget | None = None,
+) -> tuple[SessionController, list[str]]:
+    """Open ``folder`` and start the workers. With ``segmenter`` that engine is used as is; otherwise
+    ``engine`` (default: the classical engine) is loaded in the worker."""
+    opened = open_project(folder)
+    client = SegmentClient(segmenter, factory=factory)
+    loader = ImageLoader()
+    autosaver = Autosaver(opened.store)
+    controller = SessionController(opened.store.project, client, loader, autosaver=autosaver, parent=parent)
+    if segmenter is None:
+        client.load_engine(engine or EngineRequest(None))
+    return controller, opened.warnings
+
+
+def reopen_folder(window: QWidget, folder: Path) -> None:
+    """File > Open folder…: replace the window's session with ``folder``'s (errors shown in a dialog)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from annotator.ui.main_window import MainWindow
+
+    assert isinstance(window, MainWindow)
+    try:
+        controller, warnings = create_controller(folder, engine=window.engine_request)
+    except StartupError as exc:
+        QMessageBox.warning(window, "Cannot open the folder", str(exc))
+        return
+    new = MainWindow(controller)
+    new.engine_request = window.engine_request
+    OPEN_WINDOWS.append(new)
+    new.show()
+    window.close()
+    for warning in warnings:
+        new.show_error("Project restored from backup", warning)
+    if controller.image_keys:
+        controller.step_image(+1)

@@ -1,0 +1,274 @@
+"""The image canvas: a QGraphicsView showing the image, the instance and live mask layers and the prompts.
+
+It holds view state only (zoom, pan, the current tool). User gestures are turned into signals in image pixel
+coordinates; the session controller decides what they mean for the annotations.
+
+Mouse: left click = positive point, right click or Shift+click = negative point, left drag = box; middle drag
+or Space + left drag = pan; wheel = zoom around the cursor. In brush/eraser mode a left drag paints.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPen,
+    QPixmap,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import (
+    QGraphicsEllipseItem,
+    QGraphicsPixmapItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QWidget,
+)
+
+from annotator.ui.overlay import MaskLayerItem, PromptItem
+
+DRAG_THRESHOLD = 5  # screen pixels a press must move to become a box drag
+
+
+class Tool(enum.Enum):
+    """What a left drag does on the canvas."""
+
+    PROMPT = "prompt"
+    BRUSH = "brush"
+    ERASER = "eraser"
+    POLYGON = "polygon"
+
+
+class Canvas(QGraphicsView):
+    """Image view with zoom/pan and prompt gestures.
+
+    Signals (image pixel coordinates):
+        point_clicked(float x, float y, int label): a click, label 1 positive / 0 negative.
+        box_drawn(float x0, float y0, float x1, float y1): a left drag in prompt mode.
+        stroke_started(float x, float y), stroke_moved(float x, float y), stroke_finished(): brush/eraser.
+        painted(): emitted after each paint of the viewport (benchmarks measure click-to-paint latency).
+    """
+
+    point_clicked = Signal(float, float, int)
+    box_drawn = Signal(float, float, float, float)
+    stroke_started = Signal(float, float)
+    stroke_moved = Signal(float, float)
+    stroke_finished = Signal()
+    painted = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        self.setBackgroundBrush(QBrush(QColor(38, 38, 42)))
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setDragMode(QGraphicsView.DragMode.NoDrag)
+
+        self.image_item = QGraphicsPixmapItem()
+        self.image_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.instances_layer = MaskLayerItem()
+        self.live_layer = MaskLayerItem()
+        self.prompt_item = PromptItem()
+        self._rubber = QGraphicsRectItem()
+        pen = QPen(QColor(255, 215, 0), 1.5, Qt.PenStyle.DashLine)
+        pen.setCosmetic(True)
+        self._rubber.setPen(pen)
+        self._rubber.setVisible(False)
+        self.brush_cursor = QGraphicsEllipseItem()
+        cursor_pen = QPen(QColor(255, 255, 255), 1.5)
+        cursor_pen.setCosmetic(True)
+        self.brush_cursor.setPen(cursor_pen)
+        self.brush_cursor.setVisible(False)
+        for z, item in enumerate(
+            (self.image_item, self.instances_layer, self.live_layer, self.prompt_item, self._rubber)
+        ):
+            item.setZValue(z)
+            self.scene().addItem(item)
+        self.brush_cursor.setZValue(100)
+        self.scene().addItem(self.brush_cursor)
+
+        self.tool = Tool.PROMPT
+        self.brush_radius = 8.0
+        self._press_pos: QPointF | None = None
+        self._press_button = Qt.MouseButton.NoButton
+        self._pan_last: QPointF | None = None
+        self._space_down = False
+        self._dragging_box = False
+        self._stroking = False
+        self._image_rect = QRectF()
+
+    # --- content ----------------------------------------------------------------------------------------
+    def set_pixmap(self, pixmap: QPixmap | None) -> None:
+        """Show a new image (or none) and fit it to the window; layers are cleared by the caller."""
+        self.image_item.setPixmap(pixmap if pixmap is not None else QPixmap())
+        self._image_rect = QRectF(0, 0, pixmap.width(), pixmap.height()) if pixmap is not None else QRectF()
+        self.scene().setSceneRect(self._image_rect)
+        self.fit()
+
+    @property
+    def has_image(self) -> bool:
+        return not self._image_rect.isEmpty()
+
+    # --- view -------------------------------------------------------------------------------------------
+    def fit(self) -> None:
+        """Fit the whole image in the window."""
+        if self.has_image:
+            self.fitInView(self._image_rect, Qt.AspectRatioMode.KeepAspectRatio)
+
+    def zoom(self, factor: float, anchor: QPointF | None = None) -> None:
+        """Zoom by ``factor`` keeping ``anchor`` (viewport pixels; default: centre) still; clamped."""
+        current = self.transform().m11()
+        factor = max(0.02 / current, min(64.0 / current, factor))
+        if anchor is None:
+            self.scale(factor, factor)
+            return
+        before = self.mapToScene(anchor.toPoint())
+        old_anchor = self.transformationAnchor()
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.scale(factor, factor)
+        after = self.mapToScene(anchor.toPoint())
+        delta = after - before
+        self.translate(delta.x(), delta.y())
+        self.setTransformationAnchor(old_anchor)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        delta = event.angleDelta().y()
+        if delta == 0:
+            return
+        self.zoom(1.0015**delta, event.position())
+        event.accept()
+
+    def set_tool(self, tool: Tool) -> None:
+        self.tool = tool
+        self.brush_cursor.setVisible(tool in (Tool.BRUSH, Tool.ERASER))
+        self._update_brush_cursor(None)
+
+    def set_brush_radius(self, radius: float) -> None:
+        self.brush_radius = radius
+        self._update_brush_cursor(None)
+
+    def _update_brush_cursor(self, pos: QPointF | None) -> None:
+        center = pos if pos is not None else self.brush_cursor.rect().center()
+        r = self.brush_radius
+        self.brush_cursor.setRect(QRectF(center.x() - r, center.y() - r, 2 * r, 2 * r))
+
+    def to_image(self, viewport_pos: QPointF) -> QPointF:
+        """Viewport pixel -> image pixel coordinates (``x`` = column, ``y`` = row)."""
+        return self.mapToScene(viewport_pos.toPoint())
+
+    # --- gestures ---------------------------------------------------------------------------------------
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_down = True
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_down = False
+            self.viewport().unsetCursor()
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        button = event.button()
+        if button == Qt.MouseButton.MiddleButton or (
+            button == Qt.MouseButton.LeftButton and self._space_down
+        ):
+            self._pan_last = event.position()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
+        if not self.has_image:
+            return
+        pos = self.to_image(event.position())
+        if self.tool in (Tool.BRUSH, Tool.ERASER) and button == Qt.MouseButton.LeftButton:
+            self._stroking = True
+            self.stroke_started.emit(pos.x(), pos.y())
+            event.accept()
+            return
+        if self.tool == Tool.POLYGON:
+            super().mousePressEvent(event)  # the polygon editor's items handle it
+            return
+        if button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+            self._press_pos = event.position()
+            self._press_button = button
+            self._dragging_box = False
+            event.accept()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._pan_last is not None:
+            delta = event.position() - self._pan_last
+            self._pan_last = event.position()
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - int(delta.x()))
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - int(delta.y()))
+            event.accept()
+            return
+        pos = self.to_image(event.position())
+        if self.brush_cursor.isVisible():
+            self._update_brush_cursor(pos)
+        if self._stroking:
+            self.stroke_moved.emit(pos.x(), pos.y())
+            event.accept()
+            return
+        if self._press_pos is not None and self._press_button == Qt.MouseButton.LeftButton:
+            moved = (event.position() - self._press_pos).manhattanLength()
+            if moved >= DRAG_THRESHOLD:
+                self._dragging_box = True
+            if self._dragging_box:
+                start = self.to_image(self._press_pos)
+                self._rubber.setRect(QRectF(start, pos).normalized())
+                self._rubber.setVisible(True)
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._pan_last is not None and event.button() in (
+            Qt.MouseButton.MiddleButton,
+            Qt.MouseButton.LeftButton,
+        ):
+            self._pan_last = None
+            self.viewport().setCursor(
+                Qt.CursorShape.OpenHandCursor if self._space_down else Qt.CursorShape.ArrowCursor
+            )
+            event.accept()
+            return
+        if self._stroking and event.button() == Qt.MouseButton.LeftButton:
+            self._stroking = False
+            self.stroke_finished.emit()
+            event.accept()
+            return
+        if self._press_pos is not None and event.button() == self._press_button:
+            start = self.to_image(self._press_pos)
+            end = self.to_image(event.position())
+            shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            if self._dragging_box:
+                self._rubber.setVisible(False)
+                self.box_drawn.emit(start.x(), start.y(), end.x(), end.y())
+            else:
+                label = 0 if (self._press_button == Qt.MouseButton.RightButton or shift) else 1
+                if self._image_rect.contains(start):
+                    self.point_clicked.emit(start.x(), start.y(), label)
+            self._press_pos = None
+            self._dragging_box = False
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def paintEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        super().paintEvent(event)
+        self.painted.emit()

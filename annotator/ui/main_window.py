@@ -1,0 +1,375 @@
+"""The main window: canvas in the middle, file list on the left, categories and objects on the right.
+
+It wires widgets to the :class:`SessionController` and turns menu actions into controller calls; it keeps no
+annotation state of its own.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QRect, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QPixmap
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSlider,
+    QWidget,
+)
+
+from annotator.core.events import Event
+from annotator.core.model import ImageStatus
+from annotator.core.undo import AddCategoryCommand, recolor_category_command, rename_category_command
+from annotator.ui.actions import create_actions, load_keymap, shortcuts_html
+from annotator.ui.canvas import Canvas, Tool
+from annotator.ui.controller import CandidateView, SessionController
+from annotator.ui.file_list import FileList
+from annotator.ui.panels import CategoryPanel, InstancePanel
+from annotator.ui.tools import BrushTool, PolygonTool
+from annotator.workers.image_loader import DecodedImage
+from annotator.workers.requests import EngineInfo, EngineRequest
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+class MainWindow(QMainWindow):
+    """The annotation window over one :class:`SessionController`."""
+
+    def __init__(self, controller: SessionController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.setWindowTitle(f"SAM annotator — {controller.project.root}")
+        self.resize(1400, 900)
+        self.keymap = load_keymap()
+        self.engine_request = EngineRequest(None)
+        self.last_paint_latency: float | None = None  # click -> painted mask, seconds (benchmarks)
+        self._click_time: float | None = None
+        self._await_paint = False
+
+        self.canvas = Canvas()
+        self.setCentralWidget(self.canvas)
+        self.file_list = FileList()
+        self.category_panel = CategoryPanel()
+        self.instance_panel = InstancePanel()
+        self._dock("Images", self.file_list, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Categories", self.category_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("Objects", self.instance_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.candidate_label = QLabel("")
+        self.engine_label = QLabel("engine: loading…")
+        self.statusBar().addPermanentWidget(self.candidate_label)
+        self.statusBar().addPermanentWidget(self.engine_label)
+
+        self.brush = BrushTool(controller, self.canvas)
+        self.polygon = PolygonTool(controller, self.canvas)
+        self.actions_by_id = create_actions(self, self.keymap)
+        self._build_menus()
+        self._connect()
+        self.refresh_categories()
+        self.file_list.set_records(controller.project.images)
+        self.canvas.setFocus()
+
+    # --- construction ---------------------------------------------------------------------------------
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> None:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(area, dock)
+
+    def _build_menus(self) -> None:
+        a = self.actions_by_id
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        for name in ("open_folder", "load_checkpoint"):
+            file_menu.addAction(a[name])
+        device_menu = file_menu.addMenu("&Device")
+        self.device_group = QActionGroup(self)
+        self.device_actions: dict[str, QAction] = {}
+        for device in DEVICES:
+            action = device_menu.addAction(device)
+            action.setCheckable(True)
+            action.setChecked(device == "auto")
+            action.triggered.connect(lambda _checked=False, d=device: self.set_device(d))
+            self.device_group.addAction(action)
+            self.device_actions[device] = action
+        file_menu.addSeparator()
+        for name in ("export_coco", "import_coco"):
+            file_menu.addAction(a[name])
+        file_menu.addSeparator()
+        file_menu.addAction(a["quit"])
+        edit = menu.addMenu("&Edit")
+        for name in ("undo", "redo", None, "accept", "clear_prompts", "next_candidate", None, "delete_instance",
+                     "toggle_hidden"):  # fmt: skip
+            edit.addSeparator() if name is None else edit.addAction(a[name])
+        view = menu.addMenu("&View")
+        for name in ("fit", "zoom_in", "zoom_out"):
+            view.addAction(a[name])
+        tools = menu.addMenu("&Tools")
+        self.tool_group = QActionGroup(self)
+        for name in ("tool_prompt", "tool_brush", "tool_eraser", "tool_polygon"):
+            a[name].setCheckable(True)
+            self.tool_group.addAction(a[name])
+            tools.addAction(a[name])
+        a["tool_prompt"].setChecked(True)
+        toolbar = self.addToolBar("Polygon")
+        toolbar.setObjectName("polygon_toolbar")
+        toolbar.addWidget(QLabel(" Polygon tolerance "))
+        self.tolerance_slider = QSlider(Qt.Orientation.Horizontal)
+        self.tolerance_slider.setRange(0, 40)  # half pixels
+        self.tolerance_slider.setValue(int(self.polygon.tolerance * 2))
+        self.tolerance_slider.setFixedWidth(160)
+        self.tolerance_slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.tolerance_label = QLabel(f" {self.polygon.tolerance:.1f} px ")
+        self.tolerance_slider.valueChanged.connect(
+            lambda v: self.tolerance_label.setText(f" {v / 2:.1f} px ")
+        )
+        self.tolerance_slider.sliderReleased.connect(
+            lambda: self.polygon.set_tolerance(self.tolerance_slider.value() / 2)
+        )
+        toolbar.addWidget(self.tolerance_slider)
+        toolbar.addWidget(self.tolerance_label)
+        for name in ("tool_prompt", "tool_brush", "tool_eraser", "tool_polygon"):
+            toolbar.addAction(a[name])
+        tools.addSeparator()
+        tools.addAction(a["brush_smaller"])
+        tools.addAction(a["brush_larger"])
+        image = menu.addMenu("&Image")
+        for name in ("next_image", "previous_image", "mark_done"):
+            image.addAction(a[name])
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(a["help_keys"])
+        for digit in range(1, 10):
+            shortcut = QAction(self)
+            shortcut.setShortcut(QKeySequence(str(digit)))
+            shortcut.triggered.connect(lambda _c=False, n=digit: self.pick_category_number(n))
+            self.addAction(shortcut)
+
+    def _connect(self) -> None:
+        c, a = self.controller, self.actions_by_id
+        a["quit"].triggered.connect(self.close)
+        a["undo"].triggered.connect(c.undo)
+        a["redo"].triggered.connect(c.redo)
+        a["accept"].triggered.connect(c.accept)
+        a["clear_prompts"].triggered.connect(c.clear_prompts)
+        a["next_candidate"].triggered.connect(c.cycle_candidate)
+        a["next_image"].triggered.connect(lambda: c.step_image(+1))
+        a["previous_image"].triggered.connect(lambda: c.step_image(-1))
+        a["mark_done"].triggered.connect(self.toggle_done)
+        a["fit"].triggered.connect(self.canvas.fit)
+        a["zoom_in"].triggered.connect(lambda: self.canvas.zoom(1.25))
+        a["zoom_out"].triggered.connect(lambda: self.canvas.zoom(0.8))
+        a["tool_prompt"].triggered.connect(lambda: self.set_tool(Tool.PROMPT))
+        a["tool_brush"].triggered.connect(lambda: self.set_tool(Tool.BRUSH))
+        a["tool_eraser"].triggered.connect(lambda: self.set_tool(Tool.ERASER))
+        a["tool_polygon"].triggered.connect(lambda: self.set_tool(Tool.POLYGON))
+        a["brush_smaller"].triggered.connect(lambda: self.brush.resize(1 / 1.25))
+        a["brush_larger"].triggered.connect(lambda: self.brush.resize(1.25))
+        a["delete_instance"].triggered.connect(self.delete_selected)
+        a["toggle_hidden"].triggered.connect(self.toggle_selected_hidden)
+        a["help_keys"].triggered.connect(self.show_shortcuts)
+        a["load_checkpoint"].triggered.connect(self.ask_checkpoint)
+        a["open_folder"].triggered.connect(self.ask_folder)
+        a["export_coco"].triggered.connect(self.ask_export)
+        a["import_coco"].triggered.connect(self.ask_import)
+
+        self.canvas.point_clicked.connect(self._on_click)
+        self.canvas.box_drawn.connect(self._on_box)
+        c.image_loaded.connect(self._on_image_loaded)
+        c.image_failed.connect(self._on_image_failed)
+        c.live_changed.connect(self._refresh_live)
+        c.live_region_changed.connect(self._refresh_live_region)
+        c.instances_changed.connect(self._refresh_instances)
+        c.prompts_changed.connect(self._refresh_prompts)
+        c.candidate_changed.connect(self._on_candidate)
+        c.selection_changed.connect(lambda _id: self._refresh_instance_panel())
+        c.current_image_changed.connect(self.file_list.set_current)
+        c.status.connect(lambda text: self.statusBar().showMessage(text))
+        c.message.connect(self.show_error)
+        c.project_event.connect(self._on_project_event)
+        c.client.engine_ready.connect(self._on_engine_ready)
+        c.client.engine_failed.connect(lambda msg: self.show_error("Cannot load the engine", msg))
+        self.canvas.painted.connect(self._on_painted)
+
+        self.file_list.image_chosen.connect(c.open_image)
+        self.category_panel.category_picked.connect(c.set_current_category)
+        self.category_panel.add_requested.connect(self.add_category)
+        self.category_panel.rename_requested.connect(
+            lambda cid, name: self._push(rename_category_command(c.project, cid, name))
+        )
+        self.category_panel.recolor_requested.connect(
+            lambda cid, rgb: self._push(recolor_category_command(c.project, cid, rgb))
+        )
+        self.instance_panel.selected.connect(c.select_instance)
+        self.instance_panel.hidden_toggled.connect(c.set_instance_hidden)
+        self.instance_panel.delete_requested.connect(c.delete_instance)
+        self.instance_panel.category_requested.connect(c.set_instance_category)
+
+    # --- intents --------------------------------------------------------------------------------------
+    def _push(self, command: object) -> None:
+        from annotator.core.errors import CoreError
+
+        try:
+            self.controller.undo_stack.push(command)  # type: ignore[arg-type]
+        except CoreError as exc:
+            self.show_error("Cannot change the category", str(exc))
+
+    def add_category(self, name: str) -> None:
+        self._push(AddCategoryCommand(self.controller.project, name))
+
+    def pick_category_number(self, number: int) -> None:
+        categories = self.controller.project.categories
+        if number <= len(categories):
+            self.controller.set_current_category(categories[number - 1].id)
+            self.refresh_categories()
+
+    def set_tool(self, tool: Tool) -> None:
+        self.canvas.set_tool(tool)
+        self.actions_by_id[f"tool_{tool.value}"].setChecked(True)
+        self.polygon.set_active(tool == Tool.POLYGON)
+        self.statusBar().showMessage(f"Tool: {tool.value}")
+
+    def toggle_done(self) -> None:
+        c = self.controller
+        if c.current_key is None:
+            return
+        status = c.project.image(c.current_key).status
+        c.set_status(ImageStatus.IN_PROGRESS if status is ImageStatus.DONE else ImageStatus.DONE)
+
+    def delete_selected(self) -> None:
+        if self.controller.selected_id is not None:
+            self.controller.delete_instance(self.controller.selected_id)
+
+    def toggle_selected_hidden(self) -> None:
+        inst = self.controller.selected_instance()
+        if inst is not None:
+            self.controller.set_instance_hidden(inst.id, not inst.hidden)
+
+    def set_device(self, device: str) -> None:
+        """Reload the engine on ``device`` in the worker."""
+        self.engine_request = EngineRequest(self.engine_request.checkpoint, device, self.engine_request.dtype)
+        self.engine_label.setText(f"engine: loading on {device}…")
+        self.controller.client.load_engine(self.engine_request)
+
+    def load_engine(self, request: EngineRequest) -> None:
+        self.engine_request = request
+        self.device_actions.get(request.device, self.device_actions["auto"]).setChecked(True)
+        self.engine_label.setText("engine: loading…")
+        self.controller.client.load_engine(request)
+
+    def ask_checkpoint(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Load SAM checkpoint", "", "Checkpoints (*.pth *.pt);;All (*)"
+        )
+        if path:
+            self.load_engine(EngineRequest(path, self.engine_request.device, self.engine_request.dtype))
+
+    def ask_folder(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        folder = QFileDialog.getExistingDirectory(
+            self, "Open image folder", str(self.controller.project.root)
+        )
+        if folder:
+            from annotator.ui.app import reopen_folder
+
+            reopen_folder(self, Path(folder))
+
+    def ask_export(self) -> None:
+        from annotator.ui.coco_dialogs import ask_export
+
+        ask_export(self, self.controller.project)
+
+    def ask_import(self) -> None:
+        from annotator.ui.coco_dialogs import ask_import
+
+        ask_import(self, self.controller)
+
+    def show_shortcuts(self) -> None:
+        QMessageBox.information(self, "Keyboard shortcuts", shortcuts_html(self.keymap))
+
+    def show_error(self, title: str, text: str) -> None:
+        self.statusBar().showMessage(text)
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("error_dialog")
+        box.open()
+
+    # --- canvas events --------------------------------------------------------------------------------
+    def _on_click(self, x: float, y: float, label: int) -> None:
+        self._click_time = time.perf_counter()
+        self.controller.add_point(x, y, label)
+
+    def _on_box(self, x0: float, y0: float, x1: float, y1: float) -> None:
+        self._click_time = time.perf_counter()
+        self.controller.set_box(x0, y0, x1, y1)
+
+    def _on_painted(self) -> None:
+        if self._click_time is not None and self._await_paint:
+            self.last_paint_latency = time.perf_counter() - self._click_time
+            self._click_time = None
+            self._await_paint = False
+
+    # --- refresh from the controller ------------------------------------------------------------------
+    def _on_image_loaded(self, image: DecodedImage) -> None:
+        self.canvas.set_pixmap(QPixmap.fromImage(image.qimage))
+        self._refresh_instance_panel()
+        self._refresh_prompts()
+
+    def _on_image_failed(self, key: str, message: str) -> None:
+        if key == self.controller.current_key:
+            self.canvas.set_pixmap(None)
+            self.canvas.live_layer.set_labels(None, [])
+            self.canvas.instances_layer.set_labels(None, [])
+        self.file_list.update_record(self.controller.project.image(key))
+        direction = self.controller._nav_direction
+        QTimer.singleShot(0, lambda: self.controller.step_image(direction))
+
+    def _refresh_live(self) -> None:
+        c = self.controller
+        self.canvas.live_layer.set_labels(c.live_labels(), c.live_table())
+        self._await_paint = self._click_time is not None and c.live_labels() is not None
+
+    def _refresh_live_region(self, rect: QRect) -> None:
+        self.canvas.live_layer.changed(rect)
+
+    def _refresh_instances(self) -> None:
+        exclude = self.brush.editing_instance
+        labels, table = self.controller.instance_labels(exclude=exclude)
+        self.canvas.instances_layer.set_labels(labels, table)
+        self._refresh_instance_panel()
+        self.polygon.refresh()
+
+    def _refresh_instance_panel(self) -> None:
+        c = self.controller
+        self.instance_panel.set_instances(c.current_instances(), c.project.categories, c.selected_id)
+
+    def _refresh_prompts(self) -> None:
+        state = self.controller.prompt_state
+        self.canvas.prompt_item.set_prompts([(p.x, p.y, p.label) for p in state.points], state.box)
+
+    def _on_candidate(self, view: CandidateView | None) -> None:
+        self.candidate_label.setText("" if view is None else view.text())
+
+    def refresh_categories(self) -> None:
+        c = self.controller
+        self.category_panel.set_categories(c.project.categories, c.current_category_id)
+
+    def _on_project_event(self, event: Event) -> None:
+        if event.type.startswith("category_") or event.type == "reset":
+            self.refresh_categories()
+        if event.type == "reset":
+            self.file_list.set_records(self.controller.project.images)
+        elif event.image_key is not None and self.controller.project.has_image(event.image_key):
+            self.file_list.update_record(self.controller.project.image(event.image_key))
+
+    def _on_engine_ready(self, info: EngineInfo) -> None:
+        where = Path(info.checkpoint).name if info.checkpoint else "classical (no checkpoint)"
+        self.engine_label.setText(f"engine: {where} · {info.device}")
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.controller.shutdown()
+        super().closeEvent(event)

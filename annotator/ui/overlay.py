@@ -1,0 +1,146 @@
+"""Graphics items drawn over the image: mask layers (zero-copy indexed images) and prompt markers.
+
+A mask layer wraps an ``H x W`` uint8 label array in an ``Indexed8`` :class:`QImage` without copying it: the colour
+table maps label ``k`` to a semi-transparent colour, label 0 to transparent. Building it costs nothing per
+mouse move; it is rebuilt once per decode result (or per model change), and a brush stroke edits the array in
+place and repaints only the touched rectangle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+RGB = tuple[int, int, int]
+FILL_ALPHA = 110
+
+
+def color_table(colors: Sequence[RGB | None], alpha: int = FILL_ALPHA) -> list[int]:
+    """A 256-entry ARGB colour table: entry 0 transparent, entry ``k`` = ``colors[k - 1]`` (``None`` = none)."""
+    table = [0] * 256
+    for k, rgb in enumerate(colors[:255], start=1):
+        if rgb is not None:
+            table[k] = QColor(rgb[0], rgb[1], rgb[2], alpha).rgba()
+    return table
+
+
+class MaskLayerItem(QGraphicsItem):
+    """Paints an ``H x W`` uint8 label array through a colour table; label 0 is transparent."""
+
+    def __init__(self, parent: QGraphicsItem | None = None) -> None:
+        super().__init__(parent)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
+        self._labels: np.ndarray | None = None
+        self._image: QImage | None = None
+        self._rect = QRectF()
+
+    @property
+    def labels(self) -> np.ndarray | None:
+        """The label array being shown (edit in place, then call :meth:`changed`)."""
+        return self._labels
+
+    def set_labels(self, labels: np.ndarray | None, table: list[int]) -> None:
+        """Show ``labels`` (``H x W`` uint8, C-contiguous; kept by reference, not copied)."""
+        self.prepareGeometryChange()
+        if labels is None:
+            self._labels, self._image, self._rect = None, None, QRectF()
+        else:
+            if labels.dtype != np.uint8 or not labels.flags.c_contiguous or labels.ndim != 2:
+                labels = np.ascontiguousarray(labels, dtype=np.uint8)
+            h, w = labels.shape
+            self._labels = labels
+            image = QImage(labels.data, w, h, labels.strides[0], QImage.Format.Format_Indexed8)
+            image.setColorTable(table)
+            self._image = image
+            self._rect = QRectF(0, 0, w, h)
+        self.update()
+
+    def set_table(self, table: list[int]) -> None:
+        """Change the colours without touching the labels."""
+        if self._image is not None:
+            self._image.setColorTable(table)
+            self.update()
+
+    def changed(self, rect: QRect | None = None) -> None:
+        """Repaint after an in-place edit of the labels (only ``rect``, image pixels, when given)."""
+        self.update(QRectF(rect) if rect is not None else self._rect)
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        if self._image is None:
+            return
+        exposed = option.exposedRect.intersected(self._rect)  # type: ignore[attr-defined]
+        source = exposed.toAlignedRect()
+        painter.drawImage(QRectF(source), self._image, QRectF(source))
+
+
+class PromptItem(QGraphicsItem):
+    """Prompt markers, a constant size on screen: green + (positive), red − (negative), the box outline."""
+
+    MARKER = 7.0  # half size, screen pixels
+
+    def __init__(self, parent: QGraphicsItem | None = None) -> None:
+        super().__init__(parent)
+        self._points: list[tuple[float, float, int]] = []
+        self._box: tuple[float, float, float, float] | None = None
+        self._rect = QRectF()
+
+    def set_prompts(
+        self, points: Sequence[tuple[float, float, int]], box: tuple[float, float, float, float] | None
+    ) -> None:
+        """Show ``points`` (``(x, y, label)``, image pixels) and ``box`` (``x0, y0, x1, y1``) or ``None``."""
+        self.prepareGeometryChange()
+        self._points = list(points)
+        self._box = box
+        path = QPainterPath()
+        for x, y, _ in self._points:
+            path.addRect(QRectF(x - 1, y - 1, 2, 2))
+        if box is not None:
+            path.addRect(QRectF(QPointF(box[0], box[1]), QPointF(box[2], box[3])))
+        self._rect = path.boundingRect()
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        scale = self._scale()
+        pad = (self.MARKER + 3) / scale
+        return self._rect.adjusted(-pad, -pad, pad, pad)
+
+    def _scale(self) -> float:
+        scene = self.scene()
+        if scene is None or not scene.views():
+            return 1.0
+        return max(scene.views()[0].transform().m11(), 1e-6)
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        if self._box is not None:
+            pen = QPen(QColor(255, 215, 0), 2)
+            pen.setCosmetic(True)
+            pen.setStyle(Qt.PenStyle.DashLine)
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(QRectF(QPointF(self._box[0], self._box[1]), QPointF(self._box[2], self._box[3])))
+        size = self.MARKER / self._scale()
+        for x, y, label in self._points:
+            color = QColor(40, 220, 60) if label == 1 else QColor(235, 40, 40)
+            painter.setBrush(QColor(0, 0, 0, 150))
+            outline = QPen(QColor(255, 255, 255), 1.5)
+            outline.setCosmetic(True)
+            painter.setPen(outline)
+            painter.drawEllipse(QPointF(x, y), size * 1.25, size * 1.25)
+            pen = QPen(color, 3)
+            pen.setCosmetic(True)
+            painter.setPen(pen)
+            painter.drawLine(QPointF(x - size * 0.8, y), QPointF(x + size * 0.8, y))
+            if label == 1:
+                painter.drawLine(QPointF(x, y - size * 0.8), QPointF(x, y + size * 0.8))

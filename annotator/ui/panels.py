@@ -1,0 +1,172 @@
+"""Side panels: categories (add, rename, recolour, pick) and the instances of the current image."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QColorDialog,
+    QComboBox,
+    QHBoxLayout,
+    QInputDialog,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from annotator.core.model import Category, Instance
+from annotator.ui.icons import swatch
+
+
+class CategoryPanel(QWidget):
+    """The category list. Emits intents; the main window turns them into undoable commands.
+
+    Signals: category_picked(int id), add_requested(str name), rename_requested(int id, str name),
+    recolor_requested(int id, tuple rgb).
+    """
+
+    category_picked = Signal(int)
+    add_requested = Signal(str)
+    rename_requested = Signal(int, str)
+    recolor_requested = Signal(int, object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.list = QListWidget()
+        self.list.currentItemChanged.connect(self._picked)
+        self.list.itemDoubleClicked.connect(lambda _item: self.rename_current())
+        add, rename, color = QPushButton("Add…"), QPushButton("Rename…"), QPushButton("Colour…")
+        add.clicked.connect(self.ask_add)
+        rename.clicked.connect(self.rename_current)
+        color.clicked.connect(self.recolor_current)
+        buttons = QHBoxLayout()
+        for b in (add, rename, color):
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            buttons.addWidget(b)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.list)
+        layout.addLayout(buttons)
+        self.list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+
+    def set_categories(self, categories: tuple[Category, ...], current: int | None) -> None:
+        self.list.blockSignals(True)
+        self.list.clear()
+        for i, category in enumerate(categories):
+            prefix = f"{i + 1}  " if i < 9 else "    "
+            item = QListWidgetItem(swatch(category.color), f"{prefix}{category.name}")
+            item.setData(Qt.ItemDataRole.UserRole, category.id)
+            self.list.addItem(item)
+            if category.id == current:
+                self.list.setCurrentItem(item)
+        self.list.blockSignals(False)
+
+    def current_id(self) -> int | None:
+        item = self.list.currentItem()
+        return None if item is None else int(item.data(Qt.ItemDataRole.UserRole))
+
+    def ask_add(self) -> None:
+        name, ok = QInputDialog.getText(self, "Add category", "Name:")
+        if ok and name.strip():
+            self.add_requested.emit(name.strip())
+
+    def rename_current(self) -> None:
+        cid = self.current_id()
+        if cid is None:
+            return
+        old = self.list.currentItem().text().strip().split("  ", 1)[-1]
+        name, ok = QInputDialog.getText(self, "Rename category", "Name:", text=old)
+        if ok and name.strip():
+            self.rename_requested.emit(cid, name.strip())
+
+    def recolor_current(self) -> None:
+        cid = self.current_id()
+        if cid is None:
+            return
+        color = QColorDialog.getColor(QColor(255, 255, 255), self, "Category colour")
+        if color.isValid():
+            self.recolor_requested.emit(cid, (color.red(), color.green(), color.blue()))
+
+    def _picked(self, item: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
+        if item is not None:
+            self.category_picked.emit(int(item.data(Qt.ItemDataRole.UserRole)))
+
+
+class InstancePanel(QWidget):
+    """The objects of the current image: select, hide (checkbox), change category, delete.
+
+    Signals: selected(object id or None), hidden_toggled(int id, bool hidden), delete_requested(int id),
+    category_requested(int id, int category id).
+    """
+
+    selected = Signal(object)
+    hidden_toggled = Signal(int, bool)
+    delete_requested = Signal(int)
+    category_requested = Signal(int, int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.list = QListWidget()
+        self.list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.list.currentItemChanged.connect(self._picked)
+        self.list.itemChanged.connect(self._checked)
+        self.category_box = QComboBox()
+        self.category_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.category_box.activated.connect(self._category_chosen)
+        delete = QPushButton("Delete")
+        delete.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        delete.clicked.connect(self._delete)
+        row = QHBoxLayout()
+        row.addWidget(self.category_box, 1)
+        row.addWidget(delete)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.list)
+        layout.addLayout(row)
+
+    def set_instances(
+        self, instances: tuple[Instance, ...], categories: tuple[Category, ...], selected: int | None
+    ) -> None:
+        names = {c.id: c for c in categories}
+        self.list.blockSignals(True)
+        self.list.clear()
+        for inst in instances:
+            category = names.get(inst.category_id)
+            label = category.name if category else f"category {inst.category_id}"
+            score = f"  IoU {inst.score:.2f}" if inst.score is not None else ""
+            item = QListWidgetItem(f"#{inst.id} {label} · {inst.mask.area} px{score}")
+            if category:
+                item.setIcon(swatch(category.color))
+            item.setData(Qt.ItemDataRole.UserRole, inst.id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked if inst.hidden else Qt.CheckState.Checked)
+            self.list.addItem(item)
+            if inst.id == selected:
+                self.list.setCurrentItem(item)
+        self.list.blockSignals(False)
+        self.category_box.clear()
+        for category in categories:
+            self.category_box.addItem(swatch(category.color), category.name, category.id)
+
+    def _current(self) -> int | None:
+        item = self.list.currentItem()
+        return None if item is None else int(item.data(Qt.ItemDataRole.UserRole))
+
+    def _picked(self, item: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
+        self.selected.emit(None if item is None else int(item.data(Qt.ItemDataRole.UserRole)))
+
+    def _checked(self, item: QListWidgetItem) -> None:
+        hidden = item.checkState() != Qt.CheckState.Checked
+        self.hidden_toggled.emit(int(item.data(Qt.ItemDataRole.UserRole)), hidden)
+
+    def _delete(self) -> None:
+        iid = self._current()
+        if iid is not None:
+            self.delete_requested.emit(iid)
+
+    def _category_chosen(self, index: int) -> None:
+        iid = self._current()
+        if iid is not None and index >= 0:
+            self.category_requested.emit(iid, int(self.category_box.itemData(index)))

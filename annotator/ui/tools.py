@@ -1,0 +1,339 @@
+"""Manual correction tools: the brush/eraser and the polygon vertex editor.
+
+Both edit either the selected instance (one undoable ``set_mask_command`` per stroke or vertex edit) or, for
+the brush, the live mask (one undoable :class:`LiveMaskCommand` per stroke). During a stroke the working copy is
+painted in place and only the touched rectangle is repainted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QObject, QPointF, QRect, QRectF, Qt
+from PySide6.QtGui import QColor, QPainterPath, QPen
+from PySide6.QtWidgets import (
+    QGraphicsEllipseItem,
+    QGraphicsItem,
+    QGraphicsPathItem,
+    QGraphicsSceneMouseEvent,
+)
+from shapely.geometry import MultiPolygon, Polygon
+
+from annotator.core.brush import apply_stroke
+from annotator.core.geometry import (
+    coco_polygons_to_mask,
+    geometry_to_coco_polygons,
+    geometry_to_mask,
+    mask_to_geometry,
+    simplify_geometry,
+)
+from annotator.core.masks import Mask
+from annotator.core.undo import set_mask_command
+from annotator.ui.canvas import Canvas, Tool
+from annotator.ui.controller import SessionController
+from annotator.ui.live_edit import LiveMaskCommand
+from annotator.ui.overlay import FILL_ALPHA, color_table
+
+
+class BrushTool(QObject):
+    """Brush (paint) and eraser strokes from the canvas, applied to the selected instance or the live mask."""
+
+    def __init__(self, controller: SessionController, canvas: Canvas) -> None:
+        super().__init__(canvas)
+        self.controller = controller
+        self.canvas = canvas
+        self.radius = 8.0
+        self.editing_instance: int | None = None
+        self._working: np.ndarray | None = None
+        self._last: tuple[float, float] | None = None
+        canvas.stroke_started.connect(self.start)
+        canvas.stroke_moved.connect(self.move)
+        canvas.stroke_finished.connect(self.finish)
+        canvas.set_brush_radius(self.radius)
+
+    def resize(self, factor: float) -> None:
+        """``[`` / ``]``: brush radius times ``factor`` (1 to 500 pixels)."""
+        self.radius = float(min(500.0, max(1.0, self.radius * factor)))
+        self.canvas.set_brush_radius(self.radius)
+        self.controller.status.emit(f"Brush radius {self.radius:.0f} px")
+
+    @property
+    def erase(self) -> bool:
+        return self.canvas.tool == Tool.ERASER
+
+    def start(self, x: float, y: float) -> None:
+        c = self.controller
+        image = c.current_image
+        if image is None:
+            return
+        selected = c.selected_instance()
+        if selected is not None:
+            self.editing_instance = selected.id
+            self._working = selected.mask.array().copy()
+            color = c.project.category(selected.category_id).color
+            table = color_table([color], alpha=FILL_ALPHA + 60)
+            c.instances_changed.emit()  # redraw the instance layer without the one being edited
+        else:
+            live = c.live_mask()
+            h, w = image.rgb.shape[:2]
+            self._working = live.copy() if live is not None else np.zeros((h, w), bool)
+            table = c.live_table()
+        self.canvas.live_layer.set_labels(self._working.view(np.uint8), table)
+        self._last = (x, y)
+        self._paint([(x, y)])
+
+    def move(self, x: float, y: float) -> None:
+        if self._working is None or self._last is None:
+            return
+        self._paint([self._last, (x, y)])
+        self._last = (x, y)
+
+    def _paint(self, points: list[tuple[float, float]]) -> None:
+        assert self._working is not None
+        x, y, w, h = apply_stroke(self._working, points, self.radius, erase=self.erase)
+        if w and h:
+            self.canvas.live_layer.changed(QRect(x, y, w, h))
+
+    def finish(self) -> None:
+        working, self._working, self._last = self._working, None, None
+        if working is None:
+            return
+        c = self.controller
+        key = c.current_key
+        if key is None:
+            return
+        text = "Erase" if self.erase else "Paint"
+        if self.editing_instance is not None:
+            instance_id, self.editing_instance = self.editing_instance, None
+            c.undo_stack.push(
+                set_mask_command(c.project, key, instance_id, Mask.from_array(working), text=text)
+            )
+            c.live_changed.emit()
+        else:
+            before = c._live_override
+            c.undo_stack.push(LiveMaskCommand(c.set_live_override, before, working, key, f"{text} live mask"))
+
+
+class VertexHandle(QGraphicsEllipseItem):
+    """A draggable polygon vertex (constant size on screen)."""
+
+    SIZE = 9.0
+
+    def __init__(self, tool: PolygonTool, ring: tuple[int, int], index: int, pos: QPointF) -> None:
+        half = self.SIZE / 2
+        super().__init__(QRectF(-half, -half, self.SIZE, self.SIZE))
+        self.tool, self.ring, self.index = tool, ring, index
+        self.setPos(pos)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable, True)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges, True)
+        self.setBrush(QColor(255, 255, 255))
+        self.setPen(QPen(QColor(20, 20, 20), 1.5))
+        self.setZValue(20)
+        self.setCursor(Qt.CursorShape.SizeAllCursor)
+
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.RightButton:
+            self.tool.remove_vertex(self)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        super().mouseMoveEvent(event)
+        self.tool.vertex_moved(self)
+
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        super().mouseReleaseEvent(event)
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.tool.commit("Move vertex")
+
+
+class _OutlineItem(QGraphicsPathItem):
+    """The polygon outline; a double-click on an edge inserts a vertex there."""
+
+    def __init__(self, tool: PolygonTool) -> None:
+        super().__init__()
+        self.tool = tool
+        pen = QPen(QColor(255, 255, 255), 2)
+        pen.setCosmetic(True)
+        self.setPen(pen)
+        self.setZValue(19)
+
+    def shape(self) -> QPainterPath:
+        stroker_path = QPainterPath()
+        stroker_path.addPath(self.path())
+        from PySide6.QtGui import QPainterPathStroker
+
+        stroker = QPainterPathStroker()
+        scale = self.scene().views()[0].transform().m11() if self.scene() and self.scene().views() else 1.0
+        stroker.setWidth(10.0 / max(scale, 1e-6))
+        return stroker.createStroke(stroker_path)
+
+    def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        self.tool.insert_vertex(event.scenePos())
+        event.accept()
+
+
+Ring = list[tuple[float, float]]
+
+
+class PolygonTool(QObject):
+    """Shows the selected instance as polygons (holes kept) and turns vertex edits into mask edits.
+
+    ``rings[(p, 0)]`` is polygon ``p``'s exterior, ``rings[(p, k)]`` its ``k``-th hole, in pixel-edge
+    coordinates. The tolerance (pixels) simplifies the polygons traced from the mask when editing starts; changing
+    it later re-simplifies from that trace and updates the mask (undoable).
+    """
+
+    def __init__(self, controller: SessionController, canvas: Canvas) -> None:
+        super().__init__(canvas)
+        self.controller = controller
+        self.canvas = canvas
+        self.active = False
+        self.tolerance = 1.0
+        self.rings: dict[tuple[int, int], Ring] = {}
+        self.handles: list[VertexHandle] = []
+        self._outline = _OutlineItem(self)
+        self._outline.setVisible(False)
+        canvas.scene().addItem(self._outline)
+        self._instance_id: int | None = None
+        self._trace: MultiPolygon | None = None
+        self._applied: Mask | None = None
+        controller.selection_changed.connect(lambda _id: self.refresh())
+
+    def set_active(self, active: bool) -> None:
+        self.active = active
+        self.refresh()
+
+    def set_tolerance(self, tolerance: float) -> None:
+        """Re-simplify the traced outline with ``tolerance`` pixels and update the mask (undoable)."""
+        self.tolerance = max(0.0, float(tolerance))
+        if self._trace is not None:
+            self._set_geometry(simplify_geometry(self._trace, self.tolerance))
+            self.commit("Simplify polygon")
+
+    def refresh(self) -> None:
+        """Rebuild the handles from the selected instance (kept when its mask is our own last edit)."""
+        instance = self.controller.selected_instance() if self.active else None
+        if instance is None:
+            self._instance_id, self._trace, self._applied = None, None, None
+            self._clear()
+            return
+        if instance.id == self._instance_id and self._applied is not None and instance.mask == self._applied:
+            return
+        self._instance_id = instance.id
+        self._trace = mask_to_geometry(instance.mask.array())
+        self._applied = instance.mask
+        self._set_geometry(simplify_geometry(self._trace, self.tolerance))
+
+    def geometry(self) -> MultiPolygon:
+        """The edited polygons as a shapely ``MultiPolygon`` with holes."""
+        polygons = []
+        for (p, k), ring in self.rings.items():
+            if k == 0 and len(ring) >= 3:
+                holes = [
+                    self.rings[(q, j)]
+                    for (q, j) in self.rings
+                    if q == p and j > 0 and len(self.rings[(q, j)]) >= 3
+                ]
+                polygons.append(Polygon(ring, holes))
+        return MultiPolygon(polygons)
+
+    def _set_geometry(self, geometry: MultiPolygon) -> None:
+        self.rings = {}
+        for p, polygon in enumerate(geometry.geoms):
+            self.rings[(p, 0)] = [(float(x), float(y)) for x, y in list(polygon.exterior.coords)[:-1]]
+            for k, hole in enumerate(polygon.interiors, start=1):
+                self.rings[(p, k)] = [(float(x), float(y)) for x, y in list(hole.coords)[:-1]]
+        self._rebuild_items()
+
+    def _clear(self) -> None:
+        scene = self.canvas.scene()
+        for handle in self.handles:
+            scene.removeItem(handle)
+        self.handles = []
+        self._outline.setVisible(False)
+
+    def _rebuild_items(self) -> None:
+        self._clear()
+        for ring_id, ring in self.rings.items():
+            for i, (x, y) in enumerate(ring):
+                handle = VertexHandle(self, ring_id, i, QPointF(x, y))
+                self.canvas.scene().addItem(handle)
+                self.handles.append(handle)
+        self._update_outline()
+        self._outline.setVisible(True)
+
+    def _update_outline(self) -> None:
+        path = QPainterPath()
+        for ring in self.rings.values():
+            if len(ring) < 2:
+                continue
+            path.moveTo(*ring[0])
+            for x, y in ring[1:]:
+                path.lineTo(x, y)
+            path.closeSubpath()
+        self._outline.setPath(path)
+
+    def vertex_moved(self, handle: VertexHandle) -> None:
+        pos = handle.pos()
+        self.rings[handle.ring][handle.index] = (pos.x(), pos.y())
+        self._update_outline()
+
+    def move_vertex(self, ring: tuple[int, int], index: int, x: float, y: float) -> None:
+        """Move one vertex and update the mask (what a drag does; also for scripting and tests)."""
+        self.rings[ring][index] = (float(x), float(y))
+        self._rebuild_items()
+        self.commit("Move vertex")
+
+    def remove_vertex(self, handle: VertexHandle) -> None:
+        ring = self.rings[handle.ring]
+        if len(ring) <= 3:
+            self.controller.status.emit("A polygon needs at least 3 vertices")
+            return
+        del ring[handle.index]
+        self._rebuild_items()
+        self.commit("Remove vertex")
+
+    def insert_vertex(self, at: QPointF) -> None:
+        """Insert a vertex on the edge nearest to ``at`` (scene = image pixel coordinates)."""
+        best: tuple[float, tuple[int, int], int] | None = None
+        p = np.array([at.x(), at.y()])
+        for ring_id, ring in self.rings.items():
+            pts = np.asarray(ring)
+            nxt = np.roll(pts, -1, axis=0)
+            seg = nxt - pts
+            t = np.clip(((p - pts) * seg).sum(1) / np.maximum((seg**2).sum(1), 1e-9), 0, 1)
+            dist = np.linalg.norm(pts + seg * t[:, None] - p, axis=1)
+            i = int(np.argmin(dist))
+            if best is None or dist[i] < best[0]:
+                best = (float(dist[i]), ring_id, i + 1)
+        if best is None:
+            return
+        _, ring_id, index = best
+        self.rings[ring_id].insert(index, (at.x(), at.y()))
+        self._rebuild_items()
+        self.commit("Add vertex")
+
+    def commit(self, text: str) -> None:
+        """Rasterise the polygons into the instance's mask (one undoable step)."""
+        c = self.controller
+        if self._instance_id is None or c.current_key is None or c.current_image is None:
+            return
+        h, w = c.current_image.rgb.shape[:2]
+        geometry = self.geometry()
+        mask = geometry_to_mask(geometry, h, w)
+        if not mask.any():
+            c.status.emit("The polygon edit would leave an empty mask: ignored")
+            self._set_geometry(
+                simplify_geometry(self._trace, self.tolerance) if self._trace else MultiPolygon()
+            )
+            return
+        coco = geometry_to_coco_polygons(geometry)
+        exact = coco is not None and bool(coco) and np.array_equal(coco_polygons_to_mask(coco, h, w), mask)
+        polygons = tuple(tuple(r) for r in coco) if exact and coco else None
+        new = Mask.from_array(mask)
+        self._applied = new
+        c.undo_stack.push(
+            set_mask_command(c.project, c.current_key, self._instance_id, new, polygons, text=text)
+        )

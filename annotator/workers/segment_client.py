@@ -1,0 +1,164 @@
+"""The GUI-thread side of the segment worker: numbers requests and drops stale answers."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal, Slot
+
+from annotator.workers.requests import (
+    DecodeRequest,
+    DecodeResult,
+    EncodeRequest,
+    EngineInfo,
+    EngineRequest,
+    frozen_array,
+)
+from annotator.workers.segment_worker import EmbeddingStore, SegmenterFactory, SegmentWorker
+from annotator.workers.threads import start_worker_thread, stop_worker_thread
+from sam_model.protocol import Segmenter
+
+
+class SegmentClient(QObject):
+    """Starts a :class:`SegmentWorker` in its own thread and is the GUI's only handle on it.
+
+    Only answers for the current image and its newest decode request are re-emitted, so a slow answer for a
+    previous image or an older click can never be painted.
+
+    Signals:
+        encoding_started(str image_id), encoded(str image_id), decoded(DecodeResult),
+        failed(str message): for the current image only; engine_ready(EngineInfo), engine_failed(str),
+        status(str): a short line for the status bar.
+    """
+
+    encoding_started = Signal(str)
+    encoded = Signal(str)
+    decoded = Signal(object)
+    failed = Signal(str)
+    engine_ready = Signal(object)
+    engine_failed = Signal(str)
+    status = Signal(str)
+    _wake = Signal()
+
+    def __init__(
+        self,
+        segmenter: Segmenter | None = None,
+        *,
+        factory: SegmenterFactory | None = None,
+        lru_capacity: int = 3,
+        disk_cache: EmbeddingStore | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        kwargs = {} if factory is None else {"factory": factory}
+        self.worker = SegmentWorker(segmenter, lru_capacity=lru_capacity, disk_cache=disk_cache, **kwargs)
+        self._wake.connect(self.worker.drain)
+        self.worker.encoded.connect(self._on_encoded)
+        self.worker.decoded.connect(self._on_decoded)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.engine_ready.connect(self._on_engine_ready)
+        self.worker.engine_failed.connect(self.engine_failed)
+        self.worker.busy.connect(self.status)
+        self.thread = start_worker_thread(self.worker, "segment-worker")
+        self.current_image: str | None = None
+        self.image_ready = False
+        self.engine: EngineInfo | None = None
+        self._request_no = 0
+        self._newest_request = -1
+        self.pending_decode = False
+
+    # --- requests -------------------------------------------------------------------------------------
+    def load_engine(self, request: EngineRequest) -> None:
+        """Replace the engine in the worker; the current image is encoded again once it is ready."""
+        self.image_ready = False
+        self.worker.mailbox.put_engine(request)
+        self._wake.emit()
+
+    def set_image(self, image_id: str, rgb: np.ndarray, cache_key: str | None = None) -> None:
+        """Make ``image_id`` current and encode it in the worker (never blocks)."""
+        self.current_image = image_id
+        self.image_ready = False
+        self.pending_decode = False
+        self._rgb = rgb
+        self._cache_key = cache_key
+        self.worker.mailbox.put_encode(EncodeRequest(image_id, frozen_array(rgb), cache_key))
+        self.encoding_started.emit(image_id)
+        self._wake.emit()
+
+    def clear_image(self) -> None:
+        """No current image: every pending answer is dropped."""
+        self.current_image = None
+        self.image_ready = False
+        self._newest_request = self._request_no + 1
+
+    def decode(
+        self,
+        points: np.ndarray | None,
+        labels: np.ndarray | None,
+        box: np.ndarray | None,
+        mask_input: np.ndarray | None,
+        multimask: bool,
+    ) -> int:
+        """Ask for masks for the current image's prompts; returns the request number."""
+        if self.current_image is None:
+            raise RuntimeError("decode() without a current image")
+        self._request_no += 1
+        self._newest_request = self._request_no
+        request = DecodeRequest(
+            image_id=self.current_image,
+            request_no=self._request_no,
+            points=frozen_array(points, np.float32),
+            labels=frozen_array(labels, np.int32),
+            box=frozen_array(box, np.float32),
+            mask_input=frozen_array(mask_input, np.float32),
+            multimask=multimask,
+        )
+        self.pending_decode = True
+        self.worker.mailbox.put_decode(request)
+        self._wake.emit()
+        return self._request_no
+
+    def cancel_decodes(self) -> None:
+        """Forget any answer still on its way (the prompts were cleared)."""
+        self._request_no += 1
+        self._newest_request = self._request_no
+        self.pending_decode = False
+
+    @property
+    def newest_request(self) -> int:
+        return self._newest_request
+
+    def shutdown(self) -> None:
+        """Stop the worker thread (waits for the job in progress)."""
+        stop_worker_thread(self.thread)
+
+    # --- answers --------------------------------------------------------------------------------------
+    @Slot(str, int)
+    def _on_encoded(self, image_id: str, from_cache: int) -> None:
+        if image_id != self.current_image:
+            return
+        self.image_ready = True
+        self.status.emit("Ready" + (" (cached embedding)" if from_cache else ""))
+        self.encoded.emit(image_id)
+
+    @Slot(object)
+    def _on_decoded(self, result: DecodeResult) -> None:
+        if result.image_id != self.current_image or result.request_no != self._newest_request:
+            return
+        self.pending_decode = False
+        self.decoded.emit(result)
+
+    @Slot(str, int, str)
+    def _on_failed(self, image_id: str, request_no: int, message: str) -> None:
+        if image_id != self.current_image:
+            return
+        if request_no >= 0 and request_no != self._newest_request:
+            return
+        self.pending_decode = False
+        self.failed.emit(message)
+
+    @Slot(object)
+    def _on_engine_ready(self, info: EngineInfo) -> None:
+        self.engine = info
+        self.engine_ready.emit(info)
+        if self.current_image is not None:
+            self.set_image(self.current_image, self._rgb, self._cache_key)

@@ -1,0 +1,88 @@
+"""The segment worker and client: queued decodes, stale answers dropped, embedding LRU."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from annotator.workers.requests import DecodeResult
+from annotator.workers.segment_client import SegmentClient
+from tests.ui.fakes import DiscSegmenter
+
+
+@pytest.fixture
+def fake() -> DiscSegmenter:
+    return DiscSegmenter()
+
+
+@pytest.fixture
+def client(fake: DiscSegmenter) -> Iterator[SegmentClient]:
+    c = SegmentClient(fake)
+    yield c
+    if fake.encode_gate is not None:
+        fake.encode_gate.set()
+    c.shutdown()
+
+
+def _image(h: int = 60, w: int = 80) -> np.ndarray:
+    return np.zeros((h, w, 3), np.uint8)
+
+
+def test_clicks_while_encoding_are_decoded_once_after(qtbot, client: SegmentClient, fake) -> None:
+    fake.encode_gate = threading.Event()
+    client.set_image("a", _image())
+    pts = np.array([[10.0, 10.0]])
+    client.decode(pts, np.array([1]), None, None, True)
+    last = client.decode(np.array([[10.0, 10.0], [30.0, 20.0]]), np.array([1, 1]), None, None, True)
+    assert not client.image_ready
+    with qtbot.waitSignal(client.decoded, timeout=5000) as blocker:
+        fake.encode_gate.set()
+    result: DecodeResult = blocker.args[0]
+    assert result.request_no == last
+    assert len(fake.calls) == 1, "only the newest queued decode runs"
+    assert result.masks[0, 20, 30] and not result.masks[0, 10, 10]
+
+
+def test_answer_for_previous_image_is_dropped(qtbot, client: SegmentClient, fake) -> None:
+    with qtbot.waitSignal(client.encoded, timeout=5000):
+        client.set_image("a", _image())
+    fake.encode_gate = threading.Event()
+    client.decode(np.array([[5.0, 5.0]]), np.array([1]), None, None, False)
+    client.set_image("b", _image(40, 40))
+    got: list[DecodeResult] = []
+    client.decoded.connect(got.append)
+    with qtbot.waitSignal(client.encoded, timeout=5000):
+        fake.encode_gate.set()
+    n = client.decode(np.array([[20.0, 20.0]]), np.array([1]), None, None, False)
+    qtbot.waitUntil(lambda: len(got) == 1, timeout=5000)
+    assert got[0].image_id == "b" and got[0].request_no == n
+
+
+def test_lru_avoids_reencoding_previous_image(qtbot, client: SegmentClient, fake) -> None:
+    for image_id in ("a", "b", "a"):
+        with qtbot.waitSignal(client.encoded, timeout=5000):
+            client.set_image(image_id, _image())
+    assert client.worker.encode_count == 2
+    for image_id in ("c", "d", "e", "a"):
+        with qtbot.waitSignal(client.encoded, timeout=5000):
+            client.set_image(image_id, _image())
+    assert client.worker.encode_count == 6, "'a' fell out of the 3-entry LRU"
+
+
+def test_engine_failure_is_reported(qtbot, fake) -> None:
+    from annotator.workers.requests import EngineRequest
+    from sam_model.errors import NotACheckpointError
+
+    def factory(request: EngineRequest) -> DiscSegmenter:
+        raise NotACheckpointError(request.checkpoint or "", "not a torch checkpoint")
+
+    c = SegmentClient(fake, factory=factory)
+    try:
+        with qtbot.waitSignal(c.engine_failed, timeout=5000) as blocker:
+            c.load_engine(EngineRequest("/tmp/x.pth"))
+        assert "/tmp/x.pth: not a torch checkpoint" in blocker.args[0]
+    finally:
+        c.shutdown()
