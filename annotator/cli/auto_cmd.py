@@ -1,0 +1,176 @@
+"""``python main.py auto FOLDER --out proposals.json [options]``: automatic object proposals as a COCO file.
+
+For every image of FOLDER (jpg, jpeg, png, bmp, tif, tiff, webp; EXIF orientation applied, converted to RGB)
+the engine proposes masks: SAM's automatic mask generator with ``--checkpoint``, else the classical proposals
+(:mod:`sam_model.classic_auto`). The COCO file has ``images`` (``file_name`` relative to FOLDER, size as
+displayed), one category (``object``, id 1, unless ``--category``) and ``annotations`` with compressed RLE
+``segmentation`` (``counts`` a str), ``area`` and ``bbox`` from the mask (pycocotools' conventions: ``w`` and
+``h`` count pixels), ``iscrowd`` 0, ``score`` (the predicted IoU) and ``stability_score``. The file is written
+atomically. Progress goes to stderr, one line per image. An unreadable image is reported and skipped.
+
+Exit status: 0 when every image was processed, 1 when some were skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from annotator.cli import CliError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("auto", help="propose object masks for every image of a folder (COCO out)")
+    parser.add_argument("folder", type=Path, help="folder of images")
+    parser.add_argument("--out", type=Path, required=True, help="COCO JSON file to write")
+    parser.add_argument(
+        "--checkpoint", type=Path, help="SAM checkpoint (.pth); default: the classical engine"
+    )
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--points-per-side", type=int, help="SAM: grid points per side (default 32)")
+    parser.add_argument("--points-per-batch", type=int, help="SAM: prompts decoded at once (default 64)")
+    parser.add_argument("--pred-iou-thresh", type=float, help="minimum predicted IoU / proposal score")
+    parser.add_argument("--stability-score-thresh", type=float, help="minimum stability score")
+    parser.add_argument("--box-nms-thresh", type=float, help="box IoU above which duplicates are dropped")
+    parser.add_argument("--crop-n-layers", type=int, help="SAM: crop layers (default 0)")
+    parser.add_argument("--min-area", type=int, help="minimum region area in pixels (holes/islands too)")
+    parser.add_argument("--category", default="object", help="name of the single category (default: object)")
+    parser.add_argument("-r", "--recursive", action="store_true", help="include sub-folders")
+    parser.set_defaults(func=run)
+
+
+def make_segmenter(checkpoint: Path | None, device: str) -> Any:
+    """The engine: ``sam_model.engines.create_segmenter`` (SAM with a checkpoint, else the classical engine).
+
+    In a build without ``sam_model.engines``, the SAM predictor comes from
+    ``sam_model.build.load_predictor`` and
+    the classical engine from ``sam_model.classic``.
+    """
+    try:
+        from sam_model.engines import create_segmenter
+    except ModuleNotFoundError as exc:
+        if exc.name != "sam_model.engines":
+            raise
+        if checkpoint is None:
+            from sam_model.classic import ClassicSegmenter
+
+            return ClassicSegmenter()
+        from sam_model.build import load_predictor
+
+        return load_predictor(checkpoint, device=device)
+    return create_segmenter(checkpoint=None if checkpoint is None else str(checkpoint), device=device)
+
+
+def proposal_params(args: argparse.Namespace) -> dict[str, Any]:
+    """Generator keyword arguments from the options given (``None``: the engine's default)."""
+    params = {
+        "points_per_side": args.points_per_side,
+        "points_per_batch": args.points_per_batch,
+        "pred_iou_thresh": args.pred_iou_thresh,
+        "stability_score_thresh": args.stability_score_thresh,
+        "box_nms_thresh": args.box_nms_thresh,
+        "crop_n_layers": args.crop_n_layers,
+        "min_mask_region_area": args.min_area,
+    }
+    for key in ("points_per_side", "points_per_batch"):
+        if params[key] is not None and params[key] < 1:
+            raise CliError(f"--{key.replace('_', '-')} must be >= 1")
+    return {key: value for key, value in params.items() if value is not None}
+
+
+def to_annotations(records: list[dict[str, Any]], image_id: int, first_id: int) -> list[dict[str, Any]]:
+    """COCO annotations (category 1) of generator records made with ``output_mode="coco_rle"``."""
+    from pycocotools import mask as mask_utils
+
+    out = []
+    for offset, record in enumerate(records):
+        rle = dict(record["segmentation"])
+        coded = {"size": rle["size"], "counts": rle["counts"].encode("ascii")}
+        out.append(
+            {
+                "id": first_id + offset,
+                "image_id": image_id,
+                "category_id": 1,
+                "segmentation": {"size": [int(v) for v in rle["size"]], "counts": rle["counts"]},
+                "area": int(mask_utils.area(coded)),
+                "bbox": [float(v) for v in mask_utils.toBbox(coded)],
+                "iscrowd": 0,
+                "score": round(float(record["predicted_iou"]), 6),
+                "stability_score": round(float(record["stability_score"]), 6),
+            }
+        )
+    return out
+
+
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` to ``path`` through a temporary file in the same folder (flush, fsync, rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o644)  # mkstemp makes it private; a COCO file is meant to be shared
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def run(args: argparse.Namespace) -> int:
+    from annotator.core.images import ImageLoadError, list_images, load_image
+    from sam_model.classic_auto import generate_proposals
+
+    folder: Path = args.folder
+    if not folder.is_dir():
+        raise CliError(f"{folder}: not a folder")
+    if args.checkpoint is not None and not args.checkpoint.is_file():
+        raise CliError(f"{args.checkpoint}: checkpoint file not found")
+    params = proposal_params(args)
+    names = list_images(folder, recursive=args.recursive)
+    if not names:
+        raise CliError(f"{folder}: no images found")
+    segmenter = make_segmenter(args.checkpoint, args.device)
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    skipped = 0
+    width = len(str(len(names)))
+    start = time.perf_counter()
+    for index, name in enumerate(names, start=1):
+        prefix = f"[{index:>{width}}/{len(names)}] {name}"
+        try:
+            rgb: np.ndarray = load_image(folder / name).rgb
+        except ImageLoadError as exc:
+            skipped += 1
+            print(f"{prefix}: skipped ({exc})", file=sys.stderr, flush=True)
+            continue
+        t0 = time.perf_counter()
+        records = generate_proposals(segmenter, rgb, output_mode="coco_rle", **params)
+        image_id = len(images) + 1
+        images.append({"id": image_id, "file_name": name, "width": rgb.shape[1], "height": rgb.shape[0]})
+        annotations.extend(to_annotations(records, image_id, len(annotations) + 1))
+        seconds = time.perf_counter() - t0
+        print(f"{prefix}: {len(records)} proposals ({seconds:.1f} s)", file=sys.stderr, flush=True)
+    payload = {
+        "info": {"description": "automatic proposals", "engine": getattr(segmenter, "model_id", "unknown")},
+        "images": images,
+        "categories": [{"id": 1, "name": args.category, "supercategory": ""}],
+        "annotations": annotations,
+    }
+    write_json_atomic(args.out, payload)
+    total = time.perf_counter() - start
+    print(
+        f"wrote {args.out}: {len(images)} images, {len(annotations)} proposals,"
+        f" {skipped} skipped ({total:.1f} s)",
+        file=sys.stderr,
+    )
+    return 1 if skipped else 0
