@@ -18,10 +18,12 @@ def gui_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("folder", nargs="?", type=Path, help="image folder to annotate")
     parser.add_argument(
-        "--checkpoint", type=Path, help="SAM checkpoint (.pth); default: the classical engine"
+        "--checkpoint",
+        type=Path,
+        help="SAM checkpoint (.pth); default: the one chosen in Settings > Models, else the classical engine",
     )
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="default: settings, auto")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), help="default: settings, float32")
     return parser
 
 
@@ -29,9 +31,10 @@ def run_gui(args: argparse.Namespace) -> int:
     """Open the window; startup errors the user can act on are shown in a dialog, never as a traceback."""
     from PySide6.QtWidgets import QApplication, QMessageBox
 
+    from annotator.core.settings import Settings, SettingsError, load_settings
     from annotator.ui.app import SAMPLES, StartupError, create_controller
     from annotator.ui.main_window import MainWindow
-    from annotator.workers.requests import EngineRequest
+    from annotator.ui.models_settings import disk_cache, prefetch_depth, startup_engine
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("SAM annotator")
@@ -40,9 +43,16 @@ def run_gui(args: argparse.Namespace) -> int:
     if checkpoint is not None and not Path(checkpoint).is_file():
         QMessageBox.critical(None, "Cannot start", f"{checkpoint}: checkpoint file not found")
         return 2
-    engine = EngineRequest(checkpoint, args.device, args.dtype)
     try:
-        controller, warnings = create_controller(folder, engine=engine)
+        settings = load_settings()
+    except SettingsError as exc:
+        QMessageBox.warning(None, "Settings not read", f"{exc}\nDefault settings are used.")
+        settings = Settings()
+    engine, engine_warning = startup_engine(settings, checkpoint, args.device, args.dtype)
+    try:
+        controller, warnings = create_controller(
+            folder, engine=engine, disk_cache=disk_cache(settings), prefetch_depth=prefetch_depth(settings)
+        )
     except StartupError as exc:
         QMessageBox.critical(None, "Cannot open the folder", str(exc))
         return 2
@@ -51,6 +61,8 @@ def run_gui(args: argparse.Namespace) -> int:
     window.show()
     for warning in warnings:
         window.show_error("Project restored from backup", warning)
+    if engine_warning is not None:
+        window.show_error("Configured checkpoint not found", engine_warning)
     controller.step_image(+1)
     return int(app.exec())
 

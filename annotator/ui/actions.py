@@ -26,6 +26,7 @@ class ActionSpec:
 SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("open_folder", "&Open folder…", "Open an image folder (its project is restored)"),
     ActionSpec("load_checkpoint", "&Load checkpoint…", "Load a SAM checkpoint (.pth)"),
+    ActionSpec("models", "&Models…", "Download, add and choose SAM checkpoints; clear the embedding cache"),
     ActionSpec("export_coco", "&Export COCO…", "Write the annotations as COCO JSON"),
     ActionSpec("import_coco", "&Import COCO…", "Read annotations from a COCO JSON file"),
     ActionSpec("quit", "&Quit", "Quit"),
@@ -49,6 +50,8 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("delete_instance", "&Delete object", "Delete the selected object"),
     ActionSpec("toggle_hidden", "&Hide/show object", "Hide or show the selected object"),
     ActionSpec("help_keys", "&Keyboard shortcuts", "List the shortcuts"),
+    ActionSpec("propose_objects", "Propose &objects…", "Propose objects in the background for review"),
+    ActionSpec("review_proposals", "&Review proposals", "Review the proposals by keyboard (Esc leaves)"),
 )
 
 
@@ -58,7 +61,7 @@ def load_keymap(path: Path = KEYMAP_PATH) -> dict[str, list[str]]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: cannot read the keymap: {exc}") from exc
-    keymap = {k: v for k, v in data.items() if not k.startswith("_")}
+    keymap = {k: v for k, v in data.items() if not k.startswith("_") and k != "review"}  # review: review_keys
     if not all(isinstance(v, list) and all(isinstance(s, str) for s in v) for v in keymap.values()):
         raise ValueError(f"{path}: every action must map to a list of key sequences")
     return keymap
@@ -92,4 +95,10 @@ def shortcuts_html(keymap: dict[str, list[str]]) -> str:
         "<tr><td><b>Polygon mode</b></td><td>drag a vertex; double-click an edge adds one; "
         "right-click a vertex removes it</td></tr>"
     )
-    return f"<table cellspacing='4'>{rows}{mouse}</table>"
+    from annotator.ui.review_keys import DEFAULT_REVIEW_KEYS, load_review_keys, review_help_rows
+
+    try:
+        review = review_help_rows(load_review_keys())
+    except ValueError:
+        review = review_help_rows(DEFAULT_REVIEW_KEYS)
+    return f"<table cellspacing='4'>{rows}{mouse}{review}</table>"

@@ -16,9 +16,10 @@ from annotator.core.project_store import Autosaver, ProjectStore, sync_images
 from annotator.ui.actions import RESOURCES
 from annotator.ui.controller import SessionController
 from annotator.workers.image_loader import ImageLoader
+from annotator.workers.prefetch import PrefetchPlanner
 from annotator.workers.requests import EngineRequest
 from annotator.workers.segment_client import SegmentClient
-from annotator.workers.segment_worker import SegmenterFactory
+from annotator.workers.segment_worker import EmbeddingStore, SegmenterFactory
 from sam_model.protocol import Segmenter
 
 log = logging.getLogger(__name__)
@@ -88,15 +89,21 @@ def create_controller(
     segmenter: Segmenter | None = None,
     factory: SegmenterFactory | None = None,
     engine: EngineRequest | None = None,
+    disk_cache: EmbeddingStore | None = None,
+    prefetch_depth: int = 0,
     parent: QWidget | None = None,
 ) -> tuple[SessionController, list[str]]:
     """Open ``folder`` and start the workers. With ``segmenter`` that engine is used as is; otherwise
-    ``engine`` (default: the classical engine) is loaded in the worker."""
+    ``engine`` (default: the classical engine) is loaded in the worker. ``disk_cache`` keeps embeddings
+    across sessions; ``prefetch_depth`` images ahead are encoded in the background (ADR 0006)."""
     opened = open_project(folder)
-    client = SegmentClient(segmenter, factory=factory)
+    client = SegmentClient(
+        segmenter, factory=factory, disk_cache=disk_cache, lru_capacity=max(3, prefetch_depth + 2)
+    )
     loader = ImageLoader()
     autosaver = Autosaver(opened.store)
     controller = SessionController(opened.store.project, client, loader, autosaver=autosaver, parent=parent)
+    PrefetchPlanner(controller, prefetch_depth)
     if segmenter is None:
         client.load_engine(engine or EngineRequest(None))
     return controller, opened.warnings
@@ -109,8 +116,15 @@ def reopen_folder(window: QWidget, folder: Path) -> None:
     from annotator.ui.main_window import MainWindow
 
     assert isinstance(window, MainWindow)
+    old = window.controller
+    planner = old.findChild(PrefetchPlanner)
     try:
-        controller, warnings = create_controller(folder, engine=window.engine_request)
+        controller, warnings = create_controller(
+            folder,
+            engine=window.engine_request,
+            disk_cache=old.client.worker.disk_cache,
+            prefetch_depth=planner.depth if planner is not None else 0,
+        )
     except StartupError as exc:
         QMessageBox.warning(window, "Cannot open the folder", str(exc))
         return

@@ -107,6 +107,7 @@ class SessionController(QObject):
         self._requested_key: tuple | None = None
         self._requested_state: PromptState | None = None
         self._live_override: np.ndarray | None = None
+        self._refine_seed: np.ndarray | None = None  # review: a proposal's logits for the first click
         self._live_labels: np.ndarray | None = None
         self._nav_direction = 1
         self.decode_requests = 0
@@ -289,7 +290,7 @@ class SessionController(QObject):
         self._request(state)
 
     def _request(self, state: PromptState) -> None:
-        mask_input = state.logits
+        mask_input = state.logits if state.logits is not None else self._refine_seed
         refining = self.selected_id is not None and self.current_key is not None
         if mask_input is None and refining:
             _key, instance = self.project.find_instance(self.selected_id)  # type: ignore[arg-type]
@@ -339,6 +340,7 @@ class SessionController(QObject):
         self._result = None
         self._result_key = None
         self._live_override = None
+        self._refine_seed = None
         self._live_labels = None
         self.live_changed.emit()
         self.candidate_changed.emit(None)
@@ -364,6 +366,26 @@ class SessionController(QObject):
         """Used by :class:`LiveMaskCommand`: a hand-edited live mask (``None`` = the decoded candidate)."""
         self._live_override = mask
         self.live_changed.emit()
+
+    def start_refinement(self, mask: np.ndarray) -> None:
+        """Review (E): show ``mask`` (``H x W`` bool) as the live mask; the first click refines it (its
+        logits are that click's ``mask_input``)."""
+        if not self.prompts.state.is_empty:
+            self.prompts.set(PromptState())
+        self.select_instance(None)
+        self._clear_live()
+        self._refine_seed = mask_to_logits(mask)
+        self._live_override = np.ascontiguousarray(mask, dtype=bool)
+        self.live_changed.emit()
+
+    def finish_refinement(self) -> None:
+        """Review: drop the refinement's prompts and live mask and forget their undo steps."""
+        self._refine_seed = None
+        if not self.prompts.state.is_empty:
+            self.prompts.set(PromptState())
+        self.undo_stack.discard_prompt_commands()
+        self.undo_stack.discard(lambda c: isinstance(c, LiveMaskCommand))
+        self._clear_live()
 
     # --- instances ------------------------------------------------------------------------------------
     def accept(self) -> None:

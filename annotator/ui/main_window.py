@@ -27,6 +27,7 @@ from annotator.ui.actions import create_actions, load_keymap, shortcuts_html
 from annotator.ui.canvas import Canvas, Tool
 from annotator.ui.controller import CandidateView, SessionController
 from annotator.ui.file_list import FileList
+from annotator.ui.models_dialog import open_models_dialog
 from annotator.ui.panels import CategoryPanel, InstancePanel
 from annotator.ui.tools import BrushTool, PolygonTool
 from annotator.workers.image_loader import DecodedImage
@@ -67,6 +68,9 @@ class MainWindow(QMainWindow):
         self.actions_by_id = create_actions(self, self.keymap)
         self._build_menus()
         self._connect()
+        from annotator.ui.review_mode import ReviewMode
+
+        self.review = ReviewMode(self)  # Tools > Propose objects… / Review proposals (R)
         self.refresh_categories()
         self.file_list.set_records(controller.project.images)
         self.canvas.setFocus()
@@ -136,9 +140,14 @@ class MainWindow(QMainWindow):
         tools.addSeparator()
         tools.addAction(a["brush_smaller"])
         tools.addAction(a["brush_larger"])
+        tools.addSeparator()
+        tools.addAction(a["propose_objects"])
+        tools.addAction(a["review_proposals"])
         image = menu.addMenu("&Image")
         for name in ("next_image", "previous_image", "mark_done"):
             image.addAction(a[name])
+        settings_menu = menu.addMenu("&Settings")
+        settings_menu.addAction(a["models"])
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(a["help_keys"])
         for digit in range(1, 10):
@@ -171,6 +180,7 @@ class MainWindow(QMainWindow):
         a["toggle_hidden"].triggered.connect(self.toggle_selected_hidden)
         a["help_keys"].triggered.connect(self.show_shortcuts)
         a["load_checkpoint"].triggered.connect(self.ask_checkpoint)
+        a["models"].triggered.connect(lambda: open_models_dialog(self))
         a["open_folder"].triggered.connect(self.ask_folder)
         a["export_coco"].triggered.connect(self.ask_export)
         a["import_coco"].triggered.connect(self.ask_import)
@@ -371,5 +381,6 @@ class MainWindow(QMainWindow):
         self.engine_label.setText(f"engine: {where} · {info.device}")
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.review.shutdown()
         self.controller.shutdown()
         super().closeEvent(event)

@@ -38,7 +38,8 @@ class EncodeRequest:
     Attributes:
         image_id: the GUI's identity of the image (unique within the open folder).
         rgb: ``H x W x 3`` uint8 RGB pixels, read-only.
-        cache_key: key for a persistent embedding cache (e.g. the file's content hash); ``None`` = no lookup.
+        cache_key: key for the persistent embedding cache (the pixels' hash); ``None``: the worker computes
+            it when it has a disk cache.
     """
 
     image_id: str

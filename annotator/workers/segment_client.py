@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
+from annotator.workers.prefetch import PrefetchImage, PrefetchLoader
 from annotator.workers.requests import (
     DecodeRequest,
     DecodeResult,
@@ -27,7 +31,8 @@ class SegmentClient(QObject):
     Signals:
         encoding_started(str image_id), encoded(str image_id), decoded(DecodeResult),
         failed(str message): for the current image only; engine_ready(EngineInfo), engine_failed(str),
-        status(str): a short line for the status bar.
+        status(str): a short line for the status bar; prefetched(str image_id, int outcome): a prefetch
+        finished (``segment_worker.PREFETCH_*``).
     """
 
     encoding_started = Signal(str)
@@ -37,6 +42,7 @@ class SegmentClient(QObject):
     engine_ready = Signal(object)
     engine_failed = Signal(str)
     status = Signal(str)
+    prefetched = Signal(str, int)
     _wake = Signal()
 
     def __init__(
@@ -58,7 +64,10 @@ class SegmentClient(QObject):
         self.worker.engine_ready.connect(self._on_engine_ready)
         self.worker.engine_failed.connect(self.engine_failed)
         self.worker.busy.connect(self.status)
+        self.worker.prefetched.connect(self.prefetched)
         self.thread = start_worker_thread(self.worker, "segment-worker")
+        self._hash_pixels = disk_cache is not None
+        self._prefetch_loader: PrefetchLoader | None = None  # started on the first prefetch
         self.current_image: str | None = None
         self.image_ready = False
         self.engine: EngineInfo | None = None
@@ -117,6 +126,25 @@ class SegmentClient(QObject):
         self._wake.emit()
         return self._request_no
 
+    def prefetch_files(self, items: Sequence[tuple[str, Path]]) -> None:
+        """Encode these images ahead, in this order, at low priority (replaces the previous plan).
+
+        The files are decoded in the ``prefetch-loader`` thread; the worker runs prefetch steps only while no
+        interactive request waits.
+        """
+        self.worker.mailbox.set_prefetch_plan(tuple(image_id for image_id, _path in items))
+        if not items and self._prefetch_loader is None:
+            return
+        if self._prefetch_loader is None:
+            self._prefetch_loader = PrefetchLoader(hash_pixels=self._hash_pixels)
+            self._prefetch_loader.loaded.connect(self._on_prefetch_loaded)
+        self._prefetch_loader.set_plan(items)
+
+    @Slot(object)
+    def _on_prefetch_loaded(self, image: PrefetchImage) -> None:
+        self.worker.mailbox.put_prefetch(EncodeRequest(image.image_id, image.rgb, image.cache_key))
+        self._wake.emit()
+
     def cancel_decodes(self) -> None:
         """Forget any answer still on its way (the prompts were cleared)."""
         self._request_no += 1
@@ -128,7 +156,10 @@ class SegmentClient(QObject):
         return self._newest_request
 
     def shutdown(self) -> None:
-        """Stop the worker thread (waits for the job in progress)."""
+        """Stop the worker threads (waits for the job in progress)."""
+        self.worker.mailbox.set_prefetch_plan(())
+        if self._prefetch_loader is not None:
+            self._prefetch_loader.shutdown()
         stop_worker_thread(self.thread)
 
     # --- answers --------------------------------------------------------------------------------------
