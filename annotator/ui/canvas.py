@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from annotator.ui.overlay import MaskLayerItem, PromptItem
+from annotator.ui.overlay import MaskLayerItem, OutlineItem, PromptItem
 
 DRAG_THRESHOLD = 5  # screen pixels a press must move to become a box drag
 
@@ -78,6 +78,7 @@ class Canvas(QGraphicsView):
         self.image_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self.instances_layer = MaskLayerItem()
         self.live_layer = MaskLayerItem()
+        self.live_outline = OutlineItem()
         self.prompt_item = PromptItem()
         self._rubber = QGraphicsRectItem()
         pen = QPen(QColor(255, 215, 0), 1.5, Qt.PenStyle.DashLine)
@@ -90,7 +91,14 @@ class Canvas(QGraphicsView):
         self.brush_cursor.setPen(cursor_pen)
         self.brush_cursor.setVisible(False)
         for z, item in enumerate(
-            (self.image_item, self.instances_layer, self.live_layer, self.prompt_item, self._rubber)
+            (
+                self.image_item,
+                self.instances_layer,
+                self.live_layer,
+                self.live_outline,
+                self.prompt_item,
+                self._rubber,
+            )
         ):
             item.setZValue(z)
             self.scene().addItem(item)

@@ -333,6 +333,7 @@ class MainWindow(QMainWindow):
         if key == self.controller.current_key:
             self.canvas.set_pixmap(None)
             self.canvas.live_layer.set_labels(None, [])
+            self.canvas.live_outline.set_mask(None)
             self.canvas.instances_layer.set_labels(None, [])
         self.file_list.update_record(self.controller.project.image(key))
         direction = self.controller._nav_direction
@@ -341,6 +342,7 @@ class MainWindow(QMainWindow):
     def _refresh_live(self) -> None:
         c = self.controller
         self.canvas.live_layer.set_labels(c.live_labels(), c.live_table())
+        self.canvas.live_outline.set_mask(c.live_labels())
         self._await_paint = self._click_time is not None and c.live_labels() is not None
 
     def _refresh_live_region(self, rect: QRect) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen
@@ -80,6 +81,53 @@ class MaskLayerItem(QGraphicsItem):
         exposed = option.exposedRect.intersected(self._rect)  # type: ignore[attr-defined]
         source = exposed.toAlignedRect()
         painter.drawImage(QRectF(source), self._image, QRectF(source))
+
+
+class OutlineItem(QGraphicsItem):
+    """The contour of one mask, drawn with a constant on-screen width (a light line over a dark one).
+
+    It sets the live mask apart from the accepted instances, which are drawn as fills only. The contour is
+    traced once per mask (OpenCV, ``CHAIN_APPROX_SIMPLE``), never per repaint.
+    """
+
+    def __init__(self, parent: QGraphicsItem | None = None) -> None:
+        super().__init__(parent)
+        self._path = QPainterPath()
+
+    def set_mask(self, mask: np.ndarray | None) -> None:
+        """Trace ``mask`` (``H x W``, non-zero = inside; ``None`` clears the outline)."""
+        self.prepareGeometryChange()
+        path = QPainterPath()
+        if mask is not None and mask.any():
+            contours, _ = cv2.findContours(
+                mask.view(np.uint8) if mask.dtype == bool else (mask != 0).astype(np.uint8),
+                cv2.RETR_LIST,
+                cv2.CHAIN_APPROX_SIMPLE,
+            )
+            for contour in contours:
+                points = contour.reshape(-1, 2)
+                # Pixel (x, y) covers [x, x+1): outline the pixel centres.
+                path.moveTo(float(points[0, 0]) + 0.5, float(points[0, 1]) + 0.5)
+                for x, y in points[1:]:
+                    path.lineTo(float(x) + 0.5, float(y) + 0.5)
+                path.closeSubpath()
+        self._path = path
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return self._path.boundingRect().adjusted(-4, -4, 4, 4)
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        if self._path.isEmpty():
+            return
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        for color, width in ((QColor(0, 0, 0, 200), 3.5), (QColor(255, 255, 255), 1.5)):
+            pen = QPen(color, width)
+            pen.setCosmetic(True)
+            painter.setPen(pen)
+            painter.drawPath(self._path)
 
 
 class PromptItem(QGraphicsItem):
