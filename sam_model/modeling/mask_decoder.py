@@ -1,0 +1,166 @@
+"""The mask decoder: a two-way transformer over image and prompt tokens, then hypernetwork mask heads."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from sam_model.modeling.common import MLP, LayerNorm2d
+from sam_model.modeling.transformer import TwoWayTransformer
+
+
+def _subpixel_linear(x: Tensor, conv: nn.ConvTranspose2d) -> Tensor:
+    """A 2x2, stride-2 ``ConvTranspose2d`` on channels-last pixels: ``B x P x Cin`` -> ``B x P x 4 x Cout``.
+
+    Sub-pixel ``(di, dj)`` of output channel ``co`` is at index ``[..., 2 * di + dj, co]``.
+    """
+    cin, cout = conv.weight.shape[0], conv.weight.shape[1]
+    weight = conv.weight.permute(0, 2, 3, 1).reshape(cin, 4 * cout)
+    bias = conv.bias.repeat(4) if conv.bias is not None else None
+    out = (
+        x @ weight if bias is None else torch.addmm(bias, x.reshape(-1, cin), weight).view(*x.shape[:-1], -1)
+    )
+    return out.view(*x.shape[:-1], 4, cout)
+
+
+class MaskDecoder(nn.Module):
+    """Predicts masks and their IoU from an image embedding and prompt embeddings.
+
+    Args:
+        transformer_dim: channel width ``D`` (256).
+        transformer: the :class:`TwoWayTransformer`.
+        num_multimask_outputs: masks in multimask mode (3); one more token gives the single-mask output.
+        iou_head_depth / iou_head_hidden_dim: the IoU prediction MLP.
+    """
+
+    def __init__(
+        self,
+        *,
+        transformer_dim: int,
+        transformer: TwoWayTransformer,
+        num_multimask_outputs: int = 3,
+        activation: type[nn.Module] = nn.GELU,
+        iou_head_depth: int = 3,
+        iou_head_hidden_dim: int = 256,
+    ) -> None:
+        super().__init__()
+        self.transformer_dim = transformer_dim
+        self.transformer = transformer
+        self.num_multimask_outputs = num_multimask_outputs
+        self.num_mask_tokens = num_multimask_outputs + 1
+        self.iou_token = nn.Embedding(1, transformer_dim)
+        self.mask_tokens = nn.Embedding(self.num_mask_tokens, transformer_dim)
+        self.output_upscaling = nn.Sequential(
+            nn.ConvTranspose2d(transformer_dim, transformer_dim // 4, kernel_size=2, stride=2),
+            LayerNorm2d(transformer_dim // 4),
+            activation(),
+            nn.ConvTranspose2d(transformer_dim // 4, transformer_dim // 8, kernel_size=2, stride=2),
+            activation(),
+        )
+        self.output_hypernetworks_mlps = nn.ModuleList(
+            MLP(
+                input_dim=transformer_dim,
+                hidden_dim=transformer_dim,
+                output_dim=transformer_dim // 8,
+                num_layers=3,
+            )
+            for _ in range(self.num_mask_tokens)
+        )
+        self.iou_prediction_head = MLP(
+            input_dim=transformer_dim,
+            hidden_dim=iou_head_hidden_dim,
+            output_dim=self.num_mask_tokens,
+            num_layers=iou_head_depth,
+        )
+
+    def forward(
+        self,
+        image_embeddings: Tensor,
+        image_pe: Tensor,
+        sparse_prompt_embeddings: Tensor,
+        dense_prompt_embeddings: Tensor,
+        multimask_output: bool,
+        *,
+        attn_sim: Tensor | None = None,
+        target_embedding: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """Decode masks.
+
+        Args:
+            image_embeddings: ``1 x D x h x w`` (shared by all prompts) or ``B x D x h x w``.
+            image_pe: ``1 x D x h x w`` positional encoding of the grid.
+            sparse_prompt_embeddings: ``B x M x D``. dense_prompt_embeddings: ``B x D x h x w``.
+            multimask_output: return the 3 multimask outputs instead of the single-mask one.
+            attn_sim / target_embedding: PerSAM options (see :meth:`TwoWayTransformer.forward`); ``None``:
+                plain SAM.
+        Returns:
+            low-res mask logits ``B x C x 4h x 4w`` and predicted IoU ``B x C`` (``C`` = 3 or 1).
+        """
+        masks, iou_pred = self.predict_masks(
+            image_embeddings,
+            image_pe,
+            sparse_prompt_embeddings,
+            dense_prompt_embeddings,
+            attn_sim=attn_sim,
+            target_embedding=target_embedding,
+        )
+        sel = slice(1, None) if multimask_output else slice(0, 1)
+        return masks[:, sel], iou_pred[:, sel]
+
+    def _upscale_and_project(self, src_tokens: Tensor, hyper_in: Tensor, grid: tuple[int, int]) -> Tensor:
+        """``output_upscaling`` then the hypernetwork product, without the convolutions' layout shuffles.
+
+        A 2x2 stride-2 transposed convolution is a per-pixel linear map to 4 sub-pixels, so both are done as
+        matrix products on the channels-last tokens (the LayerNorm2d becomes a plain layer norm over the last
+        axis); only the final ``K``-channel masks are rearranged into the ``4h x 4w`` image.
+
+        Args:
+            src_tokens: ``B x hw x D`` image tokens from the transformer; hyper_in: ``B x K x D/8``.
+        Returns:
+            ``B x K x 4h x 4w`` mask logits (equal to upstream's conv path up to float rounding).
+        """
+        up1, norm, act1, up2, act2 = self.output_upscaling
+        b, h, w = src_tokens.shape[0], grid[0], grid[1]
+        x = act1(norm.forward_channels_last(_subpixel_linear(src_tokens, up1)))  # B x hw x 4 x D/4
+        x = act2(_subpixel_linear(x.reshape(b, h * w * 4, -1), up2))  # B x 4hw x 4 x D/8
+        masks = x.reshape(b, h * w * 16, -1) @ hyper_in.transpose(1, 2)  # B x 16hw x K
+        k = masks.shape[-1]
+        # pixel index is (i, j, di, dj, ei, ej): row 4i + 2di + ei, col 4j + 2dj + ej
+        masks = masks.view(b, h, w, 2, 2, 2, 2, k).permute(0, 7, 1, 3, 5, 2, 4, 6)
+        return masks.reshape(b, k, 4 * h, 4 * w)
+
+    def predict_masks(
+        self,
+        image_embeddings: Tensor,
+        image_pe: Tensor,
+        sparse_prompt_embeddings: Tensor,
+        dense_prompt_embeddings: Tensor,
+        *,
+        attn_sim: Tensor | None = None,
+        target_embedding: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """All ``num_mask_tokens`` masks ``B x K x 4h x 4w`` and IoU predictions ``B x K``."""
+        b = sparse_prompt_embeddings.shape[0]
+        output_tokens = torch.cat([self.iou_token.weight, self.mask_tokens.weight], dim=0)
+        output_tokens = output_tokens.unsqueeze(0).expand(b, -1, -1).to(sparse_prompt_embeddings.dtype)
+        tokens = torch.cat([output_tokens, sparse_prompt_embeddings], dim=1)
+
+        if image_embeddings.shape[0] not in (1, b):
+            raise ValueError(f"image embeddings batch {image_embeddings.shape[0]} does not match prompts {b}")
+        src = image_embeddings + dense_prompt_embeddings  # broadcasts a single image over the prompt batch
+        if src.shape[0] != b:
+            src = src.expand(b, -1, -1, -1)
+        pos_src = image_pe.expand(b, -1, -1, -1)
+        h, w = src.shape[-2:]
+
+        hs, src_tokens = self.transformer(
+            src, pos_src, tokens, attn_sim=attn_sim, target_embedding=target_embedding
+        )
+        iou_token_out = hs[:, 0, :]
+        mask_tokens_out = hs[:, 1 : 1 + self.num_mask_tokens, :]
+
+        hyper_in = torch.stack(
+            [mlp(mask_tokens_out[:, i, :]) for i, mlp in enumerate(self.output_hypernetworks_mlps)], dim=1
+        )  # B x K x D/8
+        masks = self._upscale_and_project(src_tokens, hyper_in, (h, w))
+        return masks, self.iou_prediction_head(iou_token_out)

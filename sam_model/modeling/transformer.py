@@ -1,0 +1,232 @@
+"""The two-way transformer of the mask decoder: tokens attend to the image and the image attends to tokens.
+
+PerSAM hooks (both off by default, see ``docs`` of :meth:`TwoWayTransformer.forward`):
+
+* ``attn_sim`` (target-guided attention): a ``B x 1 x T x HW`` term added to the token-to-image attention
+  weights after their softmax, followed by a second softmax, in every block (not in the final attention);
+* ``target_embedding`` (target-semantic prompting): a ``B x 1 x D`` vector added to the query tokens.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sam_model.modeling.common import MLPBlock
+
+
+class TwoWayTransformer(nn.Module):
+    """``depth`` two-way attention blocks followed by a final token-to-image attention.
+
+    Args:
+        depth: number of blocks (2). embedding_dim: token / image channel width ``D`` (256).
+        num_heads: attention heads (8). mlp_dim: hidden width of the token MLP (2048).
+        attention_downsample_rate: the cross-attentions project to ``D / rate`` channels (2).
+    """
+
+    def __init__(
+        self,
+        *,
+        depth: int,
+        embedding_dim: int,
+        num_heads: int,
+        mlp_dim: int,
+        activation: type[nn.Module] = nn.ReLU,
+        attention_downsample_rate: int = 2,
+    ) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(
+            _TwoWayAttentionBlock(
+                embedding_dim=embedding_dim,
+                num_heads=num_heads,
+                mlp_dim=mlp_dim,
+                activation=activation,
+                attention_downsample_rate=attention_downsample_rate,
+                skip_first_layer_pe=(i == 0),
+            )
+            for i in range(depth)
+        )
+        self.final_attn_token_to_image = Attention(
+            embedding_dim=embedding_dim, num_heads=num_heads, downsample_rate=attention_downsample_rate
+        )
+        self.norm_final_attn = nn.LayerNorm(embedding_dim)
+
+    def forward(
+        self,
+        image_embedding: Tensor,
+        image_pe: Tensor,
+        point_embedding: Tensor,
+        *,
+        attn_sim: Tensor | None = None,
+        target_embedding: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """Run the blocks.
+
+        Args:
+            image_embedding: ``B x D x h x w``. image_pe: ``B x D x h x w`` (or ``1 x ...``, broadcast).
+            point_embedding: ``B x T x D`` tokens (output tokens then prompt tokens).
+            attn_sim: PerSAM target-guided attention, ``B x 1 x T x hw`` (or broadcastable), or ``None``.
+            target_embedding: PerSAM target-semantic prompt, ``B x 1 x D`` (or ``1 x 1 x D``), or ``None``.
+                With ``t`` = target_embedding and ``P = point_embedding + t``: ``P`` is the first block's
+                queries and every block's query positional encoding; later blocks' queries get ``+ t``; the
+                final attention's query is ``queries + P + t`` (the arithmetic of upstream PerSAM).
+        Returns:
+            queries ``B x T x D`` and keys ``B x hw x D`` (the updated image tokens).
+        """
+        keys = image_embedding.flatten(2).transpose(1, 2).contiguous()
+        key_pe = image_pe.flatten(2).transpose(1, 2).contiguous()
+        query_pe = point_embedding if target_embedding is None else point_embedding + target_embedding
+        queries = query_pe
+        for i, layer in enumerate(self.layers):
+            if target_embedding is not None and i > 0:
+                queries = queries + target_embedding
+            queries, keys = layer(queries, keys, query_pe=query_pe, key_pe=key_pe, attn_sim=attn_sim)
+        q = queries + query_pe
+        if target_embedding is not None:
+            q = q + target_embedding
+        queries = queries + self.final_attn_token_to_image(q, keys + key_pe, keys)
+        return self.norm_final_attn(queries), keys
+
+
+class _TwoWayAttentionBlock(nn.Module):
+    """Token self-attention, token-to-image cross-attention, token MLP, image-to-token cross-attention."""
+
+    def __init__(
+        self,
+        *,
+        embedding_dim: int,
+        num_heads: int,
+        mlp_dim: int,
+        activation: type[nn.Module],
+        attention_downsample_rate: int,
+        skip_first_layer_pe: bool,
+    ) -> None:
+        super().__init__()
+        self.self_attn = Attention(embedding_dim=embedding_dim, num_heads=num_heads)
+        self.norm1 = nn.LayerNorm(embedding_dim)
+        self.cross_attn_token_to_image = Attention(
+            embedding_dim=embedding_dim, num_heads=num_heads, downsample_rate=attention_downsample_rate
+        )
+        self.norm2 = nn.LayerNorm(embedding_dim)
+        self.mlp = MLPBlock(embedding_dim=embedding_dim, mlp_dim=mlp_dim, act=activation)
+        self.norm3 = nn.LayerNorm(embedding_dim)
+        self.norm4 = nn.LayerNorm(embedding_dim)
+        self.cross_attn_image_to_token = Attention(
+            embedding_dim=embedding_dim, num_heads=num_heads, downsample_rate=attention_downsample_rate
+        )
+        self.skip_first_layer_pe = skip_first_layer_pe
+
+    def forward(
+        self,
+        queries: Tensor,
+        keys: Tensor,
+        *,
+        query_pe: Tensor,
+        key_pe: Tensor,
+        attn_sim: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """queries ``B x T x D``, keys ``B x hw x D`` (with their positional encodings) -> updated pair."""
+        if self.skip_first_layer_pe:
+            queries = self.self_attn(queries, queries, queries)
+        else:
+            q = queries + query_pe
+            queries = queries + self.self_attn(q, q, queries)
+        queries = self.norm1(queries)
+
+        q = queries + query_pe
+        k = keys + key_pe
+        queries = self.norm2(queries + self.cross_attn_token_to_image(q, k, keys, attn_sim=attn_sim))
+        queries = self.norm3(queries + self.mlp(queries))
+
+        q = queries + query_pe
+        keys = self.norm4(keys + self.cross_attn_image_to_token(k, q, queries))
+        return queries, keys
+
+
+class Attention(nn.Module):
+    """Multi-head attention with optional down-projection of the internal width to ``D / downsample_rate``."""
+
+    def __init__(self, *, embedding_dim: int, num_heads: int, downsample_rate: int = 1) -> None:
+        super().__init__()
+        self.internal_dim = embedding_dim // downsample_rate
+        self.num_heads = num_heads
+        if self.internal_dim % num_heads != 0:
+            raise ValueError(f"num_heads {num_heads} must divide the internal dim {self.internal_dim}")
+        self.q_proj = nn.Linear(embedding_dim, self.internal_dim)
+        self.k_proj = nn.Linear(embedding_dim, self.internal_dim)
+        self.v_proj = nn.Linear(embedding_dim, self.internal_dim)
+        self.out_proj = nn.Linear(self.internal_dim, embedding_dim)
+
+    def _split(self, x: Tensor) -> Tensor:
+        b, n, c = x.shape
+        return x.view(b, n, self.num_heads, c // self.num_heads).transpose(1, 2)
+
+    def forward(self, q: Tensor, k: Tensor, v: Tensor, *, attn_sim: Tensor | None = None) -> Tensor:
+        """q ``B x Nq x D``, k / v ``B x Nk x D`` -> ``B x Nq x D``.
+
+        ``attn_sim`` (``B x 1 x Nq x Nk``, broadcast over heads): PerSAM's target-guided attention; when
+        given, it is added to the softmaxed weights and a second softmax follows.
+
+        When one side is a handful of prompt tokens and the other the ``64 x 64`` image, the projections of
+        the image side are folded into the token side (exact algebra, float rounding aside), which halves the
+        work of the decoder's cross-attentions: see :meth:`_few_queries` and :meth:`_few_keys`.
+        """
+        if self.num_heads * q.shape[1] < self.internal_dim and k.shape[1] > self.internal_dim:
+            return self._few_queries(q, k, v, attn_sim=attn_sim)
+        few_keys = self.num_heads * k.shape[1] < self.internal_dim and q.shape[1] > self.internal_dim
+        if attn_sim is None and few_keys:
+            return self._few_keys(q, k, v)
+        q, k, v = self._split(self.q_proj(q)), self._split(self.k_proj(k)), self._split(self.v_proj(v))
+        if attn_sim is None:
+            out = F.scaled_dot_product_attention(q, k, v)
+        else:
+            weights = torch.softmax((q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5, dim=-1)
+            out = torch.softmax(weights + attn_sim, dim=-1) @ v
+        b, _, nq, _ = out.shape
+        return self.out_proj(out.transpose(1, 2).reshape(b, nq, self.internal_dim))
+
+    def _few_queries(self, q: Tensor, k: Tensor, v: Tensor, *, attn_sim: Tensor | None = None) -> Tensor:
+        """Tokens attending to the image without projecting the ``Nk`` image keys and values.
+
+        Per head ``h``: ``q_h (k W_kh^T + b_kh)^T = (q_h W_kh) k^T + q_h . b_kh`` and
+        ``P_h (v W_vh^T + b_vh) = (P_h v) W_vh^T + b_vh`` (softmax rows sum to 1): ``O(h Nq D Nk)`` instead of
+        ``O(Nk D d_int)``. PerSAM's ``attn_sim`` (second softmax) keeps rows summing to 1, so it folds too.
+        """
+        b, nq, dim = q.shape
+        heads, hd = self.num_heads, self.internal_dim // self.num_heads
+        qh = self._split(self.q_proj(q))  # B x h x Nq x d
+        wk = self.k_proj.weight.view(heads, hd, dim)
+        qh = qh * hd**-0.5  # the softmax scale, applied to the small side
+        q_k = torch.einsum("bhqd,hdc->bhqc", qh, wk).reshape(b, heads * nq, dim)
+        bias = (qh * self.k_proj.bias.view(1, heads, 1, hd)).sum(-1).reshape(b, heads * nq, 1)
+        logits = torch.baddbmm(bias, q_k, k.transpose(1, 2))  # B x hNq x Nk
+        probs = torch.softmax(logits, dim=-1)
+        if attn_sim is not None:
+            guided = probs.view(b, heads, nq, -1) + attn_sim
+            probs = torch.softmax(guided, dim=-1).view(b, heads * nq, -1)
+        pv = (probs @ v).view(b, heads, nq, dim)  # B x h x Nq x D
+        out = torch.einsum("bhqc,hdc->bqhd", pv, self.v_proj.weight.view(heads, hd, dim))
+        out = out + self.v_proj.bias.view(heads, hd)
+        return self.out_proj(out.reshape(b, nq, self.internal_dim))
+
+    def _few_keys(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        """The image attending to a few tokens without projecting the ``Nq`` image queries or outputs.
+
+        Per head ``h``: ``(q W_qh^T + b_qh) K_h^T = q (W_qh^T K_h^T) + b_qh K_h^T`` and the output projection
+        ``sum_h P_h V_h W_oh^T = P (V W_o^T)`` is applied to the ``Nk`` values before mixing.
+        """
+        b, nq, dim = q.shape
+        heads, hd = self.num_heads, self.internal_dim // self.num_heads
+        kh = self._split(self.k_proj(k)) * hd**-0.5  # B x h x Nk x d, with the softmax scale
+        vh = self._split(self.v_proj(v))
+        nk = kh.shape[2]
+        wq = self.q_proj.weight.view(heads, hd, dim)
+        k_q = torch.einsum("bhkd,hdc->bhkc", kh, wq).reshape(b, heads * nk, dim)
+        bias = torch.einsum("bhkd,hd->bhk", kh, self.q_proj.bias.view(heads, hd)).reshape(b, heads * nk, 1)
+        # logits laid out keys-first (B x hNk x Nq) so the softmax over the few keys runs along a long axis
+        logits = torch.baddbmm(bias, k_q, q.transpose(1, 2)).view(b, heads, nk, nq)
+        probs = torch.softmax(logits, dim=2).view(b, heads * nk, nq)
+        wo = self.out_proj.weight.view(dim, heads, hd)
+        v_out = torch.einsum("bhkd,chd->bhkc", vh, wo).reshape(b, heads * nk, dim)
+        return torch.baddbmm(self.out_proj.bias.view(1, 1, dim), probs.transpose(1, 2), v_out)

@@ -1,0 +1,262 @@
+"""``SamPredictor``: the interactive SAM engine behind the segmenter protocol (NumPy in and out)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from sam_model.errors import EmbeddingError, ImageError, NoImageError, PromptError
+from sam_model.modeling import Sam
+from sam_model.protocol import ImageEmbedding, Prediction
+from sam_model.transforms import ResizeLongestSide, upscale_logits
+
+_VALID_LABELS = (-1, 0, 1)
+
+
+class SamPredictor:
+    """Compute an image's embedding once (``set_image``), then decode masks for prompts quickly (``predict``).
+
+    Same semantics as upstream ``SamPredictor``. Not thread-safe: one worker owns it.
+
+    Attributes:
+        model: the :class:`Sam` module. transform: the longest-side resize and coordinate mapping.
+        original_size: ``(H, W)`` of the current image; input_size: ``(h, w)`` after the resize.
+        features: ``1 x 256 x 64 x 64`` float32 image embedding of the current image, or ``None``.
+    """
+
+    def __init__(self, model: Sam, *, model_id: str) -> None:
+        self.model = model
+        self.transform = ResizeLongestSide(model.image_size)
+        self._model_id = model_id
+        self.features: Tensor | None = None
+        self.original_size: tuple[int, int] | None = None
+        self.input_size: tuple[int, int] | None = None
+
+    @property
+    def model_id(self) -> str:
+        """Architecture preset and weights checksum, e.g. ``vit_b-01ec64d29a2fca3f``."""
+        return self._model_id
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model (and the cached features) live."""
+        return self.model.device
+
+    @property
+    def is_image_set(self) -> bool:
+        return self.features is not None
+
+    # --- image ---
+
+    def set_image(self, image: np.ndarray) -> None:
+        """Encode an ``H x W x 3`` uint8 RGB image (the slow step). Raises ``ImageError`` on a bad array."""
+        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
+            shape = getattr(image, "shape", None)
+            raise ImageError(
+                f"image must be an H x W x 3 RGB array, got {type(image).__name__} of shape {shape}"
+            )
+        if image.dtype != np.uint8:
+            raise ImageError(f"image must be uint8, got {image.dtype}")
+        if image.shape[0] == 0 or image.shape[1] == 0:
+            raise ImageError(f"image is empty: shape {image.shape}")
+        resized = self.transform.apply_image(image)
+        tensor = torch.as_tensor(resized, device=self.device).permute(2, 0, 1).unsqueeze(0)
+        self.set_torch_image(tensor, (int(image.shape[0]), int(image.shape[1])))
+
+    @torch.inference_mode()
+    def set_torch_image(self, transformed_image: Tensor, original_image_size: tuple[int, int]) -> None:
+        """Encode ``1 x 3 x h x w`` (0..255, already resized so ``max(h, w) == image_size``)."""
+        if transformed_image.ndim != 4 or transformed_image.shape[:2] != (1, 3):
+            raise ImageError(f"expected a 1 x 3 x h x w tensor, got {tuple(transformed_image.shape)}")
+        if max(transformed_image.shape[-2:]) != self.model.image_size:
+            raise ImageError(
+                f"the longest side must be {self.model.image_size}, got {transformed_image.shape}"
+            )
+        self.reset_image()
+        input_size = (int(transformed_image.shape[-2]), int(transformed_image.shape[-1]))
+        features = self.model.image_encoder(self.model.preprocess(transformed_image))
+        self._set_state(features.float(), tuple(original_image_size), input_size)
+
+    def _set_state(
+        self, features: Tensor, original_size: tuple[int, int], input_size: tuple[int, int]
+    ) -> None:
+        self.features = features
+        self.original_size = (int(original_size[0]), int(original_size[1]))
+        self.input_size = input_size
+
+    def reset_image(self) -> None:
+        """Forget the current image and its features."""
+        self.features = None
+        self.original_size = None
+        self.input_size = None
+
+    def get_image_embedding(self) -> Tensor:
+        """The current ``1 x 256 x 64 x 64`` features (``NoImageError`` without an image)."""
+        if self.features is None:
+            raise NoImageError("no image is set: call set_image first")
+        return self.features
+
+    def get_embedding(self) -> ImageEmbedding:
+        """The current image's state as NumPy arrays, to cache and restore with :meth:`set_embedding`."""
+        features = self.get_image_embedding()
+        if self.original_size is None or self.input_size is None:
+            raise NoImageError("no image sizes are set: call set_image first")
+        return ImageEmbedding(
+            model_id=self.model_id,
+            original_size=self.original_size,
+            input_size=self.input_size,
+            arrays={"features": features.detach().cpu().numpy().astype(np.float32, copy=True)},
+        )
+
+    def set_embedding(self, embedding: ImageEmbedding) -> None:
+        """Restore a state from :meth:`get_embedding` (this model only) without re-encoding."""
+        if embedding.model_id != self.model_id:
+            raise EmbeddingError(
+                f"embedding of model {embedding.model_id!r} cannot be used by {self.model_id!r}"
+            )
+        features = embedding.arrays.get("features")
+        grid = self.model.prompt_encoder.image_embedding_size
+        expected = (1, self.model.prompt_encoder.embed_dim, grid[0], grid[1])
+        if features is None or tuple(features.shape) != expected:
+            got = None if features is None else tuple(features.shape)
+            raise EmbeddingError(f"embedding features must have shape {expected}, got {got}")
+        h, w = embedding.input_size
+        if max(h, w) != self.model.image_size or min(embedding.original_size) <= 0:
+            raise EmbeddingError(
+                f"bad embedding sizes: input {embedding.input_size}, image {embedding.original_size}"
+            )
+        tensor = torch.as_tensor(np.asarray(features, dtype=np.float32), device=self.device).clone()
+        self._set_state(tensor, tuple(embedding.original_size), (int(h), int(w)))
+
+    # --- prompts ---
+
+    def predict(
+        self,
+        point_coords: np.ndarray | None = None,
+        point_labels: np.ndarray | None = None,
+        box: np.ndarray | None = None,
+        mask_input: np.ndarray | None = None,
+        multimask_output: bool = True,
+        return_logits: bool = False,
+    ) -> Prediction:
+        """Decode masks for prompts in original-image pixels (see :mod:`sam_model.protocol` for the shapes).
+
+        Returns ``(masks C x H x W bool or float32 logits, scores C float32, low_res_logits C x 256 x 256)``.
+        """
+        if self.features is None or self.original_size is None:
+            raise NoImageError("no image is set: call set_image first")
+        coords_t = labels_t = box_t = mask_t = None
+        if point_coords is not None or point_labels is not None:
+            coords, labels = _check_points(point_coords, point_labels)
+            coords = self.transform.apply_coords(coords, self.original_size)
+            coords_t = torch.as_tensor(coords, dtype=torch.float32, device=self.device)[None]
+            labels_t = torch.as_tensor(labels, dtype=torch.int64, device=self.device)[None]
+        if box is not None:
+            box_arr = _check_box(box)
+            box_t = torch.as_tensor(
+                self.transform.apply_boxes(box_arr, self.original_size), dtype=torch.float32
+            )
+            box_t = box_t.to(self.device)
+        if mask_input is not None:
+            mask_t = torch.as_tensor(_check_mask_input(mask_input), device=self.device)[None]
+        masks, scores, low_res = self.predict_torch(
+            coords_t, labels_t, box_t, mask_t, multimask_output=multimask_output, return_logits=return_logits
+        )
+        return masks[0].cpu().numpy(), scores[0].float().cpu().numpy(), low_res[0].float().cpu().numpy()
+
+    @torch.inference_mode()
+    def predict_torch(
+        self,
+        point_coords: Tensor | None,
+        point_labels: Tensor | None,
+        boxes: Tensor | None = None,
+        mask_input: Tensor | None = None,
+        multimask_output: bool = True,
+        return_logits: bool = False,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Batched decoding with prompts already in the resized-input frame.
+
+        Args:
+            point_coords: ``B x N x 2``; point_labels: ``B x N``; boxes: ``B x 4``;
+            mask_input: ``B x 1 x 256 x 256``.
+        Returns:
+            masks ``B x C x H x W`` (bool, or float logits with ``return_logits``), iou ``B x C``,
+            low-res logits ``B x C x 256 x 256``.
+        """
+        if self.features is None:
+            raise NoImageError("no image is set: call set_image first")
+        if (point_coords is None) != (point_labels is None):
+            raise PromptError("point_coords and point_labels must be given together")
+        points = None if point_coords is None else (point_coords, point_labels)
+        low_res, iou = self.decode_low_res(points, boxes, mask_input, multimask_output=multimask_output)
+        masks = self.upscale_masks(low_res)
+        if not return_logits:
+            masks = masks > self.model.mask_threshold
+        return masks, iou, low_res
+
+    @torch.inference_mode()
+    def decode_low_res(
+        self,
+        points: tuple[Tensor, Tensor] | None,
+        boxes: Tensor | None,
+        mask_input: Tensor | None,
+        *,
+        multimask_output: bool,
+    ) -> tuple[Tensor, Tensor]:
+        """Prompt encoder + mask decoder only: low-res logits ``B x C x 256 x 256`` and IoU ``B x C``."""
+        if self.features is None:
+            raise NoImageError("no image is set: call set_image first")
+        sparse, dense = self.model.prompt_encoder(points, boxes, mask_input)
+        return self.model.mask_decoder(
+            self.features, self.model.prompt_encoder.get_dense_pe(), sparse, dense, multimask_output
+        )
+
+    def upscale_masks(self, low_res: Tensor) -> Tensor:
+        """``B x C x 256 x 256`` logits -> ``B x C x H x W`` float32 logits on the original image.
+
+        Equal to :meth:`Sam.postprocess_masks` up to float rounding; on the CPU done by OpenCV, which is far
+        cheaper than PyTorch's ``1024 x 1024`` intermediate.
+        """
+        if self.original_size is None or self.input_size is None:
+            raise NoImageError("no image is set: call set_image first")
+        if low_res.device.type != "cpu":
+            return self.model.postprocess_masks(low_res.float(), self.input_size, self.original_size)
+        b, c = low_res.shape[:2]
+        flat = low_res.detach().float().reshape(b * c, low_res.shape[-2], low_res.shape[-1]).numpy()
+        up = upscale_logits(flat, self.model.image_size, self.input_size, self.original_size)
+        return torch.from_numpy(up).view(b, c, *self.original_size)
+
+
+def _check_points(point_coords: object, point_labels: object) -> tuple[np.ndarray, np.ndarray]:
+    if point_coords is None or point_labels is None:
+        raise PromptError("point_coords and point_labels must be given together")
+    coords = np.asarray(point_coords)
+    labels = np.asarray(point_labels)
+    if coords.ndim != 2 or coords.shape[1] != 2 or coords.shape[0] == 0:
+        raise PromptError(f"point_coords must be N x 2 with N >= 1, got shape {coords.shape}")
+    if labels.shape != (coords.shape[0],):
+        raise PromptError(f"point_labels must have shape ({coords.shape[0]},), got {labels.shape}")
+    if not np.issubdtype(coords.dtype, np.number) or not np.all(np.isfinite(coords)):
+        raise PromptError("point_coords must be finite numbers")
+    if not np.issubdtype(labels.dtype, np.number) or not np.isin(labels, _VALID_LABELS).all():
+        raise PromptError(f"point_labels must be 1 (positive), 0 (negative) or -1 (ignored), got {labels}")
+    return coords.astype(np.float64), labels.astype(np.int64)
+
+
+def _check_box(box: object) -> np.ndarray:
+    arr = np.asarray(box)
+    if arr.size != 4 or arr.ndim > 2 or (arr.ndim == 2 and arr.shape[0] != 1):
+        raise PromptError(f"box must be 4 numbers (x0, y0, x1, y1), got shape {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.number) or not np.all(np.isfinite(arr)):
+        raise PromptError("box must be finite numbers")
+    return arr.reshape(1, 4).astype(np.float64)
+
+
+def _check_mask_input(mask_input: object) -> np.ndarray:
+    arr = np.asarray(mask_input)
+    if arr.shape != (1, 256, 256):
+        raise PromptError(f"mask_input must be 1 x 256 x 256 low-res logits, got shape {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.floating) or not np.all(np.isfinite(arr)):
+        raise PromptError("mask_input must be finite float logits")
+    return arr.astype(np.float32)

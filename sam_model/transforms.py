@@ -1,0 +1,98 @@
+"""Longest-side resize and coordinate / box mapping between the original image and the encoder's input frame.
+
+Normalisation and padding live in :meth:`sam_model.modeling.Sam.preprocess`. No torchvision: the image resize
+uses Pillow's bilinear filter on the ``uint8`` image, which is what upstream's ``torchvision`` ``resize`` does
+on a PIL image, so the encoder input matches upstream's.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+
+def get_preprocess_shape(old_h: int, old_w: int, long_side_length: int) -> tuple[int, int]:
+    """``(h, w)`` after scaling so the longest side is ``long_side_length`` (rounded half up)."""
+    scale = long_side_length * 1.0 / max(old_h, old_w)
+    new_h, new_w = old_h * scale, old_w * scale
+    return int(new_h + 0.5), int(new_w + 0.5)
+
+
+class ResizeLongestSide:
+    """Resize images to longest side ``target_length`` and map coordinates / boxes into that frame.
+
+    Coordinates are ``(x, y)`` pixels; ``original_size`` is always ``(H, W)`` of the original image.
+    """
+
+    def __init__(self, target_length: int) -> None:
+        self.target_length = target_length
+
+    def apply_image(self, image: np.ndarray) -> np.ndarray:
+        """``H x W x 3`` uint8 -> ``h x w x 3`` uint8 with ``max(h, w) == target_length`` (PIL bilinear)."""
+        h, w = get_preprocess_shape(image.shape[0], image.shape[1], self.target_length)
+        if (h, w) == image.shape[:2]:
+            return np.ascontiguousarray(image)
+        return np.array(Image.fromarray(image).resize((w, h), Image.Resampling.BILINEAR))
+
+    def _scale(self, original_size: tuple[int, int]) -> tuple[float, float]:
+        old_h, old_w = original_size
+        new_h, new_w = get_preprocess_shape(old_h, old_w, self.target_length)
+        return new_w / old_w, new_h / old_h
+
+    def apply_coords(self, coords: np.ndarray, original_size: tuple[int, int]) -> np.ndarray:
+        """``... x 2`` coordinates in the original image -> the resized frame (float64 copy)."""
+        sx, sy = self._scale(original_size)
+        out = np.array(coords, dtype=np.float64)
+        out[..., 0] *= sx
+        out[..., 1] *= sy
+        return out
+
+    def apply_boxes(self, boxes: np.ndarray, original_size: tuple[int, int]) -> np.ndarray:
+        """``... x 4`` xyxy boxes in the original image -> ``N x 4`` in the resized frame."""
+        return self.apply_coords(np.asarray(boxes).reshape(-1, 2, 2), original_size).reshape(-1, 4)
+
+    def apply_coords_torch(self, coords: Tensor, original_size: tuple[int, int]) -> Tensor:
+        """Torch version of :meth:`apply_coords` (``... x 2``, float result, a new tensor)."""
+        sx, sy = self._scale(original_size)
+        scale = torch.tensor([sx, sy], dtype=torch.float32, device=coords.device)
+        return coords.float() * scale
+
+    def apply_boxes_torch(self, boxes: Tensor, original_size: tuple[int, int]) -> Tensor:
+        """Torch version of :meth:`apply_boxes` (``N x 4``)."""
+        return self.apply_coords_torch(boxes.reshape(-1, 2, 2), original_size).reshape(-1, 4)
+
+
+def upscale_logits(
+    logits: np.ndarray, image_size: int, input_size: tuple[int, int], original_size: tuple[int, int]
+) -> np.ndarray:
+    """Low-res mask logits to the original image, like upstream's ``Sam.postprocess_masks``.
+
+    Bilinear (half-pixel centres, no antialiasing) to ``image_size x image_size``, crop to ``input_size``,
+    bilinear to ``original_size``: the same two steps, done by OpenCV on channels-last float32 (equal to
+    PyTorch's ``interpolate`` up to float rounding, about 1e-6, and an order of magnitude faster on CPU).
+
+    Args:
+        logits: ``N x h x w`` float32 (``h = w = 256``).
+        image_size: side of the padded encoder input (1024); input_size: ``(h, w)`` after the resize;
+        original_size: ``(H, W)`` of the image.
+    Returns:
+        ``N x H x W`` float32 logits.
+    """
+    n = logits.shape[0]
+    out = np.empty((n, original_size[0], original_size[1]), dtype=np.float32)
+    for start in range(0, n, _CV_MAX_CHANNELS):
+        chunk = np.ascontiguousarray(logits[start : start + _CV_MAX_CHANNELS].transpose(1, 2, 0), np.float32)
+        up = cv2.resize(chunk, (image_size, image_size), interpolation=cv2.INTER_LINEAR)
+        up = up.reshape(image_size, image_size, -1)[: input_size[0], : input_size[1]]
+        down = cv2.resize(up, (original_size[1], original_size[0]), interpolation=cv2.INTER_LINEAR)
+        out[start : start + chunk.shape[2]] = down.reshape(original_size[0], original_size[1], -1).transpose(
+            2, 0, 1
+        )
+    return out
+
+
+_CV_MAX_CHANNELS = 256
+"""OpenCV's resize handles at most 512 channels; masks go in chunks of this many."""
