@@ -52,6 +52,16 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("help_keys", "&Keyboard shortcuts", "List the shortcuts"),
     ActionSpec("propose_objects", "Propose &objects…", "Propose objects in the background for review"),
     ActionSpec("review_proposals", "&Review proposals", "Review the proposals by keyboard (Esc leaves)"),
+    ActionSpec(
+        "find_similar_all",
+        "Find &similar in all images…",
+        "Look for the selected object in every other image (PerSAM; needs a SAM checkpoint) for review",
+    ),
+    ActionSpec(
+        "find_similar_selected",
+        "Find similar in se&lected images…",
+        "Look for the selected object in the images selected in the file list (Ctrl/Shift+click)",
+    ),
 )
 
 

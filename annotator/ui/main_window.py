@@ -71,6 +71,9 @@ class MainWindow(QMainWindow):
         from annotator.ui.review_mode import ReviewMode
 
         self.review = ReviewMode(self)  # Tools > Propose objects… / Review proposals (R)
+        from annotator.ui.propagate_command import FindSimilar
+
+        self.find_similar = FindSimilar(self)  # Tools > Find similar in all / selected images
         self.refresh_categories()
         self.file_list.set_records(controller.project.images)
         self.canvas.setFocus()
@@ -143,6 +146,8 @@ class MainWindow(QMainWindow):
         tools.addSeparator()
         tools.addAction(a["propose_objects"])
         tools.addAction(a["review_proposals"])
+        tools.addAction(a["find_similar_all"])
+        tools.addAction(a["find_similar_selected"])
         image = menu.addMenu("&Image")
         for name in ("next_image", "previous_image", "mark_done"):
             image.addAction(a[name])
@@ -384,5 +389,6 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.review.shutdown()
+        self.find_similar.shutdown()
         self.controller.shutdown()
         super().closeEvent(event)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QAction, QColor
 from PySide6.QtWidgets import (
     QColorDialog,
     QComboBox,
@@ -149,6 +149,11 @@ class InstancePanel(QWidget):
         self.category_box.clear()
         for category in categories:
             self.category_box.addItem(swatch(category.color), category.name, category.id)
+
+    def add_context_actions(self, actions: list[QAction]) -> None:
+        """Offer ``actions`` on right-click in the list (the right-click first selects the object)."""
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.list.addActions(actions)
 
     def _current(self) -> int | None:
         item = self.list.currentItem()
