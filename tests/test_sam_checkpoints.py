@@ -158,3 +158,12 @@ def test_device_and_dtype_errors() -> None:
             resolve_device("mps")
     with pytest.raises(SamModelError, match="dtype"):
         build_sam("vit_b", device="meta", dtype="float16")
+
+
+def test_create_segmenter_without_checkpoint_is_classic() -> None:
+    pytest.importorskip("sam_model.classic")
+    from sam_model.protocol import Segmenter
+
+    engine = create_segmenter()
+    assert isinstance(engine, Segmenter)
+    assert type(engine).__name__ == "ClassicSegmenter"

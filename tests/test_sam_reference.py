@@ -210,3 +210,26 @@ def test_protocol_and_errors(model: torch.nn.Module, encoded: SamPredictor) -> N
             encoded.predict(**kwargs)
     encoded_masks, scores, low_res = encoded.predict()  # no prompt at all: upstream allows it
     assert encoded_masks.shape[0] == 3 and scores.shape == (3,) and low_res.shape == (3, 256, 256)
+
+
+@pytest.mark.parametrize("grid, heads, dim", [(14, 3, 64), (64, 1, 64)])  # windowed-size / global-size slices
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_sliced_attention_matches_upstream_formula(
+    grid: int, heads: int, dim: int, dtype: torch.dtype
+) -> None:
+    """Both kernels (SDPA slices, bf16 GEMM slices) against upstream's full-bias attention in float64."""
+    from sam_model.modeling.image_encoder import _attention_with_rel_pos, _decomposed_rel_pos
+
+    gen = torch.Generator().manual_seed(0)
+    n = grid * grid
+    q, k, v = (torch.randn(2, heads, n, dim, generator=gen) for _ in range(3))
+    table = torch.randn(2 * grid - 1, dim, generator=gen) * 0.1
+    rel_h, rel_w = _decomposed_rel_pos(q.double(), table.double(), table.double(), (grid, grid))
+    bias = (rel_h.unsqueeze(-1) + rel_w.unsqueeze(-2)).reshape(2, heads, n, n)
+    scale = dim**-0.5
+    expected = torch.softmax(q.double() @ k.double().transpose(-2, -1) * scale + bias, dim=-1) @ v.double()
+    cast = [t.to(dtype) for t in (q, k, v, rel_h, rel_w)]
+    out = _attention_with_rel_pos(*cast, scale)
+    assert out.dtype == dtype and out.shape == q.shape
+    tolerance = 1e-4 if dtype == torch.float32 else 3e-2
+    assert (out.double() - expected).abs().max().item() < tolerance
