@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import struct
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -191,8 +192,16 @@ def load_state_dict_file(path: str | Path) -> StateDict:
             raise TruncatedCheckpointError(
                 str(p), f"corrupt checkpoint: zip member {bad!r} fails its CRC check"
             )
+    elif head[:1] != b"\x80":
+        # torch checkpoints are zip archives (torch >= 1.6) or legacy pickles (protocol marker 0x80).
+        raise NotACheckpointError(
+            str(p), f"not a PyTorch checkpoint (starts with {head!r}: neither a zip archive nor a pickle)"
+        )
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
+    except (IndexError, KeyError, TypeError, AttributeError, struct.error) as exc:
+        # The legacy unpickler fails this way on a pickle stream that is not a checkpoint.
+        raise NotACheckpointError(str(p), f"not a PyTorch checkpoint ({type(exc).__name__}: {exc})") from exc
     except (EOFError, pickle.UnpicklingError) as exc:
         text = str(exc).strip()
         if head[:1] == b"\x80" and (isinstance(exc, EOFError) or "ran out of input" in text.lower()):

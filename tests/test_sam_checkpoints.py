@@ -83,13 +83,18 @@ def test_missing_file(tmp_path: Path) -> None:
         load_state_dict_file(tmp_path)
 
 
-@pytest.mark.parametrize("content", ["random", "json"])
+@pytest.mark.parametrize("content", ["random", "json", "text", "pickle_garbage"])
 def test_not_a_checkpoint(tmp_path: Path, content: str) -> None:
     path = tmp_path / f"weights_{content}.pth"
     if content == "random":
         path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
     elif content == "json":
         path.write_text(json.dumps({"model": "sam", "weights": [1, 2, 3]}))
+    elif content == "text":  # the legacy unpickler used to leak a raw IndexError on this
+        path.write_bytes(b"these are not weights" * 100)
+    elif content == "pickle_garbage":  # a pickle protocol marker followed by noise
+        noise = np.random.default_rng(1).integers(0, 256, 512, dtype=np.uint8).tobytes()
+        path.write_bytes(b"\x80\x02" + noise)
     with pytest.raises(NotACheckpointError) as info:
         load_state_dict_file(path)
     _assert_names(info.value, path, "not a")

@@ -238,11 +238,6 @@ class ModelsDialog(QDialog):
         except (SamModelError, CoreError, OSError) as exc:
             self.show_message(f"Cannot add {path}: {exc}", error=True)
             return False
-        except Exception as exc:  # torch's unpickler raises e.g. IndexError on random bytes; traceback logged
-            log.exception("adding checkpoint %s failed", path)
-            reason = f"not a readable checkpoint ({type(exc).__name__})"
-            self.show_message(f"Cannot add {path}: {reason}", error=True)
-            return False
         self.refresh()
         self.select(model.name)
         self.show_message(f"Added {model.name} ({model.preset}) from {model.path}")
