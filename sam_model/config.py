@@ -58,7 +58,9 @@ class SamConfig:
             raise SamModelError(f"unknown SAM config field(s): {', '.join(unknown)}")
         values = dict(data)
         if "encoder_global_attn_indexes" in values:
-            values["encoder_global_attn_indexes"] = tuple(int(i) for i in values["encoder_global_attn_indexes"])
+            values["encoder_global_attn_indexes"] = tuple(
+                int(i) for i in values["encoder_global_attn_indexes"]
+            )
         values.setdefault("name", name)
         return cls(**values)
 

@@ -35,8 +35,15 @@ class _OracleEngine:
     def reset_image(self) -> None:
         self._set = False
 
-    def predict(self, point_coords=None, point_labels=None, box=None, mask_input=None, multimask_output=True,
-                return_logits=False):  # fmt: skip
+    def predict(
+        self,
+        point_coords=None,
+        point_labels=None,
+        box=None,
+        mask_input=None,
+        multimask_output=True,
+        return_logits=False,
+    ):
         self.calls.append((np.array(point_coords), np.array(point_labels), mask_input))
         low = np.full((1, 256, 256), 7.0 if self.mask.any() else -7.0, np.float32)
         return self.mask[None].copy(), np.ones(1, np.float32), low

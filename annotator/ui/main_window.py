@@ -108,8 +108,17 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(a["quit"])
         edit = menu.addMenu("&Edit")
-        for name in ("undo", "redo", None, "accept", "clear_prompts", "next_candidate", None, "delete_instance",
-                     "toggle_hidden"):  # fmt: skip
+        for name in (
+            "undo",
+            "redo",
+            None,
+            "accept",
+            "clear_prompts",
+            "next_candidate",
+            None,
+            "delete_instance",
+            "toggle_hidden",
+        ):
             edit.addSeparator() if name is None else edit.addAction(a[name])
         view = menu.addMenu("&View")
         for name in ("fit", "zoom_in", "zoom_out"):
