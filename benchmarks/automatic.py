@@ -79,6 +79,10 @@ def main() -> int:
         "--image", type=Path, default=SHARED / "datasets" / "grabcut" / "images" / "21077.jpg"
     )
     parser.add_argument("--upstream", action="store_true", help="also time upstream's order of work")
+    parser.add_argument(
+        "--pred-iou-thresh", type=float, default=0.88, help="0 keeps every candidate (the worst case)"
+    )
+    parser.add_argument("--stability-score-thresh", type=float, default=0.95)
     args = parser.parse_args()
     from sam_model.build import build_sam
     from sam_model.config import SamConfig
@@ -92,6 +96,8 @@ def main() -> int:
         predictor,
         points_per_side=args.points_per_side,
         points_per_batch=args.points_per_batch,
+        pred_iou_thresh=args.pred_iou_thresh,
+        stability_score_thresh=args.stability_score_thresh,
         output_mode="uncompressed_rle",
     )
     rss0 = peak_rss_mib()

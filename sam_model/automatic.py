@@ -52,7 +52,7 @@ OutputMode = Literal["binary_mask", "uncompressed_rle", "coco_rle"]
 ProgressCallback = Callable[[int, int], None]
 """``progress(done_prompts, total_prompts)``, called after every batch."""
 
-_UPSCALE_BUDGET_BYTES = 256 * 1024 * 1024
+_UPSCALE_BUDGET_BYTES = 16 * 1024 * 1024
 """Largest float32 full-resolution logits buffer made at once (masks are upscaled in chunks under it)."""
 
 
@@ -268,12 +268,14 @@ class AutomaticMaskGenerator:
                 self.predictor.reset_image()
                 raise GenerationCancelled("automatic mask generation cancelled")
             start = time.perf_counter()
-            low_res, iou_preds = self._decode(points, crop_size, device)
+            low_res, iou_preds, index = self._decode(points, crop_size, device)
             mid = time.perf_counter()
             if upscaler is None:
                 input_size = tuple(int(v) for v in self.predictor.input_size)
                 upscaler = _Upscaler(low_res.shape[-1], pad_size, input_size, crop_size).to(low_res.device)
-            data.cat(self._process_batch(points, low_res, iou_preds, upscaler, crop_box, orig_size, model))
+            data.cat(
+                self._process_batch(points, low_res, iou_preds, index, upscaler, crop_box, orig_size, model)
+            )
             self.timings["decode"] += mid - start
             self.timings["postprocess"] += time.perf_counter() - mid
             done[0] += len(points)
@@ -293,12 +295,22 @@ class AutomaticMaskGenerator:
 
     def _decode(
         self, points: np.ndarray, crop_size: tuple[int, int], device: torch.device
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Decode ``B`` single-point prompts. Returns low-res logits ``B*C x L x L`` and IoU predictions
-        ``B*C``."""
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Decode ``B`` single-point prompts and apply the predicted-IoU filter.
+
+        Returns the low-res logits of the kept candidates ``M x L x L``, the IoU predictions ``B*C`` and the
+        indices ``M`` of the kept candidates among the ``B*C``. With a predictor that has
+        ``decode_low_res_filtered`` the masks of rejected prompts are never computed.
+        """
         transformed = self.predictor.transform.apply_coords(points, crop_size)
         in_points = torch.as_tensor(transformed, dtype=torch.float32, device=device)[:, None, :]
         in_labels = torch.ones(in_points.shape[0], 1, dtype=torch.int64, device=device)
+        filtered = getattr(self.predictor, "decode_low_res_filtered", None)
+        if callable(filtered) and self.pred_iou_thresh > 0.0:
+            low_res, iou_preds, keep = filtered(
+                (in_points, in_labels), None, None, multimask_output=True, iou_threshold=self.pred_iou_thresh
+            )
+            return low_res, iou_preds.flatten(), keep.flatten().nonzero(as_tuple=True)[0]
         decode_low_res = getattr(self.predictor, "decode_low_res", None)
         if callable(decode_low_res):
             low_res, iou_preds = decode_low_res((in_points, in_labels), None, None, multimask_output=True)
@@ -307,24 +319,29 @@ class AutomaticMaskGenerator:
             _, iou_preds, low_res = self.predictor.predict_torch(
                 in_points, in_labels, multimask_output=True, return_logits=True
             )
-        return low_res.flatten(0, 1), iou_preds.flatten(0, 1)
+        low_res, iou_preds = low_res.flatten(0, 1), iou_preds.flatten(0, 1)
+        keep = iou_preds > self.pred_iou_thresh if self.pred_iou_thresh > 0.0 else torch.ones_like(iou_preds)
+        index = keep.bool().nonzero(as_tuple=True)[0]
+        return low_res[index], iou_preds, index
 
     def _process_batch(
         self,
         points: np.ndarray,
         low_res: torch.Tensor,
         iou_preds: torch.Tensor,
+        index: torch.Tensor,
         upscaler: _Upscaler,
         crop_box: list[int],
         orig_size: tuple[int, int],
         model: Any,
     ) -> MaskData:
-        n_out = low_res.shape[0] // len(points)
+        """Stability, thresholding, boxes and the crop-edge filter for one batch, masks compressed to RLE at once.
+
+        ``low_res`` (``M x L x L``) are the candidates that passed the IoU filter, ``index`` (``M``) their
+        positions among the batch's ``B*C`` candidates, ``iou_preds`` (``B*C``) all IoU predictions.
+        """
+        n_out = iou_preds.shape[0] // len(points)
         pts = torch.as_tensor(np.repeat(points, n_out, axis=0))
-        keep = torch.ones_like(iou_preds, dtype=torch.bool)
-        if self.pred_iou_thresh > 0.0:
-            keep = iou_preds > self.pred_iou_thresh
-        index = torch.nonzero(keep, as_tuple=True)[0]
         out = MaskData()
         h, w = upscaler.original_size
         chunk = max(1, _UPSCALE_BUDGET_BYTES // (4 * h * w))
@@ -332,7 +349,7 @@ class AutomaticMaskGenerator:
         orig_h, orig_w = orig_size
         for start in range(0, len(index), chunk):
             sel = index[start : start + chunk]
-            logits = upscaler(low_res[sel])
+            logits = upscaler(low_res[start : start + chunk])
             stability = calculate_stability_score(logits, threshold, self.stability_score_offset)
             ok = (
                 stability >= self.stability_score_thresh

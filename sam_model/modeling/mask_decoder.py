@@ -140,6 +140,34 @@ class MaskDecoder(nn.Module):
         target_embedding: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """All ``num_mask_tokens`` masks ``B x K x 4h x 4w`` and IoU predictions ``B x K``."""
+        iou_pred, mask_tokens_out, src_tokens, grid = self.predict_tokens(
+            image_embeddings,
+            image_pe,
+            sparse_prompt_embeddings,
+            dense_prompt_embeddings,
+            attn_sim=attn_sim,
+            target_embedding=target_embedding,
+        )
+        return self.masks_from_tokens(mask_tokens_out, src_tokens, grid), iou_pred
+
+    def predict_tokens(
+        self,
+        image_embeddings: Tensor,
+        image_pe: Tensor,
+        sparse_prompt_embeddings: Tensor,
+        dense_prompt_embeddings: Tensor,
+        *,
+        attn_sim: Tensor | None = None,
+        target_embedding: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor, Tensor, tuple[int, int]]:
+        """The two-way transformer and the IoU head: everything but the masks.
+
+        Callers that drop candidates by predicted IoU (the automatic mask generator) call
+        :meth:`masks_from_tokens` only for the prompts they keep; :meth:`predict_masks` is both in a row.
+
+        Returns:
+            IoU predictions ``B x K``, mask tokens ``B x K x D``, image tokens ``B x hw x D``, grid ``(h, w)``.
+        """
         b = sparse_prompt_embeddings.shape[0]
         output_tokens = torch.cat([self.iou_token.weight, self.mask_tokens.weight], dim=0)
         output_tokens = output_tokens.unsqueeze(0).expand(b, -1, -1).to(sparse_prompt_embeddings.dtype)
@@ -156,11 +184,13 @@ class MaskDecoder(nn.Module):
         hs, src_tokens = self.transformer(
             src, pos_src, tokens, attn_sim=attn_sim, target_embedding=target_embedding
         )
-        iou_token_out = hs[:, 0, :]
-        mask_tokens_out = hs[:, 1 : 1 + self.num_mask_tokens, :]
+        iou_pred = self.iou_prediction_head(hs[:, 0, :])
+        return iou_pred, hs[:, 1 : 1 + self.num_mask_tokens, :], src_tokens, (int(h), int(w))
 
+    def masks_from_tokens(self, mask_tokens_out: Tensor, src_tokens: Tensor, grid: tuple[int, int]) -> Tensor:
+        """Hypernetwork heads + upscaling: mask tokens ``B x K x D`` and image tokens ``B x hw x D`` ->
+        ``B x K x 4h x 4w`` low-res mask logits."""
         hyper_in = torch.stack(
             [mlp(mask_tokens_out[:, i, :]) for i, mlp in enumerate(self.output_hypernetworks_mlps)], dim=1
         )  # B x K x D/8
-        masks = self._upscale_and_project(src_tokens, hyper_in, (h, w))
-        return masks, self.iou_prediction_head(iou_token_out)
+        return self._upscale_and_project(src_tokens, hyper_in, grid)
