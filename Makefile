@@ -5,7 +5,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export QT_QPA_PLATFORM ?= $(if $(DISPLAY),,offscreen)
 
-.PHONY: run test lint format setup clean bench-engine bench-noc bench-auto bench-ui bench-cache
+.PHONY: run test lint format setup clean bench-engine bench-noc bench-auto bench-ui bench-cache bench-switching \
+	bench-persam
 
 setup: $(STAMP)
 
@@ -33,8 +34,29 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
+# One command per benchmark; results are recorded in docs/BENCHMARKS.md.
+SHARED ?= ../shared
+
 bench-engine: $(STAMP)
 	$(PY) -m benchmarks.engine
+
+bench-noc: $(STAMP)
+	$(PY) main.py bench noc --dataset $(SHARED)/datasets/grabcut --engine classic --max-clicks 20 --out-dir out/noc
+
+bench-auto: $(STAMP)
+	$(PY) -m benchmarks.automatic --points-per-side 32
+
+bench-ui: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks.ui
+
+bench-cache: $(STAMP)
+	$(PY) -m benchmarks.cache
+
+bench-switching: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks.switching --models tiny,vit_b
+
+bench-persam: $(STAMP)
+	$(PY) -m benchmarks.persam --repeats 8
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,6 +1,6 @@
 """Engine benchmark: ViT-B image encoding (float32, bfloat16), peak memory, and one click's latency on CPU.
 
-Run: ``.venv/bin/python -m benchmarks.engine [--quick] [--write-docs]``. The ViT-B model has seeded random
+Run: ``.venv/bin/python -m benchmarks.engine [--quick]``. The ViT-B model has seeded random
 weights (speed does not depend on the values). The bf16-vs-float32 agreement is measured on the reference tiny
 model with its weights (``../shared/reference/sam``), since masks from random ViT-B weights mean nothing.
 """
@@ -12,10 +12,8 @@ import copy
 import json
 import os
 import platform
-import re
 import resource
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +26,6 @@ from sam_model.config import SamConfig
 from sam_model.predictor import SamPredictor
 
 REPO = Path(__file__).resolve().parents[1]
-DOC = REPO / "docs" / "BENCHMARKS.md"
 DATE = "2026-11-21"
 UPSTREAM = {"encode_f32_s": 12.8, "encode_bf16_s": 6.2, "click_ms": 56.0}
 """Upstream segment-anything (dca509f) on this 2-core CPU, measured by the lead (bf16: torch.autocast)."""
@@ -171,8 +168,8 @@ def render(results: dict[str, float], command: str) -> str:
             "## Engine",
             "",
             f"Command: `{command}` ({DATE}). Machine: {machine()}.",
-            f"Conditions: {other_load()} at the end of the run; other processes were sharing the CPU, so "
-            "timings are pessimistic and noisy (to be re-run on a quiet machine).",
+            f"Conditions: {other_load()} at the end of the run (above 1 on 2 cores means other work shared "
+            "the CPU and the timings are pessimistic).",
             "",
             *table,
             "",
@@ -187,29 +184,14 @@ def render(results: dict[str, float], command: str) -> str:
     )
 
 
-def write_section(section: str, path: Path = DOC) -> None:
-    """Insert or replace the ``## Engine`` section of the benchmarks document, keeping other sections."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(r"^## Engine\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats (1 encode, 20 clicks)")
-    parser.add_argument("--write-docs", action="store_true", help=f"update the Engine section of {DOC}")
     args = parser.parse_args(argv)
     results = measure_speed(args.quick) | measure_bf16_agreement()
     command = "python -m benchmarks.engine" + (" --quick" if args.quick else "")
     section = render(results, command)
     print(section)
-    if args.write_docs:
-        write_section(section)
-        print(f"updated {DOC}", file=sys.stderr)
     return 0
 
 
