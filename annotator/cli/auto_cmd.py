@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from annotator.cli import CliError
+from annotator.core.atomic import atomic_write_bytes
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -110,22 +109,6 @@ def to_annotations(records: list[dict[str, Any]], image_id: int, first_id: int) 
     return out
 
 
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` to ``path`` through a temporary file in the same folder (flush, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o644)  # mkstemp makes it private; a COCO file is meant to be shared
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
 def run(args: argparse.Namespace) -> int:
     from annotator.core.images import ImageLoadError, list_images, load_image
     from sam_model.classic_auto import generate_proposals
@@ -166,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         "categories": [{"id": 1, "name": args.category, "supercategory": ""}],
         "annotations": annotations,
     }
-    write_json_atomic(args.out, payload)
+    atomic_write_bytes(args.out, json.dumps(payload).encode("utf-8"))
     total = time.perf_counter() - start
     print(
         f"wrote {args.out}: {len(images)} images, {len(annotations)} proposals,"

@@ -24,8 +24,7 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, backup: str | Path | No
 
     With ``backup``, the previous ``path`` (if any) is first preserved there (hard link, or a copy where links
     are not supported), so ``path`` itself never disappears. Raises ``OSError`` on failure (the temporary
-    file is
-    removed; ``path`` is untouched).
+    file is removed; ``path`` is untouched).
     """
     path = Path(path)
     folder = path.parent
