@@ -15,14 +15,19 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from itertools import product
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import numpy as np
 import torch
 
+from sam_model.errors import ImageError
+
 UncompressedRle = dict[str, Any]
 """``{"size": [H, W], "counts": list[int]}``, column-major runs starting with zeros."""
+
+OutputMode = Literal["binary_mask", "uncompressed_rle", "coco_rle"]
+"""How a generator's records carry their ``segmentation`` (see :func:`encode_segmentation`)."""
 
 
 class MaskData:
@@ -207,6 +212,31 @@ def coco_encode_rle(rle: UncompressedRle) -> dict[str, Any]:
     encoded = mask_utils.frPyObjects(rle, h, w)
     encoded["counts"] = encoded["counts"].decode("utf-8")
     return encoded
+
+
+def check_output_mode(output_mode: str) -> None:
+    """Raise ``ValueError`` unless ``output_mode`` is one of :data:`OutputMode`'s values."""
+    if output_mode not in ("binary_mask", "uncompressed_rle", "coco_rle"):
+        raise ValueError(f"unknown output_mode {output_mode!r}")
+
+
+def encode_segmentation(rle: UncompressedRle, output_mode: str, mask: np.ndarray | None = None) -> Any:
+    """A record's ``segmentation`` in ``output_mode``: COCO RLE, the uncompressed RLE, or the ``H x W`` bool
+    mask (``mask`` when given, else decoded from ``rle``)."""
+    if output_mode == "coco_rle":
+        return coco_encode_rle(rle)
+    if output_mode == "uncompressed_rle":
+        return rle
+    return rle_to_mask(rle) if mask is None else mask
+
+
+def check_rgb_image(image: Any) -> None:
+    """Raise ``ImageError`` unless ``image`` is a non-empty ``H x W x 3`` uint8 RGB array (a generator's
+    input)."""
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ImageError("image must be an H x W x 3 uint8 RGB array")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ImageError("image is empty")
 
 
 def batched_mask_to_box(masks: torch.Tensor) -> torch.Tensor:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from sam_model.amg import (
     MaskData,
+    OutputMode,
     area_from_rle,
     batch_iterator,
     batched_mask_to_box,
@@ -35,7 +36,9 @@ from sam_model.amg import (
     box_xyxy_to_xywh,
     build_all_layer_point_grids,
     calculate_stability_score,
-    coco_encode_rle,
+    check_output_mode,
+    check_rgb_image,
+    encode_segmentation,
     generate_crop_boxes,
     is_box_near_crop_edge,
     mask_to_rle_pytorch,
@@ -45,10 +48,9 @@ from sam_model.amg import (
     uncrop_masks,
     uncrop_points,
 )
-from sam_model.errors import ImageError, SamModelError
+from sam_model.errors import SamModelError
 from sam_model.nms import batched_nms
 
-OutputMode = Literal["binary_mask", "uncompressed_rle", "coco_rle"]
 ProgressCallback = Callable[[int, int], None]
 """``progress(done_prompts, total_prompts)``, called after every batch."""
 
@@ -155,8 +157,7 @@ class AutomaticMaskGenerator:
             self.point_grids = [np.asarray(g, dtype=np.float64) for g in point_grids or []]
             if len(self.point_grids) != crop_n_layers + 1:
                 raise ValueError(f"point_grids needs {crop_n_layers + 1} grids, got {len(self.point_grids)}")
-        if output_mode not in ("binary_mask", "uncompressed_rle", "coco_rle"):
-            raise ValueError(f"unknown output_mode {output_mode!r}")
+        check_output_mode(output_mode)
         if points_per_batch < 1:
             raise ValueError(f"points_per_batch must be >= 1, got {points_per_batch}")
         self.predictor = predictor
@@ -185,15 +186,7 @@ class AutomaticMaskGenerator:
         ``point_coords`` (``[[x, y]]``, image pixels), ``stability_score``, ``crop_box`` (``[x, y, w, h]``).
         Raises ``GenerationCancelled`` when ``cancel`` fires between two batches.
         """
-        if (
-            not isinstance(image, np.ndarray)
-            or image.ndim != 3
-            or image.shape[2] != 3
-            or image.dtype != np.uint8
-        ):
-            raise ImageError("image must be an H x W x 3 uint8 RGB array")
-        if image.shape[0] == 0 or image.shape[1] == 0:
-            raise ImageError("image is empty")
+        check_rgb_image(image)
         self.timings = {"encode": 0.0, "decode": 0.0, "postprocess": 0.0}
         data = self._generate_masks(image)
         if "rles" not in data or len(data) == 0:
@@ -203,12 +196,7 @@ class AutomaticMaskGenerator:
             data = self.postprocess_small_regions(
                 data, self.min_mask_region_area, max(self.box_nms_thresh, self.crop_nms_thresh)
             )
-        if self.output_mode == "coco_rle":
-            segmentations: list[Any] = [coco_encode_rle(rle) for rle in data["rles"]]
-        elif self.output_mode == "binary_mask":
-            segmentations = [rle_to_mask(rle) for rle in data["rles"]]
-        else:
-            segmentations = list(data["rles"])
+        segmentations = [encode_segmentation(rle, self.output_mode) for rle in data["rles"]]
         records = []
         for i, segmentation in enumerate(segmentations):
             records.append(

@@ -30,11 +30,12 @@ import torch
 
 from sam_model.amg import (
     box_xyxy_to_xywh,
-    coco_encode_rle,
+    check_output_mode,
+    check_rgb_image,
+    encode_segmentation,
     mask_to_rle_pytorch,
     remove_small_regions,
 )
-from sam_model.errors import ImageError
 from sam_model.nms import batched_nms
 
 _SAM_ONLY = frozenset(
@@ -140,8 +141,7 @@ class ClassicProposals:
         max_area_fraction: float = 0.9,
         output_mode: str = "binary_mask",
     ) -> None:
-        if output_mode not in ("binary_mask", "uncompressed_rle", "coco_rle"):
-            raise ValueError(f"unknown output_mode {output_mode!r}")
+        check_output_mode(output_mode)
         if work_size < 16 or not scales:
             raise ValueError("work_size must be >= 16 and scales non-empty")
         self.work_size = work_size
@@ -156,16 +156,8 @@ class ClassicProposals:
     def generate(self, image: np.ndarray) -> list[dict[str, Any]]:
         """Proposals for ``image`` (``H x W x 3`` uint8 RGB), best score first; records as the SAM
         generator's."""
-        if (
-            not isinstance(image, np.ndarray)
-            or image.ndim != 3
-            or image.shape[2] != 3
-            or image.dtype != np.uint8
-        ):
-            raise ImageError("image must be an H x W x 3 uint8 RGB array")
+        check_rgb_image(image)
         h, w = image.shape[:2]
-        if h == 0 or w == 0:
-            raise ImageError("image is empty")
         scale = min(1.0, self.work_size / max(h, w))
         sh, sw = max(1, round(h * scale)), max(1, round(w * scale))
         small = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA) if scale < 1.0 else image
@@ -273,12 +265,7 @@ class ClassicProposals:
             j = valid[v]
             mask = masks[j]
             rle = mask_to_rle_pytorch(torch.from_numpy(mask)[None])[0]
-            if self.output_mode == "coco_rle":
-                segmentation: Any = coco_encode_rle(rle)
-            elif self.output_mode == "uncompressed_rle":
-                segmentation = rle
-            else:
-                segmentation = mask
+            segmentation = encode_segmentation(rle, self.output_mode, mask)
             ys, xs = np.nonzero(mask)
             records.append(
                 {

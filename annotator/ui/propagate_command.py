@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QMessageBox, QProgressDialog
 
 from annotator.core.embedding_cache import EmbeddingCache
 from annotator.core.errors import CoreError
 from annotator.core.model import ImageStatus
 from annotator.core.propagation import PropagationOptions
+from annotator.ui.job_runner import close_job_progress, open_job_progress, set_job_progress
 from annotator.ui.propagate_dialog import ask_propagate_choice
 from annotator.ui.propagate_runner import PropagationRunner
 from annotator.workers.segment_worker import DiskCacheStore
@@ -109,23 +110,15 @@ class FindSimilar(QObject):
         except CoreError as exc:
             self.window.show_error("Cannot find similar objects", str(exc))
             return False
-        dialog = QProgressDialog(
-            f"Finding similar objects ({options.source}) in {len(targets)} image(s)…",
-            "Cancel",
-            0,
-            len(targets),
+        self.progress_dialog = open_job_progress(
             self.window,
+            f"Finding similar objects ({options.source}) in {len(targets)} image(s)…",
+            len(targets),
+            name="propagate_progress",
+            title="Find similar",
+            cancel=self.runner.cancel,
+            value=0,
         )
-        dialog.setObjectName("propagate_progress")
-        dialog.setWindowTitle("Find similar")
-        dialog.setWindowModality(Qt.WindowModality.NonModal)
-        dialog.setMinimumDuration(0)
-        dialog.setAutoClose(False)
-        dialog.setAutoReset(False)
-        dialog.setValue(0)
-        dialog.canceled.connect(self.runner.cancel)
-        dialog.show()
-        self.progress_dialog = dialog
         return True
 
     def shutdown(self) -> None:
@@ -135,9 +128,7 @@ class FindSimilar(QObject):
 
     # --- following the run ------------------------------------------------------------------------------
     def _on_progress(self, done: int, total: int) -> None:
-        if self.progress_dialog is not None:
-            self.progress_dialog.setMaximum(total)
-            self.progress_dialog.setValue(min(done, total))
+        set_job_progress(self.progress_dialog, done, total)
 
     def _on_finished(self, cancelled: bool, message: str) -> None:
         self._close_dialog()
@@ -154,13 +145,8 @@ class FindSimilar(QObject):
     def _close_dialog(self) -> None:
         if self.progress_dialog is None:
             return
-        had_focus = self.progress_dialog.isActiveWindow() or QApplication.activeWindow() is None
-        self.progress_dialog.close()
-        self.progress_dialog.deleteLater()
-        self.progress_dialog = None
-        if had_focus:  # give the keyboard back to the window (review keys, shortcuts)
-            self.window.activateWindow()
-            self.window.canvas.setFocus()
+        dialog, self.progress_dialog = self.progress_dialog, None
+        close_job_progress(dialog, self.window)
 
     # --- helpers ----------------------------------------------------------------------------------------
     def _disk_cache(self) -> EmbeddingCache | None:

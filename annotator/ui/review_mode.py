@@ -21,7 +21,6 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
-    QApplication,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -33,6 +32,7 @@ from PySide6.QtWidgets import (
 from annotator.core.events import Event
 from annotator.core.masks import Mask
 from annotator.core.review import ReviewError, ReviewQueue
+from annotator.ui.job_runner import close_job_progress, open_job_progress, set_job_progress
 from annotator.ui.review_keys import ReviewKeys, load_review_keys
 from annotator.ui.review_overlay import ReviewOverlay
 from annotator.ui.review_propose import ProposalRunner
@@ -343,23 +343,17 @@ class ReviewMode(QObject):
             self._say("No image to propose objects for")
             return
         self.runner.start(keys, self.window.engine_request, params, replace_pending=replace_pending)
-        dialog = QProgressDialog(
-            f"Proposing objects for {len(keys)} image(s)…", "Cancel", 0, 100, self.window
+        self.progress_dialog = open_job_progress(
+            self.window,
+            f"Proposing objects for {len(keys)} image(s)…",
+            100,
+            name="propose_progress",
+            title="Propose objects",
+            cancel=self.runner.cancel,
         )
-        dialog.setObjectName("propose_progress")
-        dialog.setWindowTitle("Propose objects")
-        dialog.setWindowModality(Qt.WindowModality.NonModal)
-        dialog.setMinimumDuration(0)
-        dialog.setAutoClose(False)
-        dialog.setAutoReset(False)
-        dialog.canceled.connect(self.runner.cancel)
-        dialog.show()
-        self.progress_dialog = dialog
 
     def _on_progress(self, value: int, maximum: int) -> None:
-        if self.progress_dialog is not None:
-            self.progress_dialog.setMaximum(maximum)
-            self.progress_dialog.setValue(min(value, maximum))
+        set_job_progress(self.progress_dialog, value, maximum)
 
     def _on_image_proposed(self, key: str, count: int) -> None:
         self._say(f"{count} object(s) proposed for {key}")
@@ -368,13 +362,8 @@ class ReviewMode(QObject):
 
     def _on_run_finished(self, cancelled: bool, message: str) -> None:
         if self.progress_dialog is not None:
-            had_focus = self.progress_dialog.isActiveWindow() or QApplication.activeWindow() is None
-            self.progress_dialog.close()
-            self.progress_dialog.deleteLater()
-            self.progress_dialog = None
-            if had_focus:  # give the keyboard back to the window (review keys, shortcuts)
-                self.window.activateWindow()
-                self.window.canvas.setFocus()
+            dialog, self.progress_dialog = self.progress_dialog, None
+            close_job_progress(dialog, self.window)
         if message:
             self.window.show_error("Cannot propose objects", message)
         elif cancelled:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,23 +32,17 @@ from annotator.core.propagation import (
     propagate,
     require_sam,
 )
-from annotator.workers.requests import EngineRequest
+from annotator.workers.requests import EngineRequest, SegmenterFactory, create_engine_segmenter
 from sam_model.errors import SamModelError
-from sam_model.protocol import Segmenter
 
 log = logging.getLogger(__name__)
 
-SegmenterMaker = Callable[[EngineRequest], Segmenter]
 
 JOB_ERRORS = (CoreError, SamModelError, OSError, RuntimeError, ValueError, MemoryError)
 """What ends a job with a message (an unusable checkpoint, reference or engine) instead of a traceback."""
 
 
-def default_segmenter(request: EngineRequest) -> Segmenter:
-    """A new segmenter for ``request`` (SAM with a checkpoint, the classical engine without)."""
-    from sam_model.engines import create_segmenter
-
-    return create_segmenter(request.checkpoint, device=request.device, dtype=request.dtype)
+"""A new segmenter for a request (SAM with a checkpoint, the classical engine without)."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +91,7 @@ class PropagationWorker(QObject):
     image_failed = Signal(int, str, str)
     finished = Signal(int, bool, str)
 
-    def __init__(self, make_segmenter: SegmenterMaker = default_segmenter) -> None:
+    def __init__(self, make_segmenter: SegmenterFactory = create_engine_segmenter) -> None:
         super().__init__()
         self._make_segmenter = make_segmenter
 

@@ -25,22 +25,17 @@ from PySide6.QtCore import QObject, Signal, Slot
 from annotator.core.errors import CoreError
 from annotator.core.images import load_image
 from annotator.core.review_proposal import ProposalDraft, draft_from_record
-from annotator.workers.requests import EngineRequest
+from annotator.workers.requests import EngineRequest, SegmenterFactory, create_engine_segmenter
 from sam_model.errors import SamModelError
 from sam_model.protocol import Segmenter
 
 log = logging.getLogger(__name__)
 
-SegmenterMaker = Callable[[EngineRequest], Segmenter]
 Generator = Callable[..., list[dict[str, Any]]]
 """``generate(segmenter, rgb, **params) -> records`` (``sam_model.classic_auto.generate_proposals``)."""
 
 
-def default_segmenter(request: EngineRequest) -> Segmenter:
-    """A new segmenter for ``request`` (SAM with a checkpoint, the classical engine without)."""
-    from sam_model.engines import create_segmenter
-
-    return create_segmenter(request.checkpoint, device=request.device, dtype=request.dtype)
+"""A new segmenter for a request (SAM with a checkpoint, the classical engine without)."""
 
 
 def default_generator(segmenter: Segmenter, rgb: Any, **params: Any) -> list[dict[str, Any]]:
@@ -76,7 +71,9 @@ class ProposalWorker(QObject):
     finished = Signal(int, bool, str)
 
     def __init__(
-        self, make_segmenter: SegmenterMaker = default_segmenter, generate: Generator = default_generator
+        self,
+        make_segmenter: SegmenterFactory = create_engine_segmenter,
+        generate: Generator = default_generator,
     ) -> None:
         super().__init__()
         self._make_segmenter = make_segmenter

@@ -7,9 +7,12 @@ it sends, see :func:`frozen_array`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from sam_model.protocol import Segmenter
 
 
 def frozen_array(array: np.ndarray | None, dtype: type | None = None) -> np.ndarray | None:
@@ -99,6 +102,18 @@ class EngineRequest:
     checkpoint: str | None
     device: str = "auto"
     dtype: str = "float32"
+
+
+SegmenterFactory = Callable[[EngineRequest], Segmenter]
+"""Builds a segmenter for an engine request (replaceable in tests)."""
+
+
+def create_engine_segmenter(request: EngineRequest) -> Segmenter:
+    """A new segmenter for ``request``: SAM from ``request.checkpoint`` (architecture detected from the
+    file), else the classical engine."""
+    from sam_model.engines import create_segmenter
+
+    return create_segmenter(request.checkpoint, device=request.device, dtype=request.dtype)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -38,13 +37,13 @@ from annotator.workers.requests import (
     EncodeRequest,
     EngineInfo,
     EngineRequest,
+    SegmenterFactory,
+    create_engine_segmenter,
 )
 from sam_model.errors import EmbeddingError, SamModelError
 from sam_model.protocol import ImageEmbedding, Segmenter
 
 log = logging.getLogger(__name__)
-
-SegmenterFactory = Callable[[EngineRequest], Segmenter]
 
 
 class EmbeddingStore(Protocol):
@@ -76,11 +75,7 @@ class DiskCacheStore:
         self.cache.discard(image_key, model_id)
 
 
-def default_segmenter_factory(request: EngineRequest) -> Segmenter:
-    """SAM from ``request.checkpoint`` (architecture detected from the file), else the classical engine."""
-    from sam_model.engines import create_segmenter
-
-    return create_segmenter(request.checkpoint, device=request.device, dtype=request.dtype)
+"""SAM from ``request.checkpoint`` (architecture detected from the file), else the classical engine."""
 
 
 @dataclass
@@ -194,7 +189,7 @@ class SegmentWorker(QObject):
         self,
         segmenter: Segmenter | None = None,
         *,
-        factory: SegmenterFactory = default_segmenter_factory,
+        factory: SegmenterFactory = create_engine_segmenter,
         lru_capacity: int = 3,
         disk_cache: EmbeddingStore | None = None,
     ) -> None:

@@ -20,8 +20,7 @@ from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox, QPush
 from annotator.core.coco import export_coco
 from annotator.core.review_proposal import ProposalState
 from annotator.ui.propagate_dialog import PropagateChoice, PropagateDialog
-from annotator.workers.propagation_worker import default_segmenter
-from annotator.workers.requests import EngineRequest
+from annotator.workers.requests import EngineRequest, create_engine_segmenter
 from annotator.workers.threads import running_worker_threads
 from tests.ui.fakes import DiscSegmenter
 from tests.ui.helpers import click_image, press
@@ -97,7 +96,7 @@ def test_find_similar_in_all_images_then_review_and_export(
     def tracking_segmenter(request: EngineRequest):
         threads.append(threading.current_thread().name)
         assert request == window.engine_request
-        return default_segmenter(request)
+        return create_engine_segmenter(request)
 
     find.runner.make_segmenter = tracking_segmenter
     ref_id = make_reference(qtbot, window)
@@ -191,7 +190,7 @@ def test_cancel_stops_the_run_between_images(qtbot, make_window, folder, sam_ref
     release = threading.Event()
 
     def gated_segmenter(request: EngineRequest):
-        predictor = default_segmenter(request)
+        predictor = create_engine_segmenter(request)
         original = predictor.set_image
 
         def set_image(rgb: np.ndarray) -> None:
