@@ -254,7 +254,13 @@ class SessionController(QObject):
     def cycle_candidate(self) -> None:
         """Tab: show the next of the candidate masks; its logits become the next request's ``mask_input``."""
         result = self._result
-        if result is None or len(result.scores) < 2:
+        if result is None:
+            return
+        if len(result.scores) < 2:
+            # SAM answers one mask once the prompt is unambiguous (several points, a box or a refinement).
+            self.status.emit(
+                "Only one candidate for this prompt: candidates are offered after a single click"
+            )
             return
         index = (self.prompts.state.candidate_index + 1) % len(result.scores)
         state = self.prompts.state.with_candidate(index).with_logits(result.low_res_logits[index : index + 1])

@@ -62,7 +62,13 @@ class DiscSegmenter:
         if self._size is None:
             raise NoImageError("no image")
         self.calls.append(
-            {"points": point_coords, "labels": point_labels, "box": box, "mask_input": mask_input}
+            {
+                "points": point_coords,
+                "labels": point_labels,
+                "box": box,
+                "mask_input": mask_input,
+                "multimask_output": multimask_output,
+            }
         )
         h, w = self._size
         yy, xx = np.mgrid[0:h, 0:w]

@@ -83,6 +83,10 @@ def test_tab_cycles_candidates_and_next_mask_input(qtbot, make_window, image_fol
     mask_input = fake.calls[-1]["mask_input"]
     assert mask_input is not None and mask_input.shape == (1, 256, 256)
     assert float(mask_input.mean()) == 0.0  # the fake's candidate-0 logits are all 0.0 (candidate 2: 2.0)
+    # two points: one unambiguous mask; Tab says why there is nothing to cycle
+    assert fake.calls[-1]["multimask_output"] is False
+    with qtbot.waitSignal(c.status, check_params_cb=lambda text: "Only one candidate" in text, timeout=2000):
+        press(window, Qt.Key.Key_Tab)
     # undo of the Tab is an undo step too
     press(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
 
