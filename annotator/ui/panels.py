@@ -112,15 +112,18 @@ class InstancePanel(QWidget):
         self.list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.list.currentItemChanged.connect(self._picked)
         self.list.itemChanged.connect(self._checked)
+        self._category_of: dict[int, int] = {}
         self.category_box = QComboBox()
         self.category_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.category_box.setToolTip("Category of the selected object")
         self.category_box.activated.connect(self._category_chosen)
-        delete = QPushButton("Delete")
-        delete.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        delete.clicked.connect(self._delete)
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.delete_button.setToolTip("Delete the selected object")
+        self.delete_button.clicked.connect(self._delete)
         row = QHBoxLayout()
         row.addWidget(self.category_box, 1)
-        row.addWidget(delete)
+        row.addWidget(self.delete_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.list)
@@ -130,6 +133,7 @@ class InstancePanel(QWidget):
         self, instances: tuple[Instance, ...], categories: tuple[Category, ...], selected: int | None
     ) -> None:
         names = {c.id: c for c in categories}
+        self._category_of = {inst.id: inst.category_id for inst in instances}
         self.list.blockSignals(True)
         self.list.clear()
         for inst in instances:
@@ -149,6 +153,15 @@ class InstancePanel(QWidget):
         self.category_box.clear()
         for category in categories:
             self.category_box.addItem(swatch(category.color), category.name, category.id)
+        self._sync_controls()
+
+    def _sync_controls(self) -> None:
+        """The category box shows the selected object's category; both controls are off without a selection."""
+        iid = self._current()
+        self.category_box.setEnabled(iid is not None)
+        self.delete_button.setEnabled(iid is not None)
+        index = -1 if iid is None else self.category_box.findData(self._category_of.get(iid))
+        self.category_box.setCurrentIndex(index)
 
     def add_context_actions(self, actions: list[QAction]) -> None:
         """Offer ``actions`` on right-click in the list (the right-click first selects the object)."""
@@ -160,6 +173,7 @@ class InstancePanel(QWidget):
         return None if item is None else int(item.data(Qt.ItemDataRole.UserRole))
 
     def _picked(self, item: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
+        self._sync_controls()
         self.selected.emit(None if item is None else int(item.data(Qt.ItemDataRole.UserRole)))
 
     def _checked(self, item: QListWidgetItem) -> None:
