@@ -116,3 +116,12 @@ def test_encode_reports_missing_folder(
     assert cli_main(["encode", str(tmp_path / "nope"), "--checkpoint", "classic"]) == 2
     err = capsys.readouterr().err
     assert "nope" in err and "Traceback" not in err
+
+
+def test_negative_max_bytes_is_a_usage_error(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["encode", str(folder), "--checkpoint", "classic", "--cache-dir", str(tmp_path / "c")]
+    assert cli_main([*args, "--max-bytes", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert "--max-bytes must be >= 0" in err and "Traceback" not in err

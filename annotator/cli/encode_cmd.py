@@ -76,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{folder}: no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
     checkpoint = resolve_checkpoint(args.checkpoint, settings)
     max_bytes = args.max_bytes if args.max_bytes is not None else settings.cache_max_bytes
+    if max_bytes < 0:
+        raise CliError(f"--max-bytes must be >= 0, got {max_bytes}")
     cache = EmbeddingCache(args.cache_dir or settings.resolved_cache_dir(), max_bytes)
 
     from sam_model.engines import create_segmenter  # imports torch: only when a command needs it

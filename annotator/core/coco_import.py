@@ -20,8 +20,9 @@ dataset at all raises :class:`CocoError`.
 from __future__ import annotations
 
 import json
+import posixpath
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from annotator.core.errors import CocoError, ImageLoadError, MaskError, ModelError
@@ -154,8 +155,11 @@ def _import_images(project: Project, items: list[Any], report: ImportReport) -> 
         ):
             report._error(label, "needs an integer 'id' and a string 'file_name'")
             continue
-        key = item["file_name"].replace("\\", "/")
-        label = f"image {item['id']} ({key})"
+        key = _image_key(project, item["file_name"])
+        label = f"image {item['id']} ({key or item['file_name']})"
+        if key is None:
+            report._error(label, "file_name must be a path inside the image folder (relative, no '..')")
+            continue
         width, height = item.get("width"), item.get("height")
         if not (_is_int(width) and _is_int(height)):
             report._error(label, "needs integer 'width' and 'height'")
@@ -195,6 +199,21 @@ def _import_images(project: Project, items: list[Any], report: ImportReport) -> 
     return accepted
 
 
+def _image_key(project: Project, file_name: str) -> str | None:
+    """The project key of a COCO ``file_name``: ``/``-separated, normalised, relative to ``project.root``
+    (an absolute path inside the root is made relative); ``None`` when it points outside the root."""
+    name = file_name.replace("\\", "/")
+    if posixpath.isabs(name) or PureWindowsPath(file_name).drive:
+        try:
+            name = Path(name).resolve().relative_to(project.root.resolve()).as_posix()
+        except (ValueError, OSError):
+            return None
+    name = posixpath.normpath(name)
+    if name in (".", "") or name == ".." or name.startswith("../") or posixpath.isabs(name):
+        return None
+    return name
+
+
 def _decode(segmentation: Any, height: int, width: int) -> tuple[Mask, tuple[tuple[float, ...], ...] | None]:
     if isinstance(segmentation, list):
         array = coco_polygons_to_mask(segmentation, height, width)
@@ -214,11 +233,12 @@ def _import_annotation(
         report._error("annotation", "not a JSON object")
         return
     label = f"annotation {ann.get('id')!r}"
-    key = images.get(ann.get("image_id"))  # type: ignore[arg-type]
+    image_id, coco_category_id = ann.get("image_id"), ann.get("category_id")
+    key = images.get(image_id) if _is_int(image_id) else None
     if key is None:
         report._error(label, f"image id {ann.get('image_id')!r} unknown or not imported")
         return
-    category_id = categories.get(ann.get("category_id"))  # type: ignore[arg-type]
+    category_id = categories.get(coco_category_id) if _is_int(coco_category_id) else None
     if category_id is None:
         report._error(label, f"unknown category id {ann.get('category_id')!r}")
         return

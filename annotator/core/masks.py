@@ -65,7 +65,35 @@ def normalize_rle(rle: Rle) -> Rle:
         raise MaskError(f"compressed RLE cannot be decoded: {exc}") from exc
     if decoded.shape[:2] != (height, width) or total < 0:
         raise MaskError("compressed RLE does not match its size")
+    runs = _string_counts(counts)
+    if runs is None or sum(runs) != height * width:
+        # pycocotools decodes counts that stop short of H*W into uninitialised memory: never accept them
+        covered = "malformed" if runs is None else f"cover {sum(runs)} pixels"
+        raise MaskError(f"compressed RLE counts {covered}, expected {height * width} (H*W)")
     return {"size": [height, width], "counts": counts}
+
+
+def _string_counts(counts: str) -> list[int] | None:
+    """The run lengths of a compressed RLE string (pycocotools' ``rleFrString``); ``None`` when malformed."""
+    runs: list[int] = []
+    p, n = 0, len(counts)
+    while p < n:
+        x, k, more = 0, 0, True
+        while more:
+            if p >= n:
+                return None
+            c = ord(counts[p]) - 48
+            x |= (c & 0x1F) << (5 * k)
+            more = bool(c & 0x20)
+            p, k = p + 1, k + 1
+            if not more and c & 0x10:
+                x |= -1 << (5 * k)
+        if len(runs) > 2:
+            x += runs[-2]
+        if x < 0:
+            return None
+        runs.append(x)
+    return runs
 
 
 def _coco(rle: Rle) -> dict[str, Any]:

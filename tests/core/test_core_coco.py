@@ -194,3 +194,69 @@ def test_end_to_end_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["import", str(other), str(tmp_path / "junk.json")]) == 2
     assert "not a COCO dataset" in capsys.readouterr().err
     assert Project(other).root == other
+
+
+def test_import_reports_unhashable_ids_item_by_item(tmp_path: Path) -> None:
+    project = make_project(tmp_path, 1)
+    poly = [[10.0, 10.0, 30.0, 10.0, 30.0, 25.0]]
+    data = {
+        "images": [{"id": 1, "file_name": "img0.png", "width": 80, "height": 60}],
+        "categories": [{"id": 1, "name": "cat"}],
+        "annotations": [
+            {"id": 1, "image_id": [1], "category_id": 1, "segmentation": poly},
+            {"id": 2, "image_id": 1, "category_id": {"id": 1}, "segmentation": poly},
+            {"id": 3, "image_id": 1, "category_id": 1, "segmentation": poly},
+        ],
+    }
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps(data))
+    report = import_coco(project, path)  # no TypeError: each bad annotation is one message
+    assert [m.item for m in report.errors] == ["annotation 1", "annotation 2"]
+    assert report.annotations_imported == 1
+
+
+def test_import_file_names_stay_relative_to_the_root(tmp_path: Path) -> None:
+    project = make_project(tmp_path, 2)
+    outside = write_image(tmp_path.parent / f"{tmp_path.name}-outside.png")
+    data = {
+        "images": [
+            {"id": 1, "file_name": str(tmp_path / "img0.png"), "width": 80, "height": 60},
+            {"id": 2, "file_name": "./img1.png", "width": 80, "height": 60},
+            {"id": 3, "file_name": str(outside), "width": 80, "height": 60},
+            {"id": 4, "file_name": f"../{outside.name}", "width": 80, "height": 60},
+        ],
+        "categories": [],
+        "annotations": [],
+    }
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps(data))
+    report = import_coco(project, path)
+    assert report.images_matched == 2 and report.images_added == 0  # same files, no duplicate records
+    assert [m.item.split()[1] for m in report.errors] == ["3", "4"]
+    assert [r.file_name for r in project.images] == ["img0.png", "img1.png"]
+    assert [i["file_name"] for i in build_coco(project)[0]["images"]] == ["img0.png", "img1.png"]
+
+
+def test_compressed_rle_whose_counts_stop_short_is_rejected(tmp_path: Path) -> None:
+    from pycocotools import mask as mu
+
+    from annotator.core.masks import normalize_rle
+
+    short = mu.encode(np.asfortranarray(np.ones((2, 2), np.uint8)))["counts"].decode()  # 4 pixels
+    with pytest.raises(MaskError, match="cover 4 pixels, expected 4800"):
+        normalize_rle({"size": [60, 80], "counts": short})  # would decode to uninitialised memory
+    good = mu.encode(np.asfortranarray(disc(60, 80, 20, 20, 8).astype(np.uint8)))["counts"].decode()
+    assert normalize_rle({"size": [60, 80], "counts": good})["counts"] == good
+    project = make_project(tmp_path, 1)
+    data = {
+        "images": [{"id": 1, "file_name": "img0.png", "width": 80, "height": 60}],
+        "categories": [{"id": 1, "name": "cat"}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "segmentation": {"size": [60, 80], "counts": short}},
+            {"id": 2, "image_id": 1, "category_id": 1, "segmentation": {"size": [60, 80], "counts": good}},
+        ],
+    }
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps(data))
+    report = import_coco(project, path)
+    assert [m.item for m in report.errors] == ["annotation 1"] and report.annotations_imported == 1

@@ -129,3 +129,22 @@ def test_broken_file_falls_back_to_backup(tmp_path: Path) -> None:
     store.path.write_text("not json")
     with pytest.raises(ProjectFileError, match="backup is not usable"):
         ProjectStore.open(tmp_path)
+
+
+@pytest.mark.parametrize("where", ["image", "instance"])
+def test_valid_json_with_wrong_item_types_falls_back_to_backup(tmp_path: Path, where: str) -> None:
+    store = _store(tmp_path)
+    iid = add(store.project, "img0.png", disc(60, 80, 20, 20, 6))
+    store.save()
+    store.save()  # the backup holds the same good content
+    data = json.loads(store.path.read_text())
+    if where == "image":
+        data["images"][0] = ["img0.png"]
+    else:
+        data["images"][0]["instances"][0] = [iid]
+    store.path.write_text(json.dumps(data))
+    with pytest.raises(ProjectFileError, match="inconsistent content"):
+        load_project(store.path)
+    reopened = ProjectStore.open(tmp_path)  # a typed error, so the backup is used (no AttributeError)
+    assert [i.id for i in reopened.project.image("img0.png").instances] == [iid]
+    assert reopened.warnings and "backup" in reopened.warnings[0]
