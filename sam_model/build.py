@@ -80,7 +80,9 @@ def _build(
         model.load_state_dict(state_dict, strict=True, assign=True)
         model.pixel_mean = torch.tensor(PIXEL_MEAN).view(-1, 1, 1)
         model.pixel_std = torch.tensor(PIXEL_STD).view(-1, 1, 1)
-        model.to(dev)
+        # assign=True keeps the checkpoint's dtype: a float16 / bfloat16 file must still give a float32
+        # model (the dtype choice is ``dtype``'s, applied below).
+        model.to(device=dev, dtype=torch.float32)
     model.eval()
     if torch_dtype is torch.bfloat16:
         apply_bfloat16_encoder(model)

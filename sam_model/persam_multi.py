@@ -126,7 +126,8 @@ def search_instances(sim: Tensor, segment: Segment, options: SearchOptions) -> S
         found.append(result)
         masks.append(mask)
         union = mask.copy() if union is None else np.logical_or(union, mask)
-        grown = mask if kernel is None else cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
+        # A copy: ``mask`` may be the result's own array, which must not get the point below.
+        grown = mask.copy() if kernel is None else cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
         # Also suppress the positive point itself, so the search always moves on.
         grown[int(result.points[0, 1]), int(result.points[0, 0])] = True
         work[torch.from_numpy(grown).to(work.device)] = floor

@@ -9,7 +9,7 @@ from torch import Tensor
 from sam_model.errors import EmbeddingError, ImageError, NoImageError, PromptError
 from sam_model.modeling import Sam
 from sam_model.protocol import ImageEmbedding, Prediction
-from sam_model.transforms import ResizeLongestSide, upscale_logits
+from sam_model.transforms import ResizeLongestSide, get_preprocess_shape, upscale_logits
 
 _VALID_LABELS = (-1, 0, 1)
 
@@ -124,13 +124,16 @@ class SamPredictor:
         if features is None or tuple(features.shape) != expected:
             got = None if features is None else tuple(features.shape)
             raise EmbeddingError(f"embedding features must have shape {expected}, got {got}")
-        h, w = embedding.input_size
-        if max(h, w) != self.model.image_size or min(embedding.original_size) <= 0:
+        h, w = (int(v) for v in embedding.input_size)
+        big_h, big_w = (int(v) for v in embedding.original_size)
+        # input_size must be this image's resize, else points and masks are mapped with different scales
+        # (e.g. an original_size stored as PIL's (W, H)).
+        if min(big_h, big_w) <= 0 or (h, w) != get_preprocess_shape(big_h, big_w, self.model.image_size):
             raise EmbeddingError(
                 f"bad embedding sizes: input {embedding.input_size}, image {embedding.original_size}"
             )
         tensor = torch.as_tensor(np.asarray(features, dtype=np.float32), device=self.device).clone()
-        self._set_state(tensor, tuple(embedding.original_size), (int(h), int(w)))
+        self._set_state(tensor, (big_h, big_w), (h, w))
 
     # --- prompts ---
 

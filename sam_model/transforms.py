@@ -15,10 +15,11 @@ from torch import Tensor
 
 
 def get_preprocess_shape(old_h: int, old_w: int, long_side_length: int) -> tuple[int, int]:
-    """``(h, w)`` after scaling so the longest side is ``long_side_length`` (rounded half up)."""
+    """``(h, w)`` after scaling so the longest side is ``long_side_length`` (rounded half up, at least 1:
+    a very thin image, e.g. ``1 x 3000``, keeps one row instead of rounding to an empty image)."""
     scale = long_side_length * 1.0 / max(old_h, old_w)
     new_h, new_w = old_h * scale, old_w * scale
-    return int(new_h + 0.5), int(new_w + 0.5)
+    return max(1, int(new_h + 0.5)), max(1, int(new_w + 0.5))
 
 
 class ResizeLongestSide:

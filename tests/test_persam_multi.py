@@ -164,3 +164,18 @@ def test_search_options_are_checked() -> None:
         SearchOptions(max_overlap=1.5)
     with pytest.raises(PromptError):
         SearchOptions(suppress_dilation=-1)
+
+
+def test_search_without_dilation_leaves_found_masks_untouched() -> None:
+    """Suppressing the positive point must not write it into the returned mask (``suppress_dilation=0``)."""
+    ring = _disc(30, 30, 12) & ~_disc(30, 30, 4)  # the positive point (30, 30) lies in the hole
+
+    def ring_once(sim: torch.Tensor, _original: torch.Tensor) -> PersamResult:
+        return _result(ring.copy(), sim)
+
+    result = search_instances(
+        _sim(), ring_once, SearchOptions(max_instances=1, min_similarity=0.3, suppress_dilation=0)
+    )
+    (found,) = result.instances
+    assert (int(found.points[0, 0]), int(found.points[0, 1])) == (30, 30)
+    assert np.array_equal(found.mask, ring)

@@ -55,6 +55,20 @@ def test_wrapped_checkpoints_load(
     assert torch.equal(model.state_dict()[key], tiny_state[key])
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_checkpoint_builds_float32(
+    tmp_path: Path, tiny_state: dict[str, torch.Tensor], dtype: torch.dtype
+) -> None:
+    """``load_state_dict(assign=True)`` keeps the file's dtype; the model must still be float32."""
+    path = tmp_path / "half.pth"
+    torch.save({k: v.to(dtype) if v.is_floating_point() else v for k, v in tiny_state.items()}, path)
+    predictor = load_predictor(path, device="cpu")
+    assert {p.dtype for p in predictor.model.parameters()} == {torch.float32}
+    predictor.set_image(np.zeros((20, 30, 3), dtype=np.uint8))
+    masks, scores, _ = predictor.predict(point_coords=np.array([[5.0, 5.0]]), point_labels=np.array([1]))
+    assert masks.shape == (3, 20, 30) and scores.dtype == np.float32
+
+
 def test_load_predictor_model_id_and_engine(sam_reference: Path) -> None:
     predictor = load_predictor(sam_reference / "sam_tiny_a.pth", device="cpu")
     assert isinstance(predictor, SamPredictor)

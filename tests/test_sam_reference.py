@@ -183,6 +183,28 @@ def test_embedding_round_trip(encoded: SamPredictor, model: torch.nn.Module, ref
     bad = ImageEmbedding(TINY_ID, emb.original_size, emb.input_size, {"features": np.zeros((1, 256, 32, 32))})
     with pytest.raises(EmbeddingError):
         other.set_embedding(bad)
+    # sizes that do not belong together (an original size stored as PIL's (W, H)): masks would misalign
+    h, w = emb.original_size
+    assert h != w
+    swapped = ImageEmbedding(TINY_ID, (w, h), emb.input_size, emb.arrays)
+    with pytest.raises(EmbeddingError):
+        other.set_embedding(swapped)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 3000), (3000, 1)])
+def test_tiny_and_thin_images(model: torch.nn.Module, shape: tuple[int, int]) -> None:
+    """A 1-pixel image and a very thin one (whose short side used to round to 0 rows: a raw PIL error)."""
+    predictor = SamPredictor(model, model_id=TINY_ID)
+    predictor.set_image(np.full((*shape, 3), 128, dtype=np.uint8))
+    assert predictor.input_size is not None and min(predictor.input_size) >= 1
+    masks, scores, low_res = predictor.predict(
+        point_coords=np.array([[0.0, 0.0]]), point_labels=np.array([1])
+    )
+    assert masks.shape == (3, *shape) and masks.dtype == bool
+    assert scores.dtype == np.float32 and low_res.shape == (3, 256, 256)
+    restored = SamPredictor(model, model_id=TINY_ID)
+    restored.set_embedding(predictor.get_embedding())
+    assert restored.input_size == predictor.input_size
 
 
 def test_protocol_and_errors(model: torch.nn.Module, encoded: SamPredictor) -> None:
