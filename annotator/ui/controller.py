@@ -289,6 +289,11 @@ class SessionController(QObject):
             return
         key = self._prompt_key(state)
         if self._result is not None and key == self._result_key:
+            if self._requested_key is not None and self._requested_key != key:
+                # Undo went back to the shown answer: the decode still in flight is stale; its answer
+                # must not replace ``_result`` (candidates, score) of what is on screen.
+                self.client.cancel_decodes()
+                self._requested_key = None
             self._show_candidate(state.candidate_index)
             return
         if key == self._requested_key:

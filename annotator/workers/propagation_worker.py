@@ -104,6 +104,10 @@ class PropagationWorker(QObject):
         except JOB_ERRORS as exc:
             self.finished.emit(job.job_id, False, f"Cannot start finding similar objects: {exc}")
             return
+        except Exception as exc:  # shown to the user, traceback logged; the job must still end
+            log.exception("starting the propagation from %s failed", job.ref_key)
+            self.finished.emit(job.job_id, False, f"Cannot start finding similar objects: {exc}")
+            return
         total = len(job.targets)
         try:
             outcomes = propagate(
@@ -123,6 +127,10 @@ class PropagationWorker(QObject):
                 self._report(job.job_id, outcome)
         except JOB_ERRORS as exc:
             log.warning("propagation from %s #%d failed: %s", job.ref_key, job.instance_id, exc)
+            self.finished.emit(job.job_id, False, f"Finding similar objects failed: {exc}")
+            return
+        except Exception as exc:  # e.g. cv2.error: shown to the user, traceback logged
+            log.exception("propagation from %s #%d failed", job.ref_key, job.instance_id)
             self.finished.emit(job.job_id, False, f"Finding similar objects failed: {exc}")
             return
         self.finished.emit(job.job_id, job.cancel.is_set(), "")

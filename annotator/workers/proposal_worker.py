@@ -87,6 +87,10 @@ class ProposalWorker(QObject):
         except (SamModelError, CoreError, OSError, RuntimeError, ValueError) as exc:
             self.finished.emit(job.job_id, False, f"Cannot load the engine for proposals: {exc}")
             return
+        except Exception as exc:  # shown to the user, traceback logged; the job must still end
+            log.exception("loading the engine for proposals failed")
+            self.finished.emit(job.job_id, False, f"Cannot load the engine for proposals: {exc}")
+            return
         source = "auto-sam" if callable(getattr(segmenter, "predict_torch", None)) else "auto-classic"
         total = len(job.items)
         for done, (key, path) in enumerate(job.items):
@@ -102,6 +106,10 @@ class ProposalWorker(QObject):
             except (CoreError, SamModelError, ValueError, RuntimeError, MemoryError) as exc:
                 log.warning("proposals for %s failed: %s", key, exc)
                 self.image_failed.emit(job.job_id, key, str(exc))
+                continue
+            except Exception as exc:  # e.g. cv2.error: skip the image, traceback logged, the job goes on
+                log.exception("proposals for %s failed", key)
+                self.image_failed.emit(job.job_id, key, f"proposing failed: {exc}")
                 continue
             self.image_done.emit(job.job_id, key, drafts)
         self.progress.emit(job.job_id, total, total, 0.0)

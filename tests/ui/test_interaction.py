@@ -211,3 +211,65 @@ def test_polygon_tolerance_and_vertex_removal_keep_holes(qtbot, make_window, ima
     tool.remove_vertex(handle)
     assert len(tool.rings[(0, 0)]) == len(outer)
     assert not c.current_instances()[0].mask.array()[60, 80]
+
+
+class _GatedDecodes(DiscSegmenter):
+    """``predict`` waits for ``decode_gate`` when it is set (a decode still in flight)."""
+
+    def __init__(self, radius: int = 10) -> None:
+        super().__init__(radius)
+        self.decode_gate: threading.Event | None = None
+
+    def predict(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.decode_gate is not None:
+            self.decode_gate.wait(timeout=20)
+        return super().predict(*args, **kwargs)
+
+
+def _undo_while_decoding(qtbot, make_window, image_folder):
+    """One click (answered), a second click whose decode is held, Ctrl+Z, then the held answer arrives."""
+    from PySide6.QtCore import QObject, Signal, Slot
+
+    class Recorder(QObject):  # lives in the GUI thread; connected after the client, so it runs after it
+        got = Signal()
+
+        @Slot(object)
+        def on_decoded(self, _result) -> None:  # type: ignore[no-untyped-def]
+            self.got.emit()
+
+    fake = _GatedDecodes(radius=8)
+    window = make_window(image_folder, segmenter=fake)
+    c = window.controller
+    recorder = Recorder(window)
+    c.client.worker.decoded.connect(recorder.on_decoded)
+    click_image(qtbot, window, 80, 60)  # one click: three candidates, the best (index 1) shown
+    assert c.prompt_state.candidate_index == 1
+    shown = c.live_mask().copy()
+    fake.decode_gate = threading.Event()
+    try:
+        qtbot.mouseClick(window.canvas.viewport(), Qt.MouseButton.LeftButton, pos=view_point(window, 20, 20))
+        press(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # back to the one-click answer
+        assert len(c.prompt_state.points) == 1 and np.array_equal(c.live_mask(), shown)
+        with qtbot.waitSignal(recorder.got, timeout=10000):
+            fake.decode_gate.set()  # the answer for the undone two-click prompt arrives now
+    finally:
+        fake.decode_gate.set()
+    assert np.array_equal(c.live_mask(), shown)
+    return window
+
+
+def test_undo_while_decoding_keeps_the_shown_answer(qtbot, make_window, image_folder) -> None:
+    window = _undo_while_decoding(qtbot, make_window, image_folder)
+    c = window.controller
+    press(window, Qt.Key.Key_Tab)  # still the one-click answer's candidates
+    assert c.prompt_state.candidate_index == 2 and "3/3" in window.candidate_label.text()
+    press(window, Qt.Key.Key_Return)
+    assert c.current_instances()[0].score == pytest.approx(0.7)
+
+
+def test_redo_after_undo_while_decoding_shows_the_redone_prompt(qtbot, make_window, image_folder) -> None:
+    window = _undo_while_decoding(qtbot, make_window, image_folder)
+    c = window.controller
+    press(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert len(c.prompt_state.points) == 2
+    qtbot.waitUntil(lambda: c.live_mask() is not None and bool(c.live_mask()[20, 20]), timeout=10000)

@@ -244,3 +244,26 @@ def test_needs_sam_and_a_selected_object(qtbot, make_window, image_folder, monke
     assert len(messages) == 2 and "Select the object" in messages[1][1]
     assert not window.find_similar.runner.running and window.review.queue.counts() == (0, 0)
     assert window.find_similar.progress_dialog is None
+
+
+def test_unexpected_error_ends_the_job_with_a_message(qtbot, tmp_path) -> None:
+    from annotator.workers.propagation_worker import PropagationJob, PropagationWorker
+
+    def broken(_request: EngineRequest):
+        raise KeyError("not in JOB_ERRORS")  # e.g. cv2.error
+
+    worker = PropagationWorker(broken)
+    job = PropagationJob(
+        job_id=7,
+        ref_key="a.png",
+        ref_path=tmp_path / "a.png",
+        instance_id=1,
+        ref_mask=np.ones((4, 4), bool),
+        category_id=None,
+        targets=(("c.png", tmp_path / "c.png"),),
+        engine=EngineRequest("some.pth"),
+    )
+    with qtbot.waitSignal(worker.finished, timeout=5000) as blocker:
+        worker.run(job)
+    job_id, cancelled, message = blocker.args
+    assert job_id == 7 and not cancelled and "not in JOB_ERRORS" in message

@@ -179,3 +179,22 @@ def test_propose_runs_in_background_and_cancel_stops_it(qtbot, make_window, imag
     assert len(calls) == 1  # stopped inside the first image: the second never started
     assert review.queue.counts() == (0, 0) and not review.runner.running
     assert review.progress_dialog is None
+
+
+def test_unexpected_generator_error_skips_the_image_and_ends_the_job(
+    qtbot, make_window, image_folder
+) -> None:
+    window = make_review_window(make_window, image_folder)
+    failed: list[str] = []
+    window.review.runner.image_failed.connect(lambda key, message: failed.append(f"{key}: {message}"))
+
+    def broken_on_a(segmenter, rgb, **params):
+        if rgb.shape[:2] == (120, 160):
+            raise KeyError("not a ValueError")  # e.g. cv2.error from the classical proposals
+        return fake_generate(segmenter, rgb, **params)
+
+    window.review.runner.generate = broken_on_a
+    propose_all(qtbot, window)
+    assert len(failed) == 1 and failed[0].startswith("a.png: ") and "not a ValueError" in failed[0]
+    assert window.review.queue.proposals("c.png") and not window.review.runner.running
+    assert window.review.progress_dialog is None
