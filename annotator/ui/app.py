@@ -132,7 +132,10 @@ def reopen_folder(window: QWidget, folder: Path) -> None:
     new.engine_request = window.engine_request
     OPEN_WINDOWS.append(new)
     new.show()
-    window.close()
+    window.close()  # stops the old session's threads (MainWindow.closeEvent)
+    if window in OPEN_WINDOWS:
+        OPEN_WINDOWS.remove(window)
+    window.deleteLater()
     for warning in warnings:
         new.show_error("Project restored from backup", warning)
     if controller.image_keys:

@@ -42,6 +42,10 @@ class MainWindow(QMainWindow):
     def __init__(self, controller: SessionController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
+        if controller.parent() is None:
+            # The window owns its session: deleting it (File > Open folder…) deletes the controller and its
+            # signal connections with it, so nothing is ever delivered to a deleted window.
+            controller.setParent(self)
         self.setWindowTitle(f"SAM annotator — {controller.project.root}")
         self.resize(1400, 900)
         self.keymap = load_keymap()
