@@ -46,3 +46,19 @@ def test_user_errors_are_one_line_without_traceback(tmp_path: Path, args: tuple[
     assert "Traceback" not in done.stderr
     assert "no-such" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("auto", "folder", "--out", "x.json", "--box-nms-thresh", "5"),
+        ("auto", "folder", "--out", "x.json", "--pred-iou-thresh", "-0.1"),
+        ("auto", "folder", "--out", "x.json", "--points-per-side", "0"),
+        ("propagate", "folder", "--ref", "a.png", "--instance", "1", "--out", "x.json", "--max-overlap", "2"),
+    ],
+)
+def test_out_of_range_options_are_usage_errors(tmp_path: Path, args: tuple[str, ...]) -> None:
+    done = _run(*args, cwd=tmp_path)
+    assert done.returncode == 2  # argparse's usage error, before any work
+    assert "Traceback" not in done.stderr
+    assert "between 0 and 1" in done.stderr or "at least 1" in done.stderr

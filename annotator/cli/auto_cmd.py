@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from annotator.cli import CliError
+from annotator.cli import CliError, non_negative_int, positive_int, unit_interval
 from annotator.core.atomic import atomic_write_bytes
 
 
@@ -34,13 +34,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--checkpoint", type=Path, help="SAM checkpoint (.pth); default: the classical engine"
     )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    parser.add_argument("--points-per-side", type=int, help="SAM: grid points per side (default 32)")
-    parser.add_argument("--points-per-batch", type=int, help="SAM: prompts decoded at once (default 64)")
-    parser.add_argument("--pred-iou-thresh", type=float, help="minimum predicted IoU / proposal score")
-    parser.add_argument("--stability-score-thresh", type=float, help="minimum stability score")
-    parser.add_argument("--box-nms-thresh", type=float, help="box IoU above which duplicates are dropped")
-    parser.add_argument("--crop-n-layers", type=int, help="SAM: crop layers (default 0)")
-    parser.add_argument("--min-area", type=int, help="minimum region area in pixels (holes/islands too)")
+    parser.add_argument("--points-per-side", type=positive_int, help="SAM: grid points per side (default 32)")
+    parser.add_argument(
+        "--points-per-batch", type=positive_int, help="SAM: prompts decoded at once (default 64)"
+    )
+    parser.add_argument(
+        "--pred-iou-thresh", type=unit_interval, help="minimum predicted IoU / proposal score"
+    )
+    parser.add_argument("--stability-score-thresh", type=unit_interval, help="minimum stability score")
+    parser.add_argument(
+        "--box-nms-thresh", type=unit_interval, help="box IoU above which duplicates are dropped"
+    )
+    parser.add_argument("--crop-n-layers", type=non_negative_int, help="SAM: crop layers (default 0)")
+    parser.add_argument(
+        "--min-area", type=non_negative_int, help="minimum region area in pixels (holes/islands too)"
+    )
     parser.add_argument("--category", default="object", help="name of the single category (default: object)")
     parser.add_argument("-r", "--recursive", action="store_true", help="include sub-folders")
     parser.set_defaults(func=run)

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from annotator.cli import CliError
+from annotator.cli import CliError, positive_int, unit_interval
 from annotator.cli.encode_cmd import resolve_checkpoint
 from annotator.cli.models_cmd import TextProgress
 from annotator.core.atomic import atomic_write_bytes
@@ -61,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--targets", nargs="+", metavar="IMAGE", help="only these images (default: all)")
     defaults = SearchOptions()
     parser.add_argument(
-        "--max-instances", type=int, default=defaults.max_instances, help="objects per image at most"
+        "--max-instances", type=positive_int, default=defaults.max_instances, help="objects per image at most"
     )
     parser.add_argument(
         "--min-similarity",
@@ -71,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--max-overlap",
-        type=float,
+        type=unit_interval,
         default=defaults.max_overlap,
         help="stop when a new mask overlaps the found ones more than this (IoU or coverage)",
     )
