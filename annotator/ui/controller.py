@@ -23,6 +23,7 @@ from annotator.core.undo import (
     MacroCommand,
     RemoveInstanceCommand,
     SetPromptCommand,
+    UndoCommand,
     UndoStack,
     accept_instance_command,
     set_category_command,
@@ -107,6 +108,7 @@ class SessionController(QObject):
         self._requested_key: tuple | None = None
         self._requested_state: PromptState | None = None
         self._live_override: np.ndarray | None = None
+        self._override_key: tuple | None = None  # the prompts the override was painted on
         self._refine_seed: np.ndarray | None = None  # review: a proposal's logits for the first click
         self._live_labels: np.ndarray | None = None
         self._nav_direction = 1
@@ -245,8 +247,8 @@ class SessionController(QObject):
     def clear_prompts(self) -> None:
         """Esc: drop the current object's prompts (undoable); with no prompts, deselect the instance."""
         if not self.prompts.state.is_empty or self._live_override is not None:
-            self._push_prompt(PromptState(), "Clear prompts")
-            self._live_override = None
+            clear = SetPromptCommand(self.prompts, PromptState(), "Clear prompts")
+            self.undo_stack.push(self._with_override_cleared("Clear prompts", clear))
             self.live_changed.emit()
         elif self.selected_id is not None:
             self.select_instance(None)
@@ -322,7 +324,8 @@ class SessionController(QObject):
             return
         self._result = result
         self._result_key = self._requested_key
-        self._live_override = None
+        if self._live_override is not None and self._result_key != self._override_key:
+            self._live_override = None  # new prompts since the painting: the model's answer replaces it
         best = result.best_index
         self.status.emit(f"Decoded in {result.decode_seconds * 1000:.0f} ms")
         state = self.prompts.state
@@ -351,6 +354,7 @@ class SessionController(QObject):
         self._result = None
         self._result_key = None
         self._live_override = None
+        self._override_key = None
         self._refine_seed = None
         self._live_labels = None
         self.live_changed.emit()
@@ -373,10 +377,25 @@ class SessionController(QObject):
         color = category.color if category is not None else (255, 255, 255)
         return color_table([color], alpha=FILL_ALPHA + 30)
 
-    def set_live_override(self, mask: np.ndarray | None) -> None:
-        """Used by :class:`LiveMaskCommand`: a hand-edited live mask (``None`` = the decoded candidate)."""
+    def set_live_override(self, mask: np.ndarray | None, image_key: str | None = None) -> None:
+        """Used by :class:`LiveMaskCommand`: a hand-edited live mask (``None`` = the decoded candidate).
+
+        The override belongs to the current prompts: a decode answer for other prompts replaces it, one for
+        the same prompts (after an undo brought them back) keeps it. An ``image_key`` other than the current
+        image (an undo after switching images) is ignored.
+        """
+        if image_key is not None and image_key != self.current_key:
+            return
         self._live_override = mask
+        self._override_key = None if mask is None else self._prompt_key(self.prompts.state)
         self.live_changed.emit()
+
+    def _with_override_cleared(self, text: str, command: UndoCommand) -> UndoCommand:
+        """``command``, preceded by dropping the hand-edited live mask as part of the same undo step."""
+        if self._live_override is None or self.current_key is None:
+            return command
+        drop = LiveMaskCommand(self.set_live_override, self._live_override, None, self.current_key, text)
+        return MacroCommand(text, [drop, command])
 
     def start_refinement(self, mask: np.ndarray) -> None:
         """Review (E): show ``mask`` (``H x W`` bool) as the live mask; the first click refines it (its
@@ -386,8 +405,7 @@ class SessionController(QObject):
         self.select_instance(None)
         self._clear_live()
         self._refine_seed = mask_to_logits(mask)
-        self._live_override = np.ascontiguousarray(mask, dtype=bool)
-        self.live_changed.emit()
+        self.set_live_override(np.ascontiguousarray(mask, dtype=bool))
 
     def finish_refinement(self) -> None:
         """Review: drop the refinement's prompts and live mask and forget their undo steps."""
@@ -417,8 +435,7 @@ class SessionController(QObject):
                     SetPromptCommand(self.prompts, PromptState()),
                 ],
             )
-            self.undo_stack.push(command)
-            self._live_override = None
+            self.undo_stack.push(self._with_override_cleared("Refine object", command))
             self.select_instance(None)
         else:
             category = self.current_category()
@@ -431,8 +448,8 @@ class SessionController(QObject):
             instance = self.project.new_instance(
                 Mask.from_array(mask), category.id, source=source, score=score
             )
-            self.undo_stack.push(accept_instance_command(self.project, self.prompts, instance))
-            self._live_override = None
+            accepted = accept_instance_command(self.project, self.prompts, instance)
+            self.undo_stack.push(self._with_override_cleared("Accept object", accepted))
         self._clear_live()
         record = self.project.image(key)
         if record.status is ImageStatus.NOT_STARTED:

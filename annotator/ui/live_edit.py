@@ -10,13 +10,16 @@ from annotator.core.undo import UndoCommand
 
 
 class LiveMaskCommand(UndoCommand):
-    """A brush/eraser stroke on the live mask: swaps the live-mask override (``None`` = the model's mask)."""
+    """A change of the live-mask override (a brush/eraser stroke, or dropping it on accept or Esc).
+
+    ``None`` stands for the model's mask. ``apply(mask, image_key)`` ignores a key other than the current image.
+    """
 
     def __init__(
         self,
-        apply: Callable[[np.ndarray | None], None],
+        apply: Callable[[np.ndarray | None, str], None],
         before: np.ndarray | None,
-        after: np.ndarray,
+        after: np.ndarray | None,
         image_key: str,
         text: str = "Paint live mask",
     ) -> None:
@@ -29,7 +32,7 @@ class LiveMaskCommand(UndoCommand):
         )
 
     def redo(self) -> None:
-        self._apply(self.after)
+        self._apply(self.after, self.image_key)
 
     def undo(self) -> None:
-        self._apply(self.before)
+        self._apply(self.before, self.image_key)
