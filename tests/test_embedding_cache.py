@@ -119,6 +119,13 @@ def test_entry_larger_than_limit_is_not_stored(tmp_path: Path) -> None:
     assert cache.stats().entries == 0
 
 
+def test_entry_that_fits_by_array_size_but_not_on_disk_is_not_stored(tmp_path: Path) -> None:
+    embedding = _embedding()
+    cache = EmbeddingCache(tmp_path, max_bytes=embedding.nbytes())  # the file adds metadata and zip headers
+    assert cache.put("k", embedding) is False
+    assert cache.stats().entries == 0 and cache.get("k", embedding.model_id) is None
+
+
 def _damage_truncate(path: Path) -> None:
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])

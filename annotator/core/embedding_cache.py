@@ -177,6 +177,12 @@ class EmbeddingCache:
                 logger.info("embedding cache: %s is in use by another process; keeping that copy", path.name)
         finally:
             tmp.unlink(missing_ok=True)
+        if path.stat().st_size > self.max_bytes:
+            # The file (arrays + metadata + zip overhead) is a little larger than the arrays themselves:
+            # an entry that only fits by its array size would be evicted at once; store nothing instead.
+            path.unlink(missing_ok=True)
+            logger.info("embedding cache: %s exceeds the %d-byte limit on disk", path.name, self.max_bytes)
+            return False
         self._touch(path)
         self._count("writes")
         self._evict()

@@ -221,6 +221,7 @@ class Project:
         if category.id in self._categories or category.id < 1:
             raise ModelError(f"category id {category.id} is already used or not positive")
         self._check_name(category.name)
+        _check_rgb(category.color)
         items = list(self._categories.items())
         items.insert(len(items) if index is None else index, (category.id, category))
         self._categories = dict(items)

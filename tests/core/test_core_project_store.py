@@ -131,7 +131,7 @@ def test_broken_file_falls_back_to_backup(tmp_path: Path) -> None:
         ProjectStore.open(tmp_path)
 
 
-@pytest.mark.parametrize("where", ["image", "instance"])
+@pytest.mark.parametrize("where", ["image", "instance", "colour"])
 def test_valid_json_with_wrong_item_types_falls_back_to_backup(tmp_path: Path, where: str) -> None:
     store = _store(tmp_path)
     iid = add(store.project, "img0.png", disc(60, 80, 20, 20, 6))
@@ -140,8 +140,10 @@ def test_valid_json_with_wrong_item_types_falls_back_to_backup(tmp_path: Path, w
     data = json.loads(store.path.read_text())
     if where == "image":
         data["images"][0] = ["img0.png"]
-    else:
+    elif where == "instance":
         data["images"][0]["instances"][0] = [iid]
+    else:  # a colour the canvas could not draw
+        data["categories"][0]["color"] = [1, 2]
     store.path.write_text(json.dumps(data))
     with pytest.raises(ProjectFileError, match="inconsistent content"):
         load_project(store.path)
