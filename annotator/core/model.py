@@ -1,11 +1,10 @@
-"""The evented, Qt-free annotation data model: categories, instances, image records and the project.
+"""The evented, Qt-free annotation data model: the :class:`Project` that owns everything.
 
-Ownership and mutation: a :class:`Project` owns everything; :class:`Category` and :class:`Instance` are
-immutable
-values (change = replace), :class:`ImageRecord` is mutable but only through ``Project`` methods, so every
-change
+Ownership and mutation: a :class:`Project` owns everything; :class:`Category` and :class:`Instance` are immutable
+values (change = replace), :class:`ImageRecord` is mutable but only through ``Project`` methods, so every change
 emits exactly one :class:`~annotator.core.events.Event` on ``project.events``. User edits go through the undo
-commands of :mod:`annotator.core.undo`, which call these methods.
+commands of :mod:`annotator.core.undo`, which call these methods. The value types live in
+:mod:`annotator.core.records` and are importable from here.
 
 Event types emitted on ``project.events`` (``event.image_key`` / ``instance_id`` / ``category_id`` say what):
 ``category_added``, ``category_changed``, ``category_removed``, ``image_added``, ``image_removed``,
@@ -17,142 +16,40 @@ Event types emitted on ``project.events`` (``event.image_key`` / ``instance_id``
 from __future__ import annotations
 
 import dataclasses
-import enum
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from annotator.core.errors import ModelError
 from annotator.core.events import Event, EventEmitter
 from annotator.core.masks import Mask
+from annotator.core.records import (
+    INSTANCE_SOURCES,
+    PALETTE,
+    RGB,
+    SEGMENTATION_MODES,
+    Category,
+    ImageRecord,
+    ImageStatus,
+    Instance,
+    ProjectSettings,
+    SegmentationMode,
+    check_rgb,
+)
 
-RGB = tuple[int, int, int]
-SegmentationMode = Literal["auto", "polygon", "rle"]
-SEGMENTATION_MODES: tuple[str, ...] = ("auto", "polygon", "rle")
-INSTANCE_SOURCES: tuple[str, ...] = ("manual", "sam", "classic", "auto", "persam", "import")
-
-PALETTE: tuple[RGB, ...] = (
-    (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
-    (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128), (220, 190, 255),
-    (170, 110, 40), (255, 250, 200), (128, 0, 0), (170, 255, 195), (128, 128, 0), (255, 215, 180),
-)  # fmt: skip
-"""Default category colours (RGB 0-255), used in order of category id."""
-
-
-class ImageStatus(enum.StrEnum):
-    """Annotation progress of one image. ``ERROR`` comes with ``ImageRecord.error`` (a message)."""
-
-    NOT_STARTED = "not_started"
-    IN_PROGRESS = "in_progress"
-    DONE = "done"
-    ERROR = "error"
-
-
-def _check_rgb(color: object) -> RGB:
-    if (
-        not isinstance(color, tuple | list)
-        or len(color) != 3
-        or not all(isinstance(c, int) and 0 <= c <= 255 for c in color)
-    ):
-        raise ModelError(f"a colour must be three integers 0-255 (R, G, B), got {color!r}")
-    return int(color[0]), int(color[1]), int(color[2])
-
-
-@dataclass(frozen=True)
-class Category:
-    """A label class. ``id`` is stable from 1 and never renumbered; ``color`` is RGB 0-255."""
-
-    id: int
-    name: str
-    color: RGB
-    supercategory: str = ""
-
-
-@dataclass(frozen=True)
-class Instance:
-    """One annotated object on one image (immutable; change = :meth:`replace`).
-
-    Attributes:
-        id: unique in the project, stable from 1 (it is not the COCO annotation id, which export renumbers).
-        category_id: a :class:`Category` id of the project.
-        mask: the ``H x W`` mask (image size as displayed), stored as RLE.
-        iscrowd: 0, or 1 for a crowd region.
-        source: who made it: ``manual``, ``sam``, ``classic``, ``auto``, ``persam`` or ``import``.
-        score: model quality score (predicted IoU), if any.
-        hidden: view flag (hidden instances are still saved and exported).
-        polygons: COCO polygons (flat ``[x0, y0, x1, y1, ...]`` lists, pixel-edge coordinates) that rasterise
-            with pycocotools to exactly ``mask``, when known (imported polygons, polygon edits without holes);
-            export then writes them as they are. Replacing the mask without new polygons clears them.
-    """
-
-    id: int
-    category_id: int
-    mask: Mask
-    iscrowd: int = 0
-    source: str = "manual"
-    score: float | None = None
-    hidden: bool = False
-    polygons: tuple[tuple[float, ...], ...] | None = None
-
-    def replace(self, **changes: Any) -> Instance:
-        """A copy with ``changes``; a new ``mask`` without ``polygons`` drops the stale polygons."""
-        if "mask" in changes and "polygons" not in changes:
-            changes["polygons"] = None
-        return dataclasses.replace(self, **changes)
-
-
-@dataclass
-class ImageRecord:
-    """One image of the project. Mutate only through :class:`Project` methods (they emit events).
-
-    Attributes:
-        file_name: path relative to the project root, ``/``-separated; the image's key.
-        width, height: size as displayed (EXIF orientation applied), in pixels.
-        status: progress; ``error`` holds the message when ``status`` is ``ERROR``.
-        metadata: facts about the file (e.g. ``{"exif_orientation": 6}``), JSON values.
-        extras: per-image state of optional features (e.g. proposals / review queue), JSON values, saved as
-        is.
-    """
-
-    file_name: str
-    width: int
-    height: int
-    status: ImageStatus = ImageStatus.NOT_STARTED
-    error: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    extras: dict[str, Any] = field(default_factory=dict)
-    _instances: list[Instance] = field(default_factory=list, repr=False)
-
-    @property
-    def instances(self) -> tuple[Instance, ...]:
-        """The instances in drawing order (first = bottom)."""
-        return tuple(self._instances)
-
-    def instance(self, instance_id: int) -> Instance:
-        for inst in self._instances:
-            if inst.id == instance_id:
-                return inst
-        raise ModelError(f"no instance {instance_id} on image {self.file_name}")
-
-    def index_of(self, instance_id: int) -> int:
-        for i, inst in enumerate(self._instances):
-            if inst.id == instance_id:
-                return i
-        raise ModelError(f"no instance {instance_id} on image {self.file_name}")
-
-
-@dataclass(frozen=True)
-class ProjectSettings:
-    """Per-project choices. ``segmentation_mode``: COCO export mode ``auto`` | ``polygon`` | ``rle``."""
-
-    segmentation_mode: SegmentationMode = "auto"
-
-    def __post_init__(self) -> None:
-        if self.segmentation_mode not in SEGMENTATION_MODES:
-            raise ModelError(
-                f"segmentation mode must be one of {SEGMENTATION_MODES}, got {self.segmentation_mode!r}"
-            )
+__all__ = [
+    "INSTANCE_SOURCES",
+    "PALETTE",
+    "RGB",
+    "SEGMENTATION_MODES",
+    "Category",
+    "ImageRecord",
+    "ImageStatus",
+    "Instance",
+    "Project",
+    "ProjectSettings",
+    "SegmentationMode",
+]
 
 
 class Project:
@@ -221,7 +118,7 @@ class Project:
         if category.id in self._categories or category.id < 1:
             raise ModelError(f"category id {category.id} is already used or not positive")
         self._check_name(category.name)
-        _check_rgb(category.color)
+        check_rgb(category.color)
         items = list(self._categories.items())
         items.insert(len(items) if index is None else index, (category.id, category))
         self._categories = dict(items)
@@ -234,7 +131,7 @@ class Project:
         if "name" in changes:
             changes["name"] = self._check_name(changes["name"], ignore=category_id)
         if "color" in changes:
-            changes["color"] = _check_rgb(changes["color"])
+            changes["color"] = check_rgb(changes["color"])
         try:
             new = dataclasses.replace(old, **changes)
         except TypeError as exc:
@@ -265,7 +162,7 @@ class Project:
         return name.strip()
 
     def _default_color(self, cid: int, color: RGB | None) -> RGB:
-        return PALETTE[(cid - 1) % len(PALETTE)] if color is None else _check_rgb(color)
+        return PALETTE[(cid - 1) % len(PALETTE)] if color is None else check_rgb(color)
 
     # -- images ---------------------------------------------------------------------------------------------
     @property
