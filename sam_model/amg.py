@@ -306,9 +306,8 @@ def uncrop_masks(masks: torch.Tensor, crop_box: Sequence[int], orig_h: int, orig
 def is_box_near_crop_edge(
     boxes: torch.Tensor, crop_box: Sequence[int], orig_box: Sequence[int], atol: float = 20.0
 ) -> torch.Tensor:
-    """Whether each ``N x 4`` box (crop coordinates) lies within ``atol`` px of a crop edge that is not also
-    an
-    image edge. Returns ``N`` bool."""
+    """Whether each ``N x 4`` box (crop coordinates) lies within ``atol`` px of a crop edge that is not also an image
+    edge. Returns ``N`` bool."""
     crop_t = torch.as_tensor(crop_box, dtype=torch.float, device=boxes.device)
     orig_t = torch.as_tensor(orig_box, dtype=torch.float, device=boxes.device)
     shifted = uncrop_boxes_xyxy(boxes, crop_box).float()

@@ -1,19 +1,19 @@
 """Automatic mask generation: decode a grid of point prompts and keep the good, distinct masks.
 
 Same decisions as upstream's ``SamAutomaticMaskGenerator`` (predicted-IoU filter, stability filter on the
-full-resolution logits, crop-edge filter, box NMS per crop and across crops, small-region clean-up),
-computed in a
-cheaper order:
+full-resolution logits, crop-edge filter, box NMS per crop and across crops, small-region clean-up), computed
+in a cheaper order:
 
-1. decode a batch of points to *low-resolution* logits (``C x 256 x 256``) only (upstream upscales every
-   candidate to the full image first: two bilinear resizes through a ``1024 x 1024`` intermediate);
-2. drop masks whose predicted IoU is too low before any upscaling;
+1. run the decoder's transformer and IoU head for a batch of points, and compute the *low-resolution*
+   logits (``C x 256 x 256``) only for prompts with a candidate above ``pred_iou_thresh``
+   (``SamPredictor.decode_low_res_filtered``; upstream computes every mask and upscales every candidate to
+   the full image first: two bilinear resizes through a ``1024 x 1024`` intermediate);
+2. drop the candidates whose predicted IoU is too low before any upscaling;
 3. upscale the survivors straight to the image size with the *same* linear operator as upstream's
    ``postprocess_masks`` (bilinear up to the padded input, crop, bilinear down), precomputed as two separable
    matrices (``_Upscaler``): identical logits up to float rounding, no ``1024 x 1024`` buffer;
 4. stability score on those full-resolution logits (so the decision is upstream's), threshold, boxes,
-crop-edge
-   filter, and encode to RLE at once: only RLEs are kept across batches, so memory stays bounded.
+   crop-edge filter, and encode to RLE at once: only RLEs are kept across batches, so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -68,8 +68,7 @@ class _Upscaler:
     Upstream: bilinear ``L x L -> S x S`` (``S`` the padded input size, 1024), crop to ``input_size``,
     bilinear to ``original_size``; all with ``align_corners=False``. Bilinear resizing is separable, so the
     whole chain is ``Ry @ logits @ Rx.T`` with ``Ry``: ``H x L`` and ``Rx``: ``W x L`` (a few non-zero taps
-    per
-    row). The matrices are found by sending identity rows through the same float32 resizes, so the result
+    per row). The matrices are found by sending identity rows through the same float32 resizes, so the result
     equals upstream's up to float rounding (about 1e-6), without the ``S x S`` intermediate.
     """
 

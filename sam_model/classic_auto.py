@@ -1,17 +1,14 @@
 """Object proposals without a checkpoint, and one entry point for both engines.
 
 The classical engine has no batched decoder, so proposals come from a graph-based segmentation instead
-(Felzenszwalb and Huttenlocher's greedy merge: regions grow along edges by increasing colour difference
-while the
-edge is no stronger than each side's internal difference plus ``k / size``), run at a bounded resolution
+(Felzenszwalb and Huttenlocher's greedy merge: regions grow along edges by increasing colour difference while
+the edge is no stronger than each side's internal difference plus ``k / size``), run at a bounded resolution
 (longest side ``work_size``) for several scales ``k``. Every region is a candidate, scored like SAM's records:
 
 * ``predicted_iou``: boundary contrast, ``1 - exp(-d / 12)`` with ``d`` the CIE Lab distance between the
-region's
-  mean colour and that of a ring just outside it (high for an object that stands out from its surroundings);
-* ``stability_score``: agreement across scales, the best mask IoU with a region of another scale (a region
-found
-  at every scale is stable, as a SAM mask that survives a threshold change).
+  region's mean colour and that of a ring just outside it (high for an object that stands out from its
+surroundings); * ``stability_score``: agreement across scales, the best mask IoU with a region of another
+  scale (a region found at every scale is stable, as a SAM mask that survives a threshold change).
 
 Boundaries are re-decided at full resolution by colour (pixels near the upsampled boundary go to the closer of
 the inside and outside mean colours). Then the filters that apply: score thresholds, minimum area (plus

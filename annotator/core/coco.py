@@ -3,19 +3,15 @@
 * ``images``: ids from 1 in project order, ``file_name`` relative to the project root, size as displayed.
 * ``categories``: the project's ids (stable, never renumbered), ``name``, ``supercategory``.
 * ``annotations``: ids from 1, ``iscrowd`` int, ``area`` = mask pixel count, ``bbox`` = ``[x, y, w, h]`` of
-the
-  mask (pixels, ints), ``segmentation`` by mode:
+  the mask (pixels, ints), ``segmentation`` by mode:
 
   - ``auto``: polygons when the mask has no holes and its polygons reproduce it (IoU >= 0.98 after rasterising
     with pycocotools; our polygons follow pixel edges, so they are exact), otherwise compressed RLE
-    (``counts`` a
-    str). Crowd regions (``iscrowd`` 1) and empty masks are always RLE. Known exact polygons (imported, or
-    from
-    a polygon edit) are written as they are, so import -> export changes no mask.
+    (``counts`` a str). Crowd regions (``iscrowd`` 1) and empty masks are always RLE. Known exact polygons
+    (imported, or from a polygon edit) are written as they are, so import -> export changes no mask.
   - ``polygon``: polygons wherever the outer outlines reproduce the mask with IoU >= 0.98; holes too small to
     matter are filled (a warning says so). A mask polygons cannot represent (big holes) still falls back to
-    RLE
-    with a warning naming the annotation: silently filling a doughnut would train the wrong shape.
+    RLE with a warning naming the annotation: silently filling a doughnut would train the wrong shape.
   - ``rle``: compressed RLE for every annotation.
 
 The file is written atomically.

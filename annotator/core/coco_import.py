@@ -9,8 +9,7 @@ list), ``iscrowd`` 0/1 as int or bool. Rules:
 * images are matched by ``file_name`` (relative to the project root); the file must exist and its size as
   displayed (EXIF applied) must equal the COCO ``width``/``height``;
 * an annotation is imported when its image and category were accepted and its segmentation decodes to the
-image
-  size; polygons are kept with the instance so export writes them unchanged (import -> export changes no
+  image size; polygons are kept with the instance so export writes them unchanged (import -> export changes no
   mask).
 
 Every rejected item gives an :class:`ImportMessage` and the rest goes on. Only a file that is not a COCO

@@ -4,9 +4,8 @@ Coordinates are COCO's continuous pixel coordinates: pixel (row ``r``, column ``
 ``[c, c+1) x [r, r+1)``, so polygon vertices lie on pixel edges. ``mask_to_geometry`` traces the outline with
 pixel edges (holes as interior rings), so rasterising it again with pycocotools gives back the same mask;
 ``has_holes`` uses OpenCV's ``findContours`` two-level hierarchy. Rasterising is
-done with pycocotools everywhere (``geometry_to_mask``, ``coco_polygons_to_mask``), so what the UI shows
-after a
-polygon edit is what a COCO reader decodes.
+done with pycocotools everywhere (``geometry_to_mask``, ``coco_polygons_to_mask``), so what the UI shows after
+a polygon edit is what a COCO reader decodes.
 """
 
 from __future__ import annotations

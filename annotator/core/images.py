@@ -6,8 +6,8 @@ Loading rules (Pillow; paths are opened by Python, so non-ASCII names work every
 * grayscale and palette images become RGB; images with alpha (RGBA, LA, palette with transparency) are
   **composited on white** (transparent regions show as white, as in most viewers), never alpha-dropped.
 * 16-bit images (``I;16*``, ``I``) are scaled linearly from the full 0-65535 range to 0-255 (``v / 257``,
-rounded);
-  32-bit float images (``F``) are min-max scaled. 16-bit RGB PNGs are reduced to 8 bits by Pillow itself.
+  rounded); 32-bit float images (``F``) are min-max scaled. 16-bit RGB PNGs are reduced to 8 bits by Pillow
+  itself.
 * CMYK (and YCbCr, LAB) is converted with Pillow's ``convert("RGB")``.
 * A missing, corrupt, truncated or unsupported file raises :class:`ImageLoadError` naming the file and reason.
 """

@@ -1,9 +1,8 @@
 """Compact instance masks: COCO compressed RLE (pycocotools) with lazy, cached decoding.
 
 Conventions: a mask array is ``H x W`` ``bool`` (row = y, column = x, pixels); an RLE is the COCO dict
-``{"size": [H, W], "counts": str}`` (compressed, ``counts`` a str). :class:`Mask` is immutable: editing a
-mask means
-building a new one (``Mask.from_array``), which is what the undo commands store.
+``{"size": [H, W], "counts": str}`` (compressed, ``counts`` a str). :class:`Mask` is immutable: editing a mask
+means building a new one (``Mask.from_array``), which is what the undo commands store.
 """
 
 from __future__ import annotations

@@ -92,10 +92,8 @@ class PromptSession:
     """Holds the current image key and :class:`PromptState`; emits ``prompt_changed`` on ``events``.
 
     The UI subscribes, and on each ``prompt_changed`` sends a prediction request built from ``state`` (or
-    clears
-    the preview when ``state.is_empty``). Changes normally arrive through undo commands; ``set`` is for
-    changes
-    that must not be undoable (e.g. storing the logits that came back with a prediction).
+    clears the preview when ``state.is_empty``). Changes normally arrive through undo commands; ``set`` is for
+    changes that must not be undoable (e.g. storing the logits that came back with a prediction).
     """
 
     def __init__(self, image_key: str | None = None) -> None:

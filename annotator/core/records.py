@@ -38,6 +38,7 @@ class ImageStatus(enum.StrEnum):
 
 
 def check_rgb(color: object) -> RGB:
+    """``color`` as an ``(R, G, B)`` tuple of ints 0-255; raises ``ModelError`` for anything else."""
     if (
         not isinstance(color, tuple | list)
         or len(color) != 3

@@ -2,14 +2,11 @@
 
 Usage from the UI: build a command and ``stack.push(cmd)`` (which applies it); Ctrl+Z calls ``stack.undo()``,
 Ctrl+Shift+Z ``stack.redo()``. ``stack.events`` emits ``undo_stack_changed`` after every push/undo/redo/clear
-so
-menus can update (``can_undo``, ``undo_text``...). The model's own events tell views what changed.
+so menus can update (``can_undo``, ``undo_text``...). The model's own events tell views what changed.
 
 One stack serves a whole project session. Prompt commands carry their image key; when the user leaves an
-image,
-the UI calls ``stack.discard_prompt_commands()`` so Ctrl+Z never resurrects prompts of another image
-(annotation
-commands stay undoable; they do not depend on prompt commands).
+image, the UI calls ``stack.discard_prompt_commands()`` so Ctrl+Z never resurrects prompts of another image
+(annotation commands stay undoable; they do not depend on prompt commands).
 """
 
 from __future__ import annotations
