@@ -321,9 +321,16 @@ class MainWindow(QMainWindow):
         QMessageBox.information(self, "Keyboard shortcuts", shortcuts_html(self.keymap))
 
     def show_error(self, title: str, text: str) -> None:
+        """A window-modal warning; a repeat of one still open (e.g. every save failing) updates it instead of
+        stacking another box over it."""
         self.statusBar().showMessage(text)
+        for box in self.findChildren(QMessageBox, "error_dialog"):
+            if box.isVisible() and box.windowTitle() == title:
+                box.setText(text)
+                return
         box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
         box.setObjectName("error_dialog")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
 
     # --- canvas events --------------------------------------------------------------------------------
