@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QRect, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QPixmap
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
@@ -36,6 +36,15 @@ from annotator.workers.requests import EngineInfo, EngineRequest
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
+def initial_size() -> tuple[int, int]:
+    """``(width, height)`` of a new window: 1400 x 900, or 90 % of a smaller screen's available area."""
+    screen = QGuiApplication.primaryScreen()
+    if screen is None:
+        return 1400, 900
+    available = screen.availableGeometry()
+    return min(1400, int(available.width() * 0.9)), min(900, int(available.height() * 0.9))
+
+
 class MainWindow(QMainWindow):
     """The annotation window over one :class:`SessionController`."""
 
@@ -47,7 +56,7 @@ class MainWindow(QMainWindow):
             # signal connections with it, so nothing is ever delivered to a deleted window.
             controller.setParent(self)
         self.setWindowTitle(f"SAM annotator — {controller.project.root}")
-        self.resize(1400, 900)
+        self.resize(*initial_size())
         self.keymap = load_keymap()
         self.engine_request = EngineRequest(None)
         self.last_paint_latency: float | None = None  # click -> painted mask, seconds (benchmarks)
