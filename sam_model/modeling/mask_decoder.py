@@ -96,7 +96,7 @@ class MaskDecoder(nn.Module):
         Returns:
             low-res mask logits ``B x C x 4h x 4w`` and predicted IoU ``B x C`` (``C`` = 3 or 1).
         """
-        masks, iou_pred = self.predict_masks(
+        iou_pred, mask_tokens_out, src_tokens, grid = self.predict_tokens(
             image_embeddings,
             image_pe,
             sparse_prompt_embeddings,
@@ -104,6 +104,7 @@ class MaskDecoder(nn.Module):
             attn_sim=attn_sim,
             target_embedding=target_embedding,
         )
+        masks = self.masks_from_tokens(mask_tokens_out, src_tokens, grid)
         sel = slice(1, None) if multimask_output else slice(0, 1)
         return masks[:, sel], iou_pred[:, sel]
 
@@ -129,27 +130,6 @@ class MaskDecoder(nn.Module):
         masks = masks.view(b, h, w, 2, 2, 2, 2, k).permute(0, 7, 1, 3, 5, 2, 4, 6)
         return masks.reshape(b, k, 4 * h, 4 * w)
 
-    def predict_masks(
-        self,
-        image_embeddings: Tensor,
-        image_pe: Tensor,
-        sparse_prompt_embeddings: Tensor,
-        dense_prompt_embeddings: Tensor,
-        *,
-        attn_sim: Tensor | None = None,
-        target_embedding: Tensor | None = None,
-    ) -> tuple[Tensor, Tensor]:
-        """All ``num_mask_tokens`` masks ``B x K x 4h x 4w`` and IoU predictions ``B x K``."""
-        iou_pred, mask_tokens_out, src_tokens, grid = self.predict_tokens(
-            image_embeddings,
-            image_pe,
-            sparse_prompt_embeddings,
-            dense_prompt_embeddings,
-            attn_sim=attn_sim,
-            target_embedding=target_embedding,
-        )
-        return self.masks_from_tokens(mask_tokens_out, src_tokens, grid), iou_pred
-
     def predict_tokens(
         self,
         image_embeddings: Tensor,
@@ -163,7 +143,7 @@ class MaskDecoder(nn.Module):
         """The two-way transformer and the IoU head: everything but the masks.
 
         Callers that drop candidates by predicted IoU (the automatic mask generator) call
-        :meth:`masks_from_tokens` only for the prompts they keep; :meth:`predict_masks` is both in a row.
+        :meth:`masks_from_tokens` only for the prompts they keep; :meth:`forward` runs both.
 
         Returns:
             IoU predictions ``B x K``, mask tokens ``B x K x D``, image tokens ``B x hw x D``, grid ``(h, w)``.
