@@ -1,7 +1,7 @@
 """Build SAM models from presets or configs, load checkpoints with typed errors, and choose device and dtype.
 
-Everything that changes numerics for speed (bfloat16 encoder, ``torch.compile``) is applied here, not in the
-modules.
+Everything that changes numerics for speed (bfloat16 encoder and decoder, ``torch.compile``) is applied here,
+not in the modules.
 """
 
 from __future__ import annotations
@@ -371,7 +371,8 @@ def load_predictor(
         raise ArchitectureMismatchError(str(checkpoint), str(exc)) from exc
     model = _build(cfg, state_dict, path=checkpoint, device=device, dtype=dtype, compile=compile)
     model_id = f"{name or 'custom'}-{file_sha256(checkpoint)[:16]}"
-    return SamPredictor(model, model_id=model_id)
+    # bfloat16: the encoder runs in bf16 (``apply_bfloat16_encoder``) and the decoder under bf16 autocast.
+    return SamPredictor(model, model_id=model_id, decoder_dtype=_parse_dtype(dtype))
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from sam_model.build import build_sam
+from sam_model.build import build_sam, load_predictor
 from sam_model.config import SamConfig
 from sam_model.errors import EmbeddingError, ImageError, NoImageError, PromptError
 from sam_model.predictor import SamPredictor
@@ -160,6 +160,25 @@ def test_bfloat16_encoder_agrees(ref: dict[str, Any], encoded: SamPredictor) -> 
         assert np.abs(low16 - low32).max() < 0.5
         for a, b in zip(masks16, masks32, strict=True):
             assert _iou(a, b) >= 0.97, name
+
+
+def test_bfloat16_decoder_agrees(ref: dict[str, Any], encoded: SamPredictor, model: torch.nn.Module) -> None:
+    """Decoder under bf16 autocast (what ``load_predictor(dtype="bfloat16")`` sets), on the float32 features:
+    every prompt case keeps its masks (IoU >= 0.97, as for the bf16 encoder) and returns float32 arrays."""
+    predictor = SamPredictor(model, model_id=TINY_ID, decoder_dtype=torch.bfloat16)
+    predictor.set_embedding(encoded.get_embedding())
+    worst = 1.0
+    for name, case in ref["spec"]["cases"].items():
+        kwargs = _case_kwargs(name, case, ref["z"])
+        masks16, scores16, low16 = predictor.predict(**kwargs)
+        masks32, scores32, low32 = encoded.predict(**kwargs)
+        assert low16.dtype == scores16.dtype == np.float32
+        assert np.abs(low16 - low32).max() < 0.5 and np.abs(scores16 - scores32).max() < 0.05
+        for a, b in zip(masks16, masks32, strict=True):
+            worst = min(worst, _iou(a, b))
+    assert worst >= 0.97, worst
+    built = load_predictor(ref["pth"], dtype="bfloat16")
+    assert built.decoder_dtype == torch.bfloat16
 
 
 def test_embedding_round_trip(encoded: SamPredictor, model: torch.nn.Module, ref: dict[str, Any]) -> None:
