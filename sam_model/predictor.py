@@ -269,8 +269,8 @@ class SamPredictor:
                 if len(rows):
                     masks = decoder.masks_from_tokens(mask_tokens[rows], src_tokens[rows], grid)[:, sel]
                     kept.append(masks[keep[rows]].float())
-            ious.append(iou)
-            keeps.append(keep)
+                ious.append(iou)
+                keeps.append(keep)
         size = 4 * self.model.prompt_encoder.image_embedding_size[0]
         low_res = torch.cat(kept) if kept else self._features().new_zeros((0, size, size))
         return low_res, torch.cat(ious), torch.cat(keeps)
