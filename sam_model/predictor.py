@@ -223,7 +223,7 @@ class SamPredictor:
         with self._decoder_precision():
             parts = [
                 self.model.mask_decoder(
-                    self._features(),
+                    self.get_image_embedding(),
                     self.model.prompt_encoder.get_dense_pe(),
                     sparse,
                     dense,
@@ -261,7 +261,7 @@ class SamPredictor:
         with self._decoder_precision():
             for sparse, dense in self._prompt_chunks(points, boxes, mask_input):
                 iou, mask_tokens, src_tokens, grid = decoder.predict_tokens(
-                    self._features(), self.model.prompt_encoder.get_dense_pe(), sparse, dense
+                    self.get_image_embedding(), self.model.prompt_encoder.get_dense_pe(), sparse, dense
                 )
                 iou = iou[:, sel].float()
                 keep = iou > iou_threshold
@@ -272,7 +272,7 @@ class SamPredictor:
                 ious.append(iou)
                 keeps.append(keep)
         size = 4 * self.model.prompt_encoder.image_embedding_size[0]
-        low_res = torch.cat(kept) if kept else self._features().new_zeros((0, size, size))
+        low_res = torch.cat(kept) if kept else self.get_image_embedding().new_zeros((0, size, size))
         return low_res, torch.cat(ious), torch.cat(keeps)
 
     def _decoder_precision(self) -> torch.autocast:
@@ -281,16 +281,11 @@ class SamPredictor:
             self.device.type, dtype=self.decoder_dtype, enabled=self.decoder_dtype != torch.float32
         )
 
-    def _features(self) -> Tensor:
-        if self.features is None:
-            raise NoImageError("no image is set: call set_image first")
-        return self.features
-
     def _prompt_chunks(
         self, points: tuple[Tensor, Tensor] | None, boxes: Tensor | None, mask_input: Tensor | None
     ) -> list[tuple[Tensor, Tensor]]:
         """Prompt embeddings ``(sparse B' x M x D, dense B' x D x h x w)`` for consecutive chunks of the batch."""
-        self._features()
+        self.get_image_embedding()
         encoder = self.model.prompt_encoder
         batch = next((len(t) for t in (points[0] if points else None, boxes, mask_input) if t is not None), 1)
         chunk = self.decode_chunk or (4 if self.device.type == "cpu" else batch)

@@ -8,7 +8,6 @@ the dialog's message line (file and reason), never as a traceback. "Use" stores 
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -31,8 +30,6 @@ from annotator.core.errors import CoreError
 from annotator.core.model_manager import ModelInfo, ModelManager
 from annotator.workers.download_worker import DownloadProgress, DownloadTask
 from sam_model.errors import SamModelError
-
-log = logging.getLogger(__name__)
 
 COLUMNS = ("Model", "Type", "Status", "Size", "Verified", "In use")
 
