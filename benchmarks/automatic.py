@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from sam_model.amg import batched_mask_to_box, calculate_stability_score, mask_to_rle_pytorch
-from sam_model.automatic import AutomaticMaskGenerator
-from sam_model.nms import batched_nms
+from sam_model.automatic.amg import batched_mask_to_box, calculate_stability_score, mask_to_rle_pytorch
+from sam_model.automatic.generator import AutomaticMaskGenerator
+from sam_model.automatic.nms import batched_nms
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -45,7 +45,7 @@ def peak_rss_mib() -> float:
 
 def upstream_order(predictor, image: np.ndarray, points_per_side: int, batch: int) -> list[dict]:
     """Upstream's per-batch order (full-size logits for every candidate), same thresholds as the defaults."""
-    from sam_model.amg import build_point_grid
+    from sam_model.automatic.amg import build_point_grid
 
     h, w = image.shape[:2]
     pts = build_point_grid(points_per_side) * np.array([[w, h]])
@@ -84,9 +84,9 @@ def main() -> int:
     )
     parser.add_argument("--stability-score-thresh", type=float, default=0.95)
     args = parser.parse_args()
-    from sam_model.build import build_sam
-    from sam_model.config import SamConfig
-    from sam_model.predictor import SamPredictor
+    from sam_model.sam.build import build_sam
+    from sam_model.sam.config import SamConfig
+    from sam_model.sam.predictor import SamPredictor
 
     ref = SHARED / "reference" / "sam"
     cfg = SamConfig(**json.loads((ref / "sam_tiny_a.json").read_text())["config"])

@@ -46,8 +46,8 @@ def _tiny(device: str) -> Segmenter:
 def _vit_b_random(device: str) -> Segmenter:
     import torch
 
-    from sam_model.build import build_sam
-    from sam_model.predictor import SamPredictor
+    from sam_model.sam.build import build_sam
+    from sam_model.sam.predictor import SamPredictor
 
     torch.manual_seed(0)
     return SamPredictor(build_sam("vit_b", device=device), model_id="vit_b-random-seed0")

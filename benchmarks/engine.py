@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sam_model.build import apply_bfloat16_encoder, build_sam
-from sam_model.config import SamConfig
-from sam_model.predictor import SamPredictor
+from sam_model.sam.build import apply_bfloat16_encoder, build_sam
+from sam_model.sam.config import SamConfig
+from sam_model.sam.predictor import SamPredictor
 
 REPO = Path(__file__).resolve().parents[1]
 DATE = "2026-11-21"

@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sam_model.build import build_sam
-from sam_model.config import SamConfig
-from sam_model.persam import PersamReference, learn_reference, segment_target
-from sam_model.persam_f import learn_mask_weights, segment_target_f
-from sam_model.persam_multi import SearchOptions, find_instances
-from sam_model.predictor import SamPredictor
+from sam_model.persam.multi import SearchOptions, find_instances
+from sam_model.persam.persam import PersamReference, learn_reference, segment_target
+from sam_model.persam.persam_f import learn_mask_weights, segment_target_f
 from sam_model.protocol import ImageEmbedding
+from sam_model.sam.build import build_sam
+from sam_model.sam.config import SamConfig
+from sam_model.sam.predictor import SamPredictor
 from sam_model.transforms import get_preprocess_shape
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -16,7 +16,7 @@ def create_segmenter(
     ``SamModelError`` for an unavailable device or unknown dtype.
     """
     if checkpoint is None:
-        from sam_model.classic import ClassicSegmenter
+        from sam_model.classic.segmenter import ClassicSegmenter
 
         return ClassicSegmenter()
     from sam_model.build import load_predictor

@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .protocol import Segmenter
+from sam_model.protocol import Segmenter
 
 IGNORE_VALUE = 128
 """Ground-truth value of the unlabelled band along object borders."""

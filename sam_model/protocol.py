@@ -1,7 +1,7 @@
 """The segmenter protocol: what the app, the CLI, the benchmarks and the tests call on any engine.
 
-Both the SAM predictor (``sam_model.predictor.SamPredictor``) and the classical engine
-(``sam_model.classic``) implement :class:`Segmenter`, so everything above the model treats them alike.
+Both the SAM predictor (``sam_model.sam.predictor.SamPredictor``) and the classical engine
+(``sam_model.classic.segmenter``) implement :class:`Segmenter`, so everything above the model treats them alike.
 
 Conventions (identical to upstream SAM's ``SamPredictor.predict``):
 

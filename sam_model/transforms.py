@@ -1,6 +1,6 @@
 """Longest-side resize and coordinate / box mapping between the original image and the encoder's input frame.
 
-Normalisation and padding live in :meth:`sam_model.modeling.Sam.preprocess`. No torchvision: the image resize
+Normalisation and padding live in :meth:`sam_model.sam.model.Sam.preprocess`. No torchvision: the image resize
 uses Pillow's bilinear filter on the ``uint8`` image, which is what upstream's ``torchvision`` ``resize`` does
 on a PIL image, so the encoder input matches upstream's.
 """

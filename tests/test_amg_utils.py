@@ -11,8 +11,8 @@ import pytest
 import torch
 from pycocotools import mask as mask_utils
 
-from sam_model import amg
-from sam_model.nms import batched_nms, box_iou
+from sam_model.automatic import amg
+from sam_model.automatic.nms import batched_nms, box_iou
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +124,7 @@ def _brute_force_nms(boxes: np.ndarray, scores: np.ndarray, cats: np.ndarray, th
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_batched_nms_matches_brute_force(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sam_model.nms as nms_module
+    import sam_model.automatic.nms as nms_module
 
     monkeypatch.setattr(nms_module, "_BLOCK", 37)  # exercise the blocked path
     rng = np.random.default_rng(seed)

@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F
 from pycocotools import mask as mask_utils
 
-from sam_model.amg import rle_to_mask
-from sam_model.automatic import AutomaticMaskGenerator, GenerationCancelled, _Upscaler
-from sam_model.classic_auto import generate_proposals
+from sam_model.automatic.amg import rle_to_mask
+from sam_model.automatic.generator import AutomaticMaskGenerator, GenerationCancelled, _Upscaler
+from sam_model.classic.auto import generate_proposals
 
 BG = (128, 128, 128)
 

@@ -15,10 +15,10 @@ import pytest
 import torch
 from pycocotools import mask as mask_utils
 
-from sam_model.automatic import AutomaticMaskGenerator
-from sam_model.build import build_sam
-from sam_model.config import SamConfig
-from sam_model.predictor import SamPredictor
+from sam_model.automatic.generator import AutomaticMaskGenerator
+from sam_model.sam.build import build_sam
+from sam_model.sam.config import SamConfig
+from sam_model.sam.predictor import SamPredictor
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The classical engine (sam_model.classic): protocol conformance, synthetic objects, GrabCut images."""
+"""The classical engine (sam_model.classic.segmenter): protocol conformance, synthetic objects, GrabCut images."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sam_model.classic import ClassicSegmenter
+from sam_model.classic.segmenter import ClassicSegmenter
 from sam_model.errors import EmbeddingError, ImageError, NoImageError, PromptError
 from sam_model.noc import iou, load_ground_truth, load_image, run_image
 from sam_model.protocol import ImageEmbedding, Segmenter

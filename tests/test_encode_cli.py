@@ -33,7 +33,7 @@ def _keys(folder: Path, names: list[str]) -> list[str]:
 
 
 def test_encode_classic_then_skip(folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from sam_model.classic import ClassicSegmenter
+    from sam_model.classic.segmenter import ClassicSegmenter
 
     cache_dir = tmp_path / "cache"
     args = ["encode", str(folder), "--checkpoint", "classic", "--cache-dir", str(cache_dir)]
@@ -99,7 +99,7 @@ def test_encode_tiny_sam_checkpoint(
     emb = cache.get(key, predictor.model_id)
     assert emb is not None and emb.original_size == (60, 80)
     assert emb.arrays["features"].shape == (1, 256, 64, 64) and emb.arrays["features"].dtype == np.float32
-    from sam_model.classic import ClassicSegmenter
+    from sam_model.classic.segmenter import ClassicSegmenter
 
     assert cache.get(key, ClassicSegmenter().model_id) is None  # another model: its own entries
     predictor.set_embedding(emb)

@@ -110,7 +110,7 @@ def test_add_verify_and_use_tiny_checkpoint(home: Path, sam_reference: Path, tmp
 
 
 def test_vit_b_sized_state_dict_detected(home: Path, tmp_path: Path) -> None:
-    build = pytest.importorskip("sam_model.build")
+    build = pytest.importorskip("sam_model.sam.build")
     import torch
 
     path = tmp_path / "random_vit_b.pth"

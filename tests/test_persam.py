@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from sam_model import persam
-from sam_model.build import build_sam
-from sam_model.config import SamConfig
 from sam_model.errors import NoImageError, PromptError
-from sam_model.persam_f import learn_mask_weights, segment_target_f
-from sam_model.persam_multi import SearchOptions, StopReason, find_instances
-from sam_model.predictor import SamPredictor
+from sam_model.persam import persam
+from sam_model.persam.multi import SearchOptions, StopReason, find_instances
+from sam_model.persam.persam_f import learn_mask_weights, segment_target_f
 from sam_model.protocol import ImageEmbedding
+from sam_model.sam.build import build_sam
+from sam_model.sam.config import SamConfig
+from sam_model.sam.predictor import SamPredictor
 from sam_model.transforms import get_preprocess_shape
 
 TINY_ID = "tiny-persam-test"

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from sam_model.errors import PromptError
-from sam_model.persam import PersamResult
-from sam_model.persam_f import dice_focal_loss, fit_mask_weights, loss_and_grad
-from sam_model.persam_multi import SearchOptions, StopReason, overlap, search_instances
+from sam_model.persam.multi import SearchOptions, StopReason, overlap, search_instances
+from sam_model.persam.persam import PersamResult
+from sam_model.persam.persam_f import dice_focal_loss, fit_mask_weights, loss_and_grad
 
 H, W = 120, 160
 _YY, _XX = np.mgrid[0:H, 0:W]

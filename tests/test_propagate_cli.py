@@ -24,7 +24,7 @@ from annotator.core.propagation import (
     cached_image_setter,
     propagate_instance,
 )
-from sam_model.persam_multi import SearchOptions, StopReason
+from sam_model.persam.multi import SearchOptions, StopReason
 
 TARGETS = ("sheep.jpg", "banana1.bmp")
 
@@ -143,7 +143,7 @@ def test_api_engine_check_progress_cancel_and_errors(
 ) -> None:
     from annotator.core.project_store import load_project
     from sam_model.build import load_predictor
-    from sam_model.classic import ClassicSegmenter
+    from sam_model.classic.segmenter import ClassicSegmenter
 
     project = load_project(default_project_file(project_dir), root=project_dir)
     with pytest.raises(SamRequiredError, match="SAM checkpoint"):

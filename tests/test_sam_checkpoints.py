@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from sam_model.build import build_sam, load_predictor, load_state_dict_file, resolve_device
-from sam_model.config import SamConfig
+from sam_model.build import load_predictor
+from sam_model.checkpoint import load_state_dict_file
+from sam_model.device import resolve_device
 from sam_model.engines import create_segmenter
 from sam_model.errors import (
     ArchitectureMismatchError,
@@ -20,7 +21,9 @@ from sam_model.errors import (
     SamModelError,
     TruncatedCheckpointError,
 )
-from sam_model.predictor import SamPredictor
+from sam_model.sam.build import build_sam
+from sam_model.sam.config import SamConfig
+from sam_model.sam.predictor import SamPredictor
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +183,7 @@ def test_device_and_dtype_errors() -> None:
 
 
 def test_create_segmenter_without_checkpoint_is_classic() -> None:
-    pytest.importorskip("sam_model.classic")
+    pytest.importorskip("sam_model.classic.segmenter")
     from sam_model.protocol import Segmenter
 
     engine = create_segmenter()

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from sam_model.build import build_sam, check_architecture, config_from_state_dict, detect_preset
-from sam_model.config import PRESETS, SamConfig
 from sam_model.errors import ArchitectureMismatchError
+from sam_model.sam.build import build_sam, check_architecture, config_from_state_dict, detect_preset
+from sam_model.sam.config import PRESETS, SamConfig
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from sam_model.build import build_sam, load_predictor
-from sam_model.config import SamConfig
+from sam_model.build import load_predictor
 from sam_model.errors import EmbeddingError, ImageError, NoImageError, PromptError
-from sam_model.predictor import SamPredictor
 from sam_model.protocol import ImageEmbedding, Segmenter
+from sam_model.sam.build import build_sam
+from sam_model.sam.config import SamConfig
+from sam_model.sam.predictor import SamPredictor
 
 TINY_ID = "tiny-test"
 
@@ -259,7 +260,7 @@ def test_sliced_attention_matches_upstream_formula(
     grid: int, heads: int, dim: int, dtype: torch.dtype
 ) -> None:
     """Both kernels (SDPA slices, bf16 GEMM slices) against upstream's full-bias attention in float64."""
-    from sam_model.modeling.image_encoder import _attention_with_rel_pos, _decomposed_rel_pos
+    from sam_model.sam.image_encoder import _attention_with_rel_pos, _decomposed_rel_pos
 
     gen = torch.Generator().manual_seed(0)
     n = grid * grid

@@ -2,7 +2,7 @@
 
 For every image of FOLDER (jpg, jpeg, png, bmp, tif, tiff, webp; EXIF orientation applied, converted to RGB)
 the engine proposes masks: SAM's automatic mask generator with ``--checkpoint``, else the classical proposals
-(:mod:`sam_model.classic_auto`). The COCO file has ``images`` (``file_name`` relative to FOLDER, size as
+(:mod:`sam_model.classic.auto`). The COCO file has ``images`` (``file_name`` relative to FOLDER, size as
 displayed), one category (``object``, id 1, unless ``--category``) and ``annotations`` with compressed RLE
 ``segmentation`` (``counts`` a str), ``area`` and ``bbox`` from the mask (pycocotools' conventions: ``w`` and
 ``h`` count pixels), ``iscrowd`` 0, ``score`` (the predicted IoU) and ``stability_score``. The file is written
@@ -59,7 +59,7 @@ def make_segmenter(checkpoint: Path | None, device: str) -> Any:
 
     In a build without ``sam_model.engines``, the SAM predictor comes from
     ``sam_model.build.load_predictor`` and
-    the classical engine from ``sam_model.classic``.
+    the classical engine from ``sam_model.classic.segmenter``.
     """
     try:
         from sam_model.engines import create_segmenter
@@ -67,7 +67,7 @@ def make_segmenter(checkpoint: Path | None, device: str) -> Any:
         if exc.name != "sam_model.engines":
             raise
         if checkpoint is None:
-            from sam_model.classic import ClassicSegmenter
+            from sam_model.classic.segmenter import ClassicSegmenter
 
             return ClassicSegmenter()
         from sam_model.build import load_predictor
@@ -119,7 +119,7 @@ def to_annotations(records: list[dict[str, Any]], image_id: int, first_id: int) 
 
 def run(args: argparse.Namespace) -> int:
     from annotator.core.images import ImageLoadError, list_images, load_image
-    from sam_model.classic_auto import generate_proposals
+    from sam_model.classic.auto import generate_proposals
 
     folder: Path = args.folder
     if not folder.is_dir():

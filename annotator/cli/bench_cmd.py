@@ -49,7 +49,7 @@ def make_engine(engine: str, checkpoint: Path | None, device: str) -> tuple[Segm
     if engine == "classic":
         if checkpoint is not None:
             raise CliError("--checkpoint is only used with --engine sam")
-        from sam_model.classic import ClassicSegmenter
+        from sam_model.classic.segmenter import ClassicSegmenter
 
         segmenter = ClassicSegmenter()
         return segmenter, segmenter.model_id

@@ -35,7 +35,7 @@ from annotator.core.propagation import (
     require_sam,
 )
 from annotator.core.settings import SettingsError, load_settings
-from sam_model.persam_multi import SearchOptions
+from sam_model.persam.multi import SearchOptions
 
 NEEDS_CHECKPOINT = (
     "PerSAM propagation needs a SAM checkpoint: pass --checkpoint PATH (or a model name), or configure one "

@@ -143,18 +143,14 @@ class VerifyReport:
 
 
 def detect_checkpoint_preset(path: Path) -> str:
-    """Load ``path`` with ``sam_model.build`` and return its preset, or ``"custom"`` for another SAM size.
+    """Load ``path`` with ``sam_model.checkpoint`` and return its preset, or ``"custom"`` for another SAM size.
 
     Raises:
         sam_model.errors.CheckpointError: not a checkpoint, truncated, or not a SAM state dict.
     """
-    from sam_model.build import (  # imports torch: only when needed
-        check_architecture,
-        config_from_state_dict,
-        detect_preset,
-        load_state_dict_file,
-    )
+    from sam_model.checkpoint import load_state_dict_file  # imports torch: only when needed
     from sam_model.errors import ArchitectureMismatchError, SamModelError
+    from sam_model.sam.build import check_architecture, config_from_state_dict, detect_preset
 
     state_dict = load_state_dict_file(path)
     preset = detect_preset(state_dict)

@@ -2,7 +2,7 @@
 
 From a reference image and one object mask, :func:`propagate` yields, image by image, proposals for the same
 object on target images (loaded lazily, one at a time): PerSAM, or PerSAM-F with ``fine_tune``, searching for
-several instances per image (:mod:`sam_model.persam_multi`). :func:`propagate_instance` does the same from a
+several instances per image (:mod:`sam_model.persam.multi`). :func:`propagate_instance` does the same from a
 project instance. Both need a SAM predictor: the classical engine has no image features to compare, and
 :class:`SamRequiredError` says so.
 
@@ -25,10 +25,10 @@ from annotator.core.masks import Mask, encode_rle
 from annotator.core.model import Project
 from annotator.core.review_proposal import ProposalDraft
 from sam_model.errors import SamModelError
-from sam_model.persam import PersamReference, learn_reference
-from sam_model.persam_f import DEFAULT_STEPS, learn_mask_weights
-from sam_model.persam_multi import SearchOptions, find_instances
-from sam_model.predictor import SamPredictor
+from sam_model.persam.multi import SearchOptions, find_instances
+from sam_model.persam.persam import PersamReference, learn_reference
+from sam_model.persam.persam_f import DEFAULT_STEPS, learn_mask_weights
+from sam_model.sam.predictor import SamPredictor
 
 SOURCE_PERSAM = "persam"
 SOURCE_PERSAM_F = "persam-f"

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.core.propagation import PropagationOptions
-from sam_model.persam_multi import SearchOptions
+from sam_model.persam.multi import SearchOptions
 
 SCOPES = ("all", "selected")
 

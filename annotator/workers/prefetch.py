@@ -3,7 +3,7 @@
 Three parts:
 
 * :func:`encode_steps`: an image encoding split into small steps (a generator). For a
-  :class:`~sam_model.predictor.SamPredictor` whose image encoder is the plain ViT it runs ``patch_embed``,
+  :class:`~sam_model.sam.predictor.SamPredictor` whose image encoder is the plain ViT it runs ``patch_embed``,
   each transformer block and the ``neck`` as separate steps and never touches the predictor's current image,
   so the segment worker can answer a click between two blocks and resume the prefetch afterwards. Any other
   engine (classical engine, compiled encoder, test fakes) is encoded in one step through ``set_image``, which
@@ -65,8 +65,8 @@ def prefetch_order(
 
 def _blockwise_encoder(segmenter: Segmenter) -> object | None:
     """The SAM model whose image encoder can be stepped block by block, or ``None``."""
-    from sam_model.modeling import ImageEncoderViT
-    from sam_model.predictor import SamPredictor
+    from sam_model.sam.image_encoder import ImageEncoderViT
+    from sam_model.sam.predictor import SamPredictor
 
     if not isinstance(segmenter, SamPredictor):
         return None
@@ -94,7 +94,7 @@ def encode_steps(segmenter: Segmenter, rgb: np.ndarray) -> EncodeSteps:
         return segmenter.get_embedding()
     import torch
 
-    from sam_model.predictor import SamPredictor
+    from sam_model.sam.predictor import SamPredictor
 
     assert isinstance(segmenter, SamPredictor)  # narrowed by _blockwise_encoder
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or 0 in rgb.shape:

@@ -32,14 +32,14 @@ from sam_model.protocol import Segmenter
 log = logging.getLogger(__name__)
 
 Generator = Callable[..., list[dict[str, Any]]]
-"""``generate(segmenter, rgb, **params) -> records`` (``sam_model.classic_auto.generate_proposals``)."""
+"""``generate(segmenter, rgb, **params) -> records`` (``sam_model.classic.auto.generate_proposals``)."""
 
 
 """A new segmenter for a request (SAM with a checkpoint, the classical engine without)."""
 
 
 def default_generator(segmenter: Segmenter, rgb: Any, **params: Any) -> list[dict[str, Any]]:
-    from sam_model.classic_auto import generate_proposals
+    from sam_model.classic.auto import generate_proposals
 
     return generate_proposals(segmenter, rgb, **params)
 
@@ -118,7 +118,7 @@ class ProposalWorker(QObject):
     def _propose(
         self, job: ProposalJob, segmenter: Segmenter, source: str, key: str, path: Path, done: int, total: int
     ) -> tuple[ProposalDraft, ...]:
-        from sam_model.automatic import GenerationCancelled
+        from sam_model.automatic.generator import GenerationCancelled
 
         rgb = load_image(path).rgb
         started = time.perf_counter()

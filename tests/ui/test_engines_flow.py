@@ -43,7 +43,7 @@ def test_loop_with_tiny_reference_sam(qtbot, make_window, image_folder, tmp_path
 
 
 def test_loop_with_classic_engine(qtbot, make_window, image_folder, tmp_path) -> None:
-    from sam_model.classic import ClassicSegmenter
+    from sam_model.classic.segmenter import ClassicSegmenter
 
     window = make_window(image_folder, factory=lambda req: ClassicSegmenter(), engine=EngineRequest(None))
     _run_loop(qtbot, window, tmp_path)

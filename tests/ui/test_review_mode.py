@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QPushButton
 
 from annotator.core.coco import export_coco
 from annotator.core.review_proposal import ProposalState
-from sam_model.automatic import GenerationCancelled
+from sam_model.automatic.generator import GenerationCancelled
 from tests.ui.fakes import DiscSegmenter
 from tests.ui.helpers import click_image, press
 

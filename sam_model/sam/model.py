@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sam_model.modeling.image_encoder import ImageEncoderViT
-from sam_model.modeling.mask_decoder import MaskDecoder
-from sam_model.modeling.prompt_encoder import PromptEncoder
+from sam_model.sam.image_encoder import ImageEncoderViT
+from sam_model.sam.mask_decoder import MaskDecoder
+from sam_model.sam.prompt_encoder import PromptEncoder
 
 PIXEL_MEAN: tuple[float, float, float] = (123.675, 116.28, 103.53)
 """Per-channel RGB mean on the 0..255 scale (ImageNet)."""

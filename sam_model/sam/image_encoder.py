@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sam_model.modeling.common import LayerNorm2d, MLPBlock
+from sam_model.sam.common import LayerNorm2d, MLPBlock
 
 
 class ImageEncoderViT(nn.Module):

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from sam_model.modeling.common import LayerNorm2d
+from sam_model.sam.common import LayerNorm2d
 
 
 class PromptEncoder(nn.Module):

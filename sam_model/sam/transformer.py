@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sam_model.modeling.common import MLPBlock
+from sam_model.sam.common import MLPBlock
 
 
 class TwoWayTransformer(nn.Module):

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from sam_model.errors import PromptError
-from sam_model.persam import (
+from sam_model.persam.persam import (
     PersamReference,
     PersamResult,
     cascaded_refinement,
@@ -31,7 +31,7 @@ from sam_model.persam import (
     mask_box,
     similarity_map,
 )
-from sam_model.predictor import SamPredictor
+from sam_model.sam.predictor import SamPredictor
 from sam_model.transforms import get_preprocess_shape
 
 DEFAULT_STEPS = 1000

@@ -9,12 +9,12 @@ From one reference image and its object mask, find the same object in other imag
 4. :func:`location_prior`: the most similar pixel (positive point) and the least similar (negative point);
 5. :func:`attention_guidance`: the similarity as an attention bias (target-guided attention);
 6. :func:`segment_target`: the decoder with target-guided attention and target-semantic prompting
-   (options of our own :class:`~sam_model.modeling.MaskDecoder`, off by default), then two cascaded
+   (options of our own :class:`~sam_model.sam.mask_decoder.MaskDecoder`, off by default), then two cascaded
    refinements with plain SAM.
 
-PerSAM-F (learned mask-scale weights) is in :mod:`sam_model.persam_f`; the search for several instances per
-image in :mod:`sam_model.persam_multi`. Every function here works on a
-:class:`~sam_model.predictor.SamPredictor` whose image is set (``set_image`` or ``set_embedding``); nothing
+PerSAM-F (learned mask-scale weights) is in :mod:`sam_model.persam.persam_f`; the search for several instances per
+image in :mod:`sam_model.persam.multi`. Every function here works on a
+:class:`~sam_model.sam.predictor.SamPredictor` whose image is set (``set_image`` or ``set_embedding``); nothing
 re-encodes an image. Cost per target image: three decoder passes plus a few small matrix products (see
 ``benchmarks/persam.py``).
 """
@@ -30,8 +30,8 @@ from PIL import Image
 from torch import Tensor
 
 from sam_model.errors import NoImageError, PromptError
-from sam_model.modeling.sam import PIXEL_MEAN, PIXEL_STD
-from sam_model.predictor import SamPredictor
+from sam_model.sam.model import PIXEL_MEAN, PIXEL_STD
+from sam_model.sam.predictor import SamPredictor
 
 _NO_CELLS = "the reference mask covers no feature cell (too small: under ~1/64 of the image side)"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from sam_model.modeling.common import MLP, LayerNorm2d
-from sam_model.modeling.transformer import TwoWayTransformer
+from sam_model.sam.common import MLP, LayerNorm2d
+from sam_model.sam.transformer import TwoWayTransformer
 
 
 def _subpixel_linear(x: Tensor, conv: nn.ConvTranspose2d) -> Tensor:

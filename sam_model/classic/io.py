@@ -1,4 +1,4 @@
-"""Input checks and resolution mapping of the classical engine (:mod:`sam_model.classic`).
+"""Input checks and resolution mapping of the classical engine (:mod:`sam_model.classic.segmenter`).
 
 Three grids are involved: the original image (``H x W``), the engine's working grid (``h x w``, longest side
 at most ``WORK_SIZE``) and SAM's low-resolution logits grid (``256 x 256``, the image resized so its longest
@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .errors import ImageError, PromptError
+from sam_model.errors import ImageError, PromptError
 
 LOW_RES = 256
 """Side of SAM's low-resolution mask grid."""

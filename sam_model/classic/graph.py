@@ -1,7 +1,7 @@
-"""Graph-cut machinery of the classical engine (:mod:`sam_model.classic`): colour models, priors, min-cut.
+"""Graph-cut machinery of the classical engine (:mod:`sam_model.classic.segmenter`): colour models, priors, min-cut.
 
 Everything here works on the engine's *working grid*, the image resized so its longest side is at most
-:data:`sam_model.classic.WORK_SIZE` pixels. Arrays are ``h x w`` unless stated otherwise; labels are
+:data:`sam_model.classic.segmenter.WORK_SIZE` pixels. Arrays are ``h x w`` unless stated otherwise; labels are
 ``True`` = object (source side of the cut), ``False`` = background.
 
 The energy minimised by :func:`solve` is the usual binary MRF

@@ -25,9 +25,9 @@ import torch
 from torch import Tensor
 
 from sam_model.errors import PromptError
-from sam_model.persam import PersamReference, PersamResult, segment_target, similarity_map
-from sam_model.persam_f import segment_target_f
-from sam_model.predictor import SamPredictor
+from sam_model.persam.persam import PersamReference, PersamResult, segment_target, similarity_map
+from sam_model.persam.persam_f import segment_target_f
+from sam_model.sam.predictor import SamPredictor
 
 
 class StopReason(enum.StrEnum):
@@ -142,7 +142,7 @@ def find_instances(
 ) -> SearchResult:
     """PerSAM (or PerSAM-F with ``fine_tune``) multi-instance search on the predictor's current image.
 
-    ``fine_tune`` needs ``reference.mask_weights`` (:func:`sam_model.persam_f.learn_mask_weights`). Each
+    ``fine_tune`` needs ``reference.mask_weights`` (:func:`sam_model.persam.persam_f.learn_mask_weights`). Each
     object costs three decoder passes.
     """
     opts = options or SearchOptions()

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sam_model.amg import (
+from sam_model.automatic.amg import (
     MaskData,
     OutputMode,
     area_from_rle,
@@ -48,8 +48,8 @@ from sam_model.amg import (
     uncrop_masks,
     uncrop_points,
 )
+from sam_model.automatic.nms import batched_nms
 from sam_model.errors import SamModelError
-from sam_model.nms import batched_nms
 
 ProgressCallback = Callable[[int, int], None]
 """``progress(done_prompts, total_prompts)``, called after every batch."""

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from . import classic_graph as cg
-from .classic_io import (
+from sam_model.classic import graph as cg
+from sam_model.classic.io import (
     check_box,
     check_image,
     check_mask_input,
@@ -35,8 +35,8 @@ from .classic_io import (
     signed_distance,
     to_low_res,
 )
-from .errors import EmbeddingError, NoImageError, PromptError
-from .protocol import ImageEmbedding, Prediction
+from sam_model.errors import EmbeddingError, NoImageError, PromptError
+from sam_model.protocol import ImageEmbedding, Prediction
 
 WORK_SIZE = 320
 """Longest side of the working grid, in pixels."""

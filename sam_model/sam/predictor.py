@@ -7,8 +7,8 @@ import torch
 from torch import Tensor
 
 from sam_model.errors import EmbeddingError, ImageError, NoImageError, PromptError
-from sam_model.modeling import Sam
 from sam_model.protocol import ImageEmbedding, Prediction
+from sam_model.sam.model import Sam
 from sam_model.transforms import ResizeLongestSide, get_preprocess_shape, upscale_logits
 
 _VALID_LABELS = (-1, 0, 1)

@@ -13,7 +13,7 @@ surroundings); * ``stability_score``: agreement across scales, the best mask IoU
 Boundaries are re-decided at full resolution by colour (pixels near the upsampled boundary go to the closer of
 the inside and outside mean colours). Then the filters that apply: score thresholds, minimum area (plus
 removal of small holes and islands), duplicate
-removal (mask IoU), box NMS. Records have the same keys as :mod:`sam_model.automatic`'s.
+removal (mask IoU), box NMS. Records have the same keys as :mod:`sam_model.automatic.generator`'s.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import torch
 
-from sam_model.amg import (
+from sam_model.automatic.amg import (
     box_xyxy_to_xywh,
     check_output_mode,
     check_rgb_image,
@@ -33,7 +33,7 @@ from sam_model.amg import (
     mask_to_rle_pytorch,
     remove_small_regions,
 )
-from sam_model.nms import batched_nms
+from sam_model.automatic.nms import batched_nms
 
 _SAM_ONLY = frozenset(
     {
@@ -282,13 +282,13 @@ def generate_proposals(segmenter: Any, image: np.ndarray, **params: Any) -> list
     """Proposals for ``image`` with the engine's best method: the SAM generator when ``segmenter`` has
     ``predict_torch`` (a ``SamPredictor``), else :class:`ClassicProposals`.
 
-    ``params`` are :class:`sam_model.automatic.AutomaticMaskGenerator`'s keyword arguments; for the classical
+    ``params`` are :class:`sam_model.automatic.generator.AutomaticMaskGenerator`'s keyword arguments; for the classical
     method those without a meaning there (grid, crops, offsets) are ignored and ``None`` values mean the
     method's default. Raises ``TypeError`` for an unknown parameter.
     """
     params = {key: value for key, value in params.items() if value is not None}
     if callable(getattr(segmenter, "predict_torch", None)):
-        from sam_model.automatic import AutomaticMaskGenerator
+        from sam_model.automatic.generator import AutomaticMaskGenerator
 
         return AutomaticMaskGenerator(segmenter, **params).generate(image)
     allowed = {
