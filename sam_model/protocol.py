@@ -18,6 +18,7 @@ Conventions (identical to upstream SAM's ``SamPredictor.predict``):
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -91,4 +92,19 @@ class Segmenter(Protocol):
 
     def set_embedding(self, embedding: ImageEmbedding) -> None:
         """Restore a state from ``get_embedding`` without re-encoding. Raises ``EmbeddingError`` if foreign."""
+        ...
+
+
+EncodeSteps = Generator[None, None, ImageEmbedding]
+"""An image encoding in small steps: yields between steps; its return value is the finished embedding."""
+
+
+@runtime_checkable
+class SteppedEncoder(Protocol):
+    """An engine whose encoding can be interrupted between small steps (a transformer block or so), so a worker
+    answers a click between two steps and resumes the encoding afterwards (prefetch, ADR 0006)."""
+
+    def encode_steps(self, image: np.ndarray) -> EncodeSteps:
+        """Encode ``image`` (``H x W x 3`` uint8 RGB) step by step without touching the engine's current image;
+        the same numbers as ``set_image`` + ``get_embedding``. Raises ``ImageError`` on a bad array."""
         ...
