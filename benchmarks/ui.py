@@ -25,6 +25,7 @@ from PySide6.QtWidgets import QApplication
 from annotator.ui.app import create_controller
 from annotator.ui.main_window import MainWindow
 from sam_model.errors import NoImageError
+from sam_model.low_res import LowResFrame
 from sam_model.protocol import ImageEmbedding, Prediction
 
 
@@ -32,6 +33,7 @@ class DiscEngine:
     """Minimal segmenter: three discs around the newest positive point (decode cost ~ image size)."""
 
     model_id = "bench-disc"
+    low_res_frame = LowResFrame.LONGEST_SIDE
 
     def __init__(self) -> None:
         self._size: tuple[int, int] | None = None

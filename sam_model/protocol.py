@@ -24,6 +24,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from sam_model.low_res import LowResFrame
+
 
 @dataclass(frozen=True)
 class ImageEmbedding:
@@ -59,6 +61,12 @@ class Segmenter(Protocol):
     @property
     def model_id(self) -> str:
         """Identity of the engine and its weights (used to key embedding caches)."""
+        ...
+
+    @property
+    def low_res_frame(self) -> LowResFrame:
+        """How the image lies on the ``256 x 256`` grid of ``low_res_logits`` / ``mask_input``
+        (:mod:`sam_model.low_res`)."""
         ...
 
     @property

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from sam_model.low_res import LowResFrame
 from sam_model.noc import ImageResult, iou, next_click, run_image, summarize
 from sam_model.protocol import ImageEmbedding
 
@@ -24,6 +25,10 @@ class _OracleEngine:
     @property
     def model_id(self) -> str:
         return "oracle"
+
+    @property
+    def low_res_frame(self) -> LowResFrame:
+        return LowResFrame.LONGEST_SIDE
 
     @property
     def is_image_set(self) -> bool:

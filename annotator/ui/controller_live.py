@@ -19,7 +19,6 @@ from annotator.core.undo import MacroCommand, SetPromptCommand, UndoCommand
 from annotator.ui.controller_base import SessionPart
 from annotator.ui.live_edit import LiveMaskCommand
 from annotator.ui.overlay import FILL_ALPHA, color_table
-from annotator.workers.mask_input import mask_to_logits
 from annotator.workers.requests import DecodeResult
 
 
@@ -50,7 +49,9 @@ class LiveMaskMixin(SessionPart):
         self._requested_state: PromptState | None = None
         self._live_override: np.ndarray | None = None
         self._override_key: tuple | None = None  # the prompts the override was painted on
-        self._refine_seed: np.ndarray | None = None  # review: a proposal's logits for the first click
+        self._refine_seed: np.ndarray | None = (
+            None  # review: the proposal (H x W bool) the first click refines
+        )
         self._live_labels: np.ndarray | None = None
         self.decode_requests = 0
 
@@ -135,17 +136,18 @@ class LiveMaskMixin(SessionPart):
         self._request(state)
 
     def _request(self, state: PromptState) -> None:
-        mask_input = state.logits if state.logits is not None else self._refine_seed
+        mask_input = state.logits
+        seed = None if mask_input is not None else self._refine_seed
         refining = self.selected_id is not None and self.current_key is not None
-        if mask_input is None and refining:
+        if mask_input is None and seed is None and refining:
             _key, instance = self.project.find_instance(self.selected_id)  # type: ignore[arg-type]
-            mask_input = mask_to_logits(instance.mask.array())
-        multimask = len(state.points) == 1 and state.box is None and mask_input is None
+            seed = instance.mask.array()
+        multimask = len(state.points) == 1 and state.box is None and mask_input is None and seed is None
         self._requested_key = self._prompt_key(state)
         self._requested_state = state
         self.decode_requests += 1
         self.client.decode(
-            state.point_coords(), state.point_labels(), state.box_array(), mask_input, multimask
+            state.point_coords(), state.point_labels(), state.box_array(), mask_input, multimask, seed
         )
         if not self.client.image_ready:
             self.status.emit("Encoding image… (prompt queued)")
@@ -236,7 +238,7 @@ class LiveMaskMixin(SessionPart):
             self.prompts.set(PromptState())
         self.select_instance(None)
         self._clear_live()
-        self._refine_seed = mask_to_logits(mask)
+        self._refine_seed = np.ascontiguousarray(mask, dtype=bool)
         self.set_live_override(np.ascontiguousarray(mask, dtype=bool))
 
     def finish_refinement(self) -> None:

@@ -61,6 +61,8 @@ class DecodeRequest:
         labels: ``N`` int32 (1 positive, 0 negative), or ``None``.
         box: ``4`` float32 ``(x0, y0, x1, y1)``, or ``None``.
         mask_input: ``1 x 256 x 256`` float32 low-res logits of the current object, or ``None``.
+        seed_mask: ``H x W`` bool mask of the object being refined, used when there are no logits yet: the
+            worker turns it into ``mask_input`` in the engine's low-res frame (``Segmenter.low_res_frame``).
         multimask: ask for three candidate masks (ambiguous prompt) instead of one.
     """
 
@@ -71,6 +73,7 @@ class DecodeRequest:
     box: np.ndarray | None
     mask_input: np.ndarray | None
     multimask: bool
+    seed_mask: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

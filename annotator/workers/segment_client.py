@@ -106,8 +106,12 @@ class SegmentClient(QObject):
         box: np.ndarray | None,
         mask_input: np.ndarray | None,
         multimask: bool,
+        seed_mask: np.ndarray | None = None,
     ) -> int:
-        """Ask for masks for the current image's prompts; returns the request number."""
+        """Ask for masks for the current image's prompts; returns the request number.
+
+        ``seed_mask`` (``H x W`` bool), used without ``mask_input``: the object being refined, turned into the
+        engine's ``mask_input`` by the worker (only the engine knows its low-res frame)."""
         if self.current_image is None:
             raise RuntimeError("decode() without a current image")
         self._request_no += 1
@@ -120,6 +124,7 @@ class SegmentClient(QObject):
             box=frozen_array(box, np.float32),
             mask_input=frozen_array(mask_input, np.float32),
             multimask=multimask,
+            seed_mask=frozen_array(seed_mask, np.bool_),
         )
         self.pending_decode = True
         self.worker.mailbox.put_decode(request)

@@ -238,12 +238,15 @@ class SegmentWorker(PrefetchMixin, QObject):
             self.failed.emit(request.image_id, request.request_no, "the image is not encoded")
             return
         start = time.perf_counter()
+        mask_input = request.mask_input
+        if mask_input is None and request.seed_mask is not None:
+            mask_input = segmenter.low_res_frame.mask_to_logits(request.seed_mask)
         try:
             masks, scores, logits = segmenter.predict(
                 point_coords=request.points,
                 point_labels=request.labels,
                 box=request.box,
-                mask_input=request.mask_input,
+                mask_input=mask_input,
                 multimask_output=request.multimask,
             )
         except SamModelError as exc:

@@ -21,8 +21,6 @@ import cv2
 import numpy as np
 import torch
 
-from sam_model.errors import ImageError
-
 UncompressedRle = dict[str, Any]
 """``{"size": [H, W], "counts": list[int]}``, column-major runs starting with zeros."""
 
@@ -228,15 +226,6 @@ def encode_segmentation(rle: UncompressedRle, output_mode: str, mask: np.ndarray
     if output_mode == "uncompressed_rle":
         return rle
     return rle_to_mask(rle) if mask is None else mask
-
-
-def check_rgb_image(image: Any) -> None:
-    """Raise ``ImageError`` unless ``image`` is a non-empty ``H x W x 3`` uint8 RGB array (a generator's
-    input)."""
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ImageError("image must be an H x W x 3 uint8 RGB array")
-    if image.shape[0] == 0 or image.shape[1] == 0:
-        raise ImageError("image is empty")
 
 
 def batched_mask_to_box(masks: torch.Tensor) -> torch.Tensor:

@@ -37,7 +37,6 @@ from sam_model.automatic.amg import (
     build_all_layer_point_grids,
     calculate_stability_score,
     check_output_mode,
-    check_rgb_image,
     encode_segmentation,
     generate_crop_boxes,
     is_box_near_crop_edge,
@@ -50,6 +49,7 @@ from sam_model.automatic.amg import (
 )
 from sam_model.automatic.nms import batched_nms
 from sam_model.errors import SamModelError
+from sam_model.inputs import check_image
 
 ProgressCallback = Callable[[int, int], None]
 """``progress(done_prompts, total_prompts)``, called after every batch."""
@@ -185,7 +185,7 @@ class AutomaticMaskGenerator:
         ``point_coords`` (``[[x, y]]``, image pixels), ``stability_score``, ``crop_box`` (``[x, y, w, h]``).
         Raises ``GenerationCancelled`` when ``cancel`` fires between two batches.
         """
-        check_rgb_image(image)
+        check_image(image)
         self.timings = {"encode": 0.0, "decode": 0.0, "postprocess": 0.0}
         data = self._generate_masks(image)
         if "rles" not in data or len(data) == 0:

@@ -28,12 +28,12 @@ import torch
 from sam_model.automatic.amg import (
     box_xyxy_to_xywh,
     check_output_mode,
-    check_rgb_image,
     encode_segmentation,
     mask_to_rle_pytorch,
     remove_small_regions,
 )
 from sam_model.automatic.nms import batched_nms
+from sam_model.inputs import check_image
 
 _SAM_ONLY = frozenset(
     {
@@ -153,7 +153,7 @@ class ClassicProposals:
     def generate(self, image: np.ndarray) -> list[dict[str, Any]]:
         """Proposals for ``image`` (``H x W x 3`` uint8 RGB), best score first; records as the SAM
         generator's."""
-        check_rgb_image(image)
+        check_image(image)
         h, w = image.shape[:2]
         scale = min(1.0, self.work_size / max(h, w))
         sh, sw = max(1, round(h * scale)), max(1, round(w * scale))

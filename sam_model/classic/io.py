@@ -10,28 +10,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from sam_model.errors import ImageError, PromptError
-
-LOW_RES = 256
-"""Side of SAM's low-resolution mask grid."""
+from sam_model.errors import PromptError
+from sam_model.low_res import LOW_RES, LowResFrame
 
 LOGIT_CLIP = 20.0
 """Low-res logits are signed distances (low-res pixels) times ``LOGIT_SCALE``, clipped to this value."""
 
 LOGIT_SCALE = 4.0
-
-
-def check_image(image: object) -> np.ndarray:
-    """Return ``image`` as a contiguous ``H x W x 3`` uint8 array, or raise :class:`ImageError`."""
-    if not isinstance(image, np.ndarray):
-        raise ImageError(f"image must be a NumPy array, got {type(image).__name__}")
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ImageError(f"image must be H x W x 3 RGB, got shape {image.shape}")
-    if image.dtype != np.uint8:
-        raise ImageError(f"image must be uint8, got {image.dtype}")
-    if image.shape[0] < 1 or image.shape[1] < 1:
-        raise ImageError(f"image is empty: shape {image.shape}")
-    return np.ascontiguousarray(image)
 
 
 def check_points(
@@ -87,30 +72,6 @@ def check_box(box: object, size: tuple[int, int]) -> np.ndarray | None:
     return clipped
 
 
-def check_mask_input(mask_input: object) -> np.ndarray | None:
-    """Validate ``mask_input`` (``1 x 256 x 256`` or ``256 x 256`` float); returns ``256 x 256`` float32."""
-    if mask_input is None:
-        return None
-    try:
-        arr = np.asarray(mask_input, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise PromptError(f"mask_input is not numeric: {exc}") from exc
-    if arr.shape == (1, LOW_RES, LOW_RES):
-        arr = arr[0]
-    if arr.shape != (LOW_RES, LOW_RES):
-        raise PromptError(f"mask_input must be 1 x {LOW_RES} x {LOW_RES}, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise PromptError("mask_input contains NaN or infinity")
-    return arr
-
-
-def low_res_size(size: tuple[int, int]) -> tuple[int, int]:
-    """``(lh, lw)``: the part of the ``256 x 256`` grid the image covers (longest side 256)."""
-    height, width = size
-    scale = LOW_RES / max(height, width)
-    return max(1, round(height * scale)), max(1, round(width * scale))
-
-
 def signed_distance(mask: np.ndarray) -> np.ndarray:
     """Signed distance to the mask boundary, ``> 0`` inside: ``h x w`` bool -> ``h x w`` float32 pixels.
 
@@ -128,7 +89,7 @@ def signed_distance(mask: np.ndarray) -> np.ndarray:
 
 def to_low_res(sd_work: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Working-grid signed distance -> ``256 x 256`` float32 logits (image region top-left, rest negative)."""
-    lh, lw = low_res_size(size)
+    lh, lw = LowResFrame.LONGEST_SIDE.extent(size)
     h = sd_work.shape[0]
     resized = cv2.resize(sd_work, (lw, lh), interpolation=cv2.INTER_LINEAR) * (lh / h)
     out = np.full((LOW_RES, LOW_RES), -LOGIT_CLIP, np.float32)
@@ -138,7 +99,7 @@ def to_low_res(sd_work: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def from_low_res(logits: np.ndarray, size: tuple[int, int], work_shape: tuple[int, int]) -> np.ndarray:
     """``256 x 256`` logits -> working-grid ``h x w`` bool mask (logit > 0)."""
-    lh, lw = low_res_size(size)
+    lh, lw = LowResFrame.LONGEST_SIDE.extent(size)
     h, w = work_shape
     region = np.ascontiguousarray(logits[:lh, :lw], dtype=np.float32)
     return cv2.resize(region, (w, h), interpolation=cv2.INTER_LINEAR) > 0

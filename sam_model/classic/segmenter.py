@@ -27,8 +27,6 @@ import numpy as np
 from sam_model.classic import graph as cg
 from sam_model.classic.io import (
     check_box,
-    check_image,
-    check_mask_input,
     check_points,
     from_low_res,
     guided_filter,
@@ -36,6 +34,8 @@ from sam_model.classic.io import (
     to_low_res,
 )
 from sam_model.errors import EmbeddingError, NoImageError, PromptError
+from sam_model.inputs import check_image, check_mask_input
+from sam_model.low_res import LowResFrame
 from sam_model.protocol import ImageEmbedding, Prediction
 
 WORK_SIZE = 320
@@ -94,6 +94,11 @@ class ClassicSegmenter:
         self._state: _State | None = None
 
     # ----------------------------------------------------------------------------------------- protocol state
+    @property
+    def low_res_frame(self) -> LowResFrame:
+        """The classical engine's logits use SAM's frame (longest side, padded bottom/right)."""
+        return LowResFrame.LONGEST_SIDE
+
     @property
     def model_id(self) -> str:
         return f"classic-{self.VERSION}-w{self.work_size}"
@@ -176,7 +181,7 @@ class ClassicSegmenter:
         size = state.embedding.original_size
         coords, labels = check_points(point_coords, point_labels, size)
         box_arr = check_box(box, size)
-        logits_in = check_mask_input(mask_input)
+        logits_in = None if mask_input is None else check_mask_input(mask_input)[0]
         if coords.shape[0] == 0 and box_arr is None and logits_in is None:
             raise PromptError("predict needs at least one point, a box or a mask_input")
 

@@ -7,6 +7,8 @@ import torch
 from torch import Tensor
 
 from sam_model.errors import EmbeddingError, ImageError, NoImageError, PromptError
+from sam_model.inputs import check_image, check_mask_input
+from sam_model.low_res import LowResFrame
 from sam_model.protocol import ImageEmbedding, Prediction
 from sam_model.sam.model import Sam
 from sam_model.transforms import ResizeLongestSide, get_preprocess_shape, upscale_logits
@@ -46,6 +48,11 @@ class SamPredictor:
         return self._model_id
 
     @property
+    def low_res_frame(self) -> LowResFrame:
+        """SAM's logits cover the image resized to its longest side, padded bottom/right."""
+        return LowResFrame.LONGEST_SIDE
+
+    @property
     def device(self) -> torch.device:
         """Where the model (and the cached features) live."""
         return self.model.device
@@ -58,15 +65,7 @@ class SamPredictor:
 
     def set_image(self, image: np.ndarray) -> None:
         """Encode an ``H x W x 3`` uint8 RGB image (the slow step). Raises ``ImageError`` on a bad array."""
-        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
-            shape = getattr(image, "shape", None)
-            raise ImageError(
-                f"image must be an H x W x 3 RGB array, got {type(image).__name__} of shape {shape}"
-            )
-        if image.dtype != np.uint8:
-            raise ImageError(f"image must be uint8, got {image.dtype}")
-        if image.shape[0] == 0 or image.shape[1] == 0:
-            raise ImageError(f"image is empty: shape {image.shape}")
+        image = check_image(image)
         resized = self.transform.apply_image(image)
         tensor = torch.as_tensor(resized, device=self.device).permute(2, 0, 1).unsqueeze(0)
         self.set_torch_image(tensor, (int(image.shape[0]), int(image.shape[1])))
@@ -169,7 +168,7 @@ class SamPredictor:
             )
             box_t = box_t.to(self.device)
         if mask_input is not None:
-            mask_t = torch.as_tensor(_check_mask_input(mask_input), device=self.device)[None]
+            mask_t = torch.as_tensor(check_mask_input(mask_input), device=self.device)[None]
         masks, scores, low_res = self.predict_torch(
             coords_t, labels_t, box_t, mask_t, multimask_output=multimask_output, return_logits=return_logits
         )
@@ -341,12 +340,3 @@ def _check_box(box: object) -> np.ndarray:
     if not np.issubdtype(arr.dtype, np.number) or not np.all(np.isfinite(arr)):
         raise PromptError("box must be finite numbers")
     return arr.reshape(1, 4).astype(np.float64)
-
-
-def _check_mask_input(mask_input: object) -> np.ndarray:
-    arr = np.asarray(mask_input)
-    if arr.shape != (1, 256, 256):
-        raise PromptError(f"mask_input must be 1 x 256 x 256 low-res logits, got shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.floating) or not np.all(np.isfinite(arr)):
-        raise PromptError("mask_input must be finite float logits")
-    return arr.astype(np.float32)

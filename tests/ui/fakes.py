@@ -7,6 +7,7 @@ import threading
 import numpy as np
 
 from sam_model.errors import EmbeddingError, NoImageError
+from sam_model.low_res import LowResFrame
 from sam_model.protocol import ImageEmbedding, Prediction
 
 
@@ -19,6 +20,7 @@ class DiscSegmenter:
     """
 
     model_id = "fake-disc-1"
+    low_res_frame = LowResFrame.LONGEST_SIDE
 
     def __init__(self, radius: int = 10) -> None:
         self.radius = radius

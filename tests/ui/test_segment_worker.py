@@ -86,3 +86,25 @@ def test_engine_failure_is_reported(qtbot, fake) -> None:
         assert "/tmp/x.pth: not a torch checkpoint" in blocker.args[0]
     finally:
         c.shutdown()
+
+
+@pytest.mark.parametrize("frame", ["longest_side", "square"])
+def test_refine_seed_becomes_mask_input_in_the_engines_frame(
+    qtbot, client: SegmentClient, fake, frame
+) -> None:
+    from sam_model.low_res import LowResFrame
+
+    fake.low_res_frame = LowResFrame(frame)
+    with qtbot.waitSignal(client.encoded, timeout=5000):
+        client.set_image("a", _image(60, 120))
+    seed = np.zeros((60, 120), bool)
+    seed[:, 60:] = True
+    with qtbot.waitSignal(client.decoded, timeout=5000):
+        client.decode(np.array([[90.0, 30.0]]), np.array([1]), None, None, False, seed)
+    sent = fake.calls[-1]["mask_input"]
+    np.testing.assert_array_equal(sent, LowResFrame(frame).mask_to_logits(seed))
+    # explicit logits win over the seed
+    logits = np.zeros((1, 256, 256), np.float32)
+    with qtbot.waitSignal(client.decoded, timeout=5000):
+        client.decode(np.array([[90.0, 30.0]]), np.array([1]), None, logits, False, seed)
+    np.testing.assert_array_equal(fake.calls[-1]["mask_input"], logits)
