@@ -25,14 +25,12 @@ def check_image(image: object) -> np.ndarray:
 
 
 def check_mask_input(mask_input: object) -> np.ndarray:
-    """``mask_input`` (``1 x 256 x 256`` or ``256 x 256`` finite floats) as ``1 x 256 x 256`` float32, or
+    """``mask_input`` (``1 x 256 x 256`` finite floats, the shape ``low_res_logits`` rows have) as float32, or
     :class:`PromptError`."""
     try:
         arr = np.asarray(mask_input)
     except (TypeError, ValueError) as exc:
         raise PromptError(f"mask_input is not an array: {exc}") from exc
-    if arr.shape == (LOW_RES, LOW_RES):
-        arr = arr[None]
     if arr.shape != (1, LOW_RES, LOW_RES):
         raise PromptError(
             f"mask_input must be 1 x {LOW_RES} x {LOW_RES} low-res logits, got shape {arr.shape}"

@@ -45,8 +45,9 @@ def test_check_image_names_the_problem() -> None:
     assert check_image(image).flags.c_contiguous
 
 
-def test_check_mask_input_accepts_both_shapes_and_rejects_bad_values() -> None:
-    assert check_mask_input(np.zeros((LOW_RES, LOW_RES))).shape == (1, LOW_RES, LOW_RES)
+def test_check_mask_input_accepts_one_shape_and_rejects_bad_values() -> None:
+    with pytest.raises(PromptError, match="1 x 256 x 256"):
+        check_mask_input(np.zeros((LOW_RES, LOW_RES)))
     assert check_mask_input(np.zeros((1, LOW_RES, LOW_RES), np.float64)).dtype == np.float32
     with pytest.raises(PromptError, match="1 x 256 x 256"):
         check_mask_input(np.zeros((2, LOW_RES, LOW_RES)))
