@@ -16,10 +16,12 @@ from sam_model.errors import SamModelError
 from sam_model.sam2.hiera import Hiera, HieraConfig
 from sam_model.sam2.neck import FUSE_TYPES, INTERP_MODES, FpnNeck, FpnNeckConfig, SineEncodingConfig
 
-# Upstream arguments that do not change the numbers of an image encoding (training, weight files, cache warm-up).
+# Upstream arguments that do not change the numbers of an image encoding: cache warm-up (any value), and the
+# trunk's separate weight file and single-level output (only upstream's defaults are supported).
+_ANY = object()
 _IGNORED = {
     "trunk": {"weights_path": None, "return_interm_layers": True},
-    "neck.position_encoding": {"warmup_cache": None, "image_size": None, "strides": None},
+    "neck.position_encoding": {"warmup_cache": _ANY, "image_size": _ANY, "strides": _ANY},
 }
 
 
@@ -178,7 +180,7 @@ def _fields(
             continue
         if key in ignored:
             expected = ignored[key]
-            if expected is not None and value != expected:
+            if expected is not _ANY and value != expected:
                 raise SamModelError(f"{where}.{key}: only {expected!r} is supported, got {value!r}")
             continue
         if key not in known:
