@@ -54,12 +54,20 @@ class HieraConfig:
 
 def max_pool_tokens(x: Tensor, stride: tuple[int, int]) -> Tensor:
     """Max-pool ``N x H x W x C`` tokens with kernel = stride (floor: trailing rows/columns dropped), giving
-    ``N x H//sh x W//sw x C`` (contiguous). Same numbers as ``nn.MaxPool2d(stride, stride)``."""
-    n, h, w, c = x.shape
+    ``N x H//sh x W//sw x C`` (contiguous). Same numbers as ``nn.MaxPool2d(stride, stride)`` (NaN included),
+    as element-wise maxima of strided views, about twice as fast on channels-last tokens."""
     sh, sw = stride
-    h2, w2 = h // sh, w // sw
+    h2, w2 = x.shape[1] // sh, x.shape[2] // sw
     x = x[:, : h2 * sh, : w2 * sw]
-    return x.reshape(n, h2, sh, w2, sw, c).amax(dim=(2, 4))
+    rows = x[:, 0::sh] if sh == 1 else torch.maximum(x[:, 0::sh], x[:, 1::sh])
+    for i in range(2, sh):
+        torch.maximum(rows, x[:, i::sh], out=rows)
+    if sw == 1:
+        return rows.contiguous()
+    out = torch.maximum(rows[:, :, 0::sw], rows[:, :, 1::sw])
+    for i in range(2, sw):
+        torch.maximum(out, rows[:, :, i::sw], out=out)
+    return out
 
 
 class MultiScaleAttention(nn.Module):
@@ -101,11 +109,15 @@ class _Mlp(nn.Module):
         self.layers = nn.ModuleList([nn.Linear(dim, hidden), nn.Linear(hidden, dim)])
 
     def add_to(self, x: Tensor, residual: Tensor) -> Tensor:
-        """``residual + mlp(x)``, accumulated into ``residual`` in place where the dtypes allow (``residual``
-        must be a tensor the caller owns). ``x``, ``residual``: ``... x dim``, contiguous."""
-        hidden = F.gelu(self.layers[0](x))
-        fc2 = self.layers[1]
-        if hidden.dtype != residual.dtype or not residual.is_contiguous():
+        """``residual + mlp(x)``. ``x``, ``residual``: ``... x dim``, contiguous.
+
+        Without autograd, GELU runs in place and the second layer accumulates into ``residual`` (which must be a
+        tensor the caller owns): two large allocations fewer per block, same numbers."""
+        fc1, fc2 = self.layers
+        if torch.is_grad_enabled() or not residual.is_contiguous():
+            return residual + fc2(F.gelu(fc1(x)))
+        hidden = torch.ops.aten.gelu_(fc1(x))
+        if hidden.dtype != residual.dtype:
             return residual + fc2(hidden)
         flat = residual.view(-1, residual.shape[-1])
         flat.addmm_(hidden.view(-1, hidden.shape[-1]), fc2.weight.t())
@@ -174,7 +186,7 @@ def _add_unpartitioned(shortcut: Tensor, windows: Tensor, grid_h: int, grid_w: i
     b, h, w, c = shortcut.shape
     sh, sw = windows.shape[1], windows.shape[2]
     tiled = windows.view(b, grid_h, grid_w, sh, sw, c).permute(0, 1, 3, 2, 4, 5)  # B x gh x sh x gw x sw x C
-    if grid_h * sh == h and grid_w * sw == w:
+    if grid_h * sh == h and grid_w * sw == w and not torch.is_grad_enabled():
         out = torch.empty((b, h, w, c), dtype=torch.result_type(shortcut, windows), device=shortcut.device)
         grid = (b, grid_h, sh, grid_w, sw, c)
         torch.add(shortcut.view(grid), tiled, out=out.view(grid))
@@ -243,23 +255,33 @@ class Hiera(nn.Module):
             dim = dim_out
         self.blocks = nn.ModuleList(blocks)
         self.channel_list = [blocks[end].dim_out for end in reversed(self.stage_ends)]
+        self._pos_cache: tuple[tuple[object, ...], Tensor] | None = None
 
     def position_embedding(self, h: int, w: int) -> Tensor:
-        """``1 x h x w x C`` view: ``pos_embed`` resized bicubically to ``h x w`` plus the tiled window part."""
+        """``1 x h x w x C`` (contiguous): ``pos_embed`` resized bicubically to ``h x w`` plus the window part
+        tiled over the grid. Without autograd the result is cached until the parameters change."""
+        params = (self.pos_embed, self.pos_embed_window)
+        key = (h, w, *((p.data_ptr(), p._version, p.dtype, p.device) for p in params))
+        cached = self._pos_cache
+        if cached is not None and cached[0] == key and not torch.is_grad_enabled():
+            return cached[1]
         pos = F.interpolate(self.pos_embed, size=(h, w), mode="bicubic")
         win = self.pos_embed_window
         wh, ww = win.shape[-2:]
         if h % wh or w % ww:
             raise SamModelError(f"Hiera: a {h}x{w} token grid is not a whole number of {wh}x{ww} windows")
         c = pos.shape[1]
-        pos.view(1, c, h // wh, wh, w // ww, ww).add_(win.view(1, c, 1, wh, 1, ww))
-        return pos.permute(0, 2, 3, 1)
+        pos = (pos.view(1, c, h // wh, wh, w // ww, ww) + win.view(1, c, 1, wh, 1, ww)).view(1, c, h, w)
+        pos = pos.permute(0, 2, 3, 1).contiguous()
+        if not torch.is_grad_enabled():
+            self._pos_cache = (key, pos)
+        return pos
 
     def embed(self, sample: Tensor) -> Tensor:
         """Patch embedding plus position embedding: ``B x 3 x S x S`` -> ``B x S/4 x S/4 x C`` tokens."""
         x = self.patch_embed(sample)
         pos = self.position_embedding(x.shape[1], x.shape[2]).to(x.dtype)
-        if x.is_contiguous():
+        if x.is_contiguous() and not torch.is_grad_enabled():
             return x.add_(pos)  # x is the convolution's fresh output
         return (x + pos).contiguous()
 

@@ -152,10 +152,59 @@ def test_invalid_trees_name_the_field(edit, field: str) -> None:
         ImageEncoderConfig.from_tree(tree)
 
 
-def test_query_pooling_equals_max_pool2d() -> None:
+@pytest.mark.parametrize("stride", [(2, 2), (3, 2), (1, 3)])
+def test_query_pooling_equals_max_pool2d(stride: tuple[int, int]) -> None:
     x = torch.randn(2, 9, 7, 5)
-    expected = F.max_pool2d(x.permute(0, 3, 1, 2), kernel_size=2, stride=2).permute(0, 2, 3, 1)
-    assert torch.equal(max_pool_tokens(x, (2, 2)), expected)
+    x[0, 1, 1, 0] = float("nan")
+    expected = F.max_pool2d(x.permute(0, 3, 1, 2), kernel_size=stride, stride=stride).permute(0, 2, 3, 1)
+    ours = max_pool_tokens(x, stride)
+    assert ours.shape == expected.shape
+    assert torch.equal(ours.nan_to_num(7.0), expected.nan_to_num(7.0))
+
+
+def _small_encoder() -> torch.nn.Module:
+    """The reference architecture with random weights (every parameter non-zero)."""
+    tree = image_encoder_tree("tiny")
+    tree["trunk"].update(embed_dim=8, num_heads=1, stages=[1, 1, 2, 1], global_att_blocks=[3])
+    tree["neck"].update(d_model=16, backbone_channel_list=[64, 32, 16, 8])
+    tree["neck"]["position_encoding"]["num_pos_feats"] = 16
+    encoder = build_image_encoder(ImageEncoderConfig.from_tree(tree)).eval()
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in encoder.parameters():
+            p.normal_(0, 0.3)
+    return encoder
+
+
+def test_inference_fast_paths_equal_the_autograd_path() -> None:
+    encoder = _small_encoder()
+    sample = torch.randn(1, 3, 128, 128)  # grids 32, 16, 8, 4: the 14-window pads the 8x8 stage
+    with torch.inference_mode():
+        fast = encoder(sample)
+    slow = encoder(sample)  # autograd on: no in-place accumulation, no cache
+    assert slow.vision_features.requires_grad
+    for a, b in zip(fast.backbone_fpn, slow.backbone_fpn, strict=True):
+        torch.testing.assert_close(a, b.detach(), rtol=1e-5, atol=1e-5)
+
+
+def test_position_embedding_cache_follows_the_weights() -> None:
+    encoder = _small_encoder()
+    sample = torch.randn(1, 3, 128, 128)
+    with torch.inference_mode():
+        before = encoder(sample).vision_features.clone()
+        again = encoder(sample).vision_features
+    assert torch.equal(before, again)
+    state = encoder.state_dict()
+    state["trunk.pos_embed_window"] = torch.randn_like(state["trunk.pos_embed_window"])
+    encoder.load_state_dict(state)
+    with torch.inference_mode():
+        changed = encoder(sample).vision_features
+    reference = _small_encoder()
+    reference.load_state_dict(state)
+    with torch.inference_mode():
+        fresh = reference(sample).vision_features
+    assert not torch.allclose(before, changed)
+    assert torch.equal(changed, fresh)
 
 
 def test_sine_encoding_formula() -> None:
