@@ -59,14 +59,19 @@ class _Lateral(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """``B x C x H x W`` -> ``B x d_model x H' x W'`` (contiguous).
 
-        A 1x1 convolution of a channels-last map is one matrix product written straight in ``B x d x H x W``."""
+        Without autograd, a 1x1 convolution of a channels-last map is one matrix product per image written
+        straight in ``B x d x H x W`` memory."""
         conv = self.conv
         b, c, h, w = x.shape
         pointwise = conv.kernel_size == (1, 1) and conv.stride == (1, 1) and conv.padding == (0, 0)
-        if pointwise and x.is_contiguous(memory_format=torch.channels_last) and conv.bias is not None:
+        channels_last = x.is_contiguous(memory_format=torch.channels_last)
+        if pointwise and channels_last and conv.bias is not None and not torch.is_grad_enabled():
             tokens = x.permute(0, 2, 3, 1).reshape(b, h * w, c)  # a view of channels-last memory
-            out = torch.matmul(conv.weight.view(conv.out_channels, c), tokens.transpose(1, 2))
-            return out.add_(conv.bias.view(1, -1, 1)).view(b, conv.out_channels, h, w)
+            weight, bias = conv.weight.view(conv.out_channels, c), conv.bias.view(-1, 1)
+            out = torch.empty((b, conv.out_channels, h * w), dtype=x.dtype, device=x.device)
+            for i in range(b):  # one product per image, written in place (matmul would copy its result)
+                torch.addmm(bias, weight, tokens[i].t(), out=out[i])
+            return out.view(b, conv.out_channels, h, w)
         return conv(x).contiguous()
 
 

@@ -245,7 +245,11 @@ def test_neck_top_down_fusion(mode: str, fuse: str, levels) -> None:
         torch.nn.init.normal_(p)
     fine = torch.randn(1, 3, 8, 8).contiguous(memory_format=torch.channels_last)
     coarse = torch.randn(1, 6, 4, 4)
-    features, pos = neck([fine, coarse])
+    with torch.inference_mode():
+        features, pos = neck([fine, coarse])
+    slow, _ = neck([fine, coarse])  # autograd on: the convolution path
+    for a, b in zip(features, slow, strict=True):
+        torch.testing.assert_close(a, b.detach())
     top = F.conv2d(coarse, neck.convs[0].conv.weight, neck.convs[0].conv.bias)
     lateral = F.conv2d(fine, neck.convs[1].conv.weight, neck.convs[1].conv.bias)
     up = F.interpolate(top, scale_factor=2.0, mode=mode, align_corners=None if mode == "nearest" else False)
