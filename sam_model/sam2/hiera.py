@@ -181,7 +181,7 @@ class MultiScaleBlock(nn.Module):
 def _add_unpartitioned(shortcut: Tensor, windows: Tensor, grid_h: int, grid_w: int) -> Tensor:
     """``shortcut + windows`` put back on the grid (padding cropped), as a new contiguous tensor.
 
-    ``shortcut``: ``B x H x W x C``; ``windows``: ``(B * grid_h * grid_w) x s x s x C``, row-major windows.
+    ``shortcut``: ``B x H x W x C``; ``windows``: ``(B * grid_h * grid_w) x sh x sw x C``, row-major windows.
     """
     b, h, w, c = shortcut.shape
     sh, sw = windows.shape[1], windows.shape[2]
