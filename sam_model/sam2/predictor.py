@@ -17,10 +17,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sam_model.errors import EmbeddingError, NoImageError, PromptError
+from sam_model.inputs import check_image
+from sam_model.low_res import LowResFrame
 from sam_model.protocol import EncodeSteps, ImageEmbedding, Prediction
 from sam_model.sam2.mask_decoder import HighRes
 from sam_model.sam2.model import Sam2Features, Sam2Model
-from sam_model.sam2.prompts import check_boxes, check_image, check_mask_input, check_points, merge_points
+from sam_model.sam2.prompts import check_boxes, check_mask_input, check_points, merge_points
 from sam_model.sam2.transforms import Sam2Transforms
 from sam_model.transforms import upscale_logits
 
@@ -61,6 +63,11 @@ class Sam2Predictor:
         return self._model_id
 
     @property
+    def low_res_frame(self) -> LowResFrame:
+        """SAM 2's logits cover the whole square-resized image."""
+        return LowResFrame.SQUARE
+
+    @property
     def device(self) -> torch.device:
         """Where the model (and the cached features) live."""
         return self.model.device
@@ -73,7 +80,7 @@ class Sam2Predictor:
 
     def set_image(self, image: np.ndarray) -> None:
         """Encode an ``H x W x 3`` uint8 RGB image (the slow step). Raises ``ImageError`` on a bad array."""
-        check_image(image)
+        image = check_image(image)
         with torch.inference_mode():
             features = self.model.forward_image(self.transform.prepare_image(image, self.device))
         self._set_state(features, (int(image.shape[0]), int(image.shape[1])))
@@ -85,7 +92,7 @@ class Sam2Predictor:
         between clicks on this one. Raises ``ImageError`` at once on a bad array. Inference mode is on only
         while a step runs, never across a ``yield``.
         """
-        check_image(image)
+        image = check_image(image)
         with torch.inference_mode():
             sample = self.transform.prepare_image(image, self.device)
         return self._encode_steps(sample, (int(image.shape[0]), int(image.shape[1])))
@@ -218,8 +225,7 @@ class Sam2Predictor:
                 self.transform.apply_boxes(check_boxes(box), self.original_size), dtype=torch.float32
             ).to(self.device)
         if mask_input is not None:
-            side = 4 * self.model.sam_prompt_encoder.image_embedding_size[0]
-            mask_t = torch.as_tensor(check_mask_input(mask_input, side), device=self.device)
+            mask_t = torch.as_tensor(check_mask_input(mask_input), device=self.device)
         masks, scores, low_res = self.predict_torch(
             coords_t, labels_t, box_t, mask_t, multimask_output=multimask_output, return_logits=return_logits
         )

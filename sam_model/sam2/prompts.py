@@ -1,4 +1,4 @@
-"""Input checks of ``Sam2Predictor``: the image, and ``predict``'s NumPy prompts (returned as batched arrays).
+"""Checks of ``Sam2Predictor.predict``'s NumPy prompts (returned as batched arrays), and boxes as corner points.
 
 SAM 2's ``predict`` takes one prompt set (``N x 2`` points, a ``4`` box, a ``1 x L x L`` mask) or a batch of
 ``B`` (``B x N x 2``, ``B x 4``, ``B x 1 x L x L``), as upstream's. Errors are ``PromptError`` naming the problem.
@@ -10,7 +10,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sam_model.errors import ImageError, PromptError
+from sam_model import inputs
+from sam_model.errors import PromptError
 
 VALID_LABELS = (-1, 0, 1, 2, 3)
 """1 positive, 0 negative, -1 ignored (padding), 2 / 3 top-left / bottom-right box corner."""
@@ -49,29 +50,14 @@ def check_boxes(box: object) -> np.ndarray:
     return arr.astype(np.float64)
 
 
-def check_mask_input(mask_input: object, side: int) -> np.ndarray:
-    """``1 x L x L`` / ``B x 1 x L x L`` low-res logits (``L = side``) -> ``B x 1 x L x L`` float32."""
+def check_mask_input(mask_input: object) -> np.ndarray:
+    """``1 x 256 x 256`` / ``B x 1 x 256 x 256`` low-res logits -> ``B x 1 x 256 x 256`` float32."""
     arr = np.asarray(mask_input)
-    if arr.ndim == 3:
-        arr = arr[None]
-    if arr.ndim != 4 or arr.shape[1:] != (1, side, side) or arr.shape[0] == 0:
-        raise PromptError(
-            f"mask_input must be 1 x {side} x {side} low-res logits (or B x 1 x ...), got shape {np.shape(mask_input)}"
-        )
-    if not np.issubdtype(arr.dtype, np.floating) or not np.all(np.isfinite(arr)):
-        raise PromptError("mask_input must be finite float logits")
-    return arr.astype(np.float32)
-
-
-def check_image(image: object) -> None:
-    """Raise ``ImageError`` unless ``image`` is a non-empty ``H x W x 3`` uint8 array."""
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
-        shape = getattr(image, "shape", None)
-        raise ImageError(f"image must be an H x W x 3 RGB array, got {type(image).__name__} of shape {shape}")
-    if image.dtype != np.uint8:
-        raise ImageError(f"image must be uint8, got {image.dtype}")
-    if image.shape[0] == 0 or image.shape[1] == 0:
-        raise ImageError(f"image is empty: shape {image.shape}")
+    if arr.ndim != 4:
+        return inputs.check_mask_input(arr)[None]
+    if arr.shape[0] == 0 or arr.shape[1] != 1:
+        raise PromptError(f"a batch of mask_input must be B x 1 x 256 x 256, got shape {arr.shape}")
+    return np.stack([inputs.check_mask_input(m) for m in arr])
 
 
 def merge_points(points: tuple[Tensor, Tensor] | None, boxes: Tensor | None) -> tuple[Tensor, Tensor] | None:

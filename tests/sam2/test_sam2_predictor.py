@@ -97,6 +97,7 @@ def test_encode_steps_leaves_current_image_and_equals_set_image(sam2_predictor, 
         {"box": [1.0, 2.0, 3.0]},
         {"box": [[1.0, 2.0, 3.0, np.inf]]},
         {"mask_input": np.zeros((1, 64, 64), np.float32)},
+        {"mask_input": np.zeros((2, 2, 256, 256), np.float32)},
         {"mask_input": np.zeros((1, 256, 256), np.int32)},
         {"box": np.zeros((2, 4)), "point_coords": np.zeros((3, 1, 2)), "point_labels": np.ones((3, 1))},
     ],
@@ -158,11 +159,12 @@ def test_automatic_mask_generator_runs_on_sam2(sam2_predictor, sam2_arrays) -> N
     assert records
     for record in records:
         assert record["segmentation"].shape == (398, 284) and record["area"] > 0
-    # a record's mask is what a click at its point gives (the generator's prompt mapping is the predictor's)
+    # a record's mask is what a click at its point gives: the generator maps prompts into SAM 2's square frame
+    # and upscales the logits straight to the image, as the predictor does
     best = records[0]
     sam2_predictor.set_image(sam2_arrays["image"])
     masks, _, _ = sam2_predictor.predict(
         point_coords=np.array(best["point_coords"]), point_labels=np.array([1]), multimask_output=True
     )
     ious = [(m & best["segmentation"]).sum() / (m | best["segmentation"]).sum() for m in masks]
-    assert max(ious) >= 0.98
+    assert max(ious) >= 0.995
