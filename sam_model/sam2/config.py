@@ -95,7 +95,7 @@ class Sam2Config:
         name: preset name or ``"custom"``.
     """
 
-    image_encoder: Mapping[str, Any] = field(compare=False)
+    image_encoder: Mapping[str, Any] = field(hash=False)
     image_size: int = 1024
     backbone_stride: int = 16
     hidden_dim: int = 256

@@ -61,29 +61,29 @@ def test_set_embedding_rejects_foreign_and_inconsistent(ready) -> None:
     assert ready.is_image_set  # a refused embedding leaves the current image alone
 
 
-def test_encode_steps_leaves_current_image_and_equals_set_image(sam2_predictor, sam2_arrays) -> None:
-    image = sam2_arrays["image"]
-    sam2_predictor.set_image(image)
-    reference = sam2_predictor.get_embedding()
-    other = np.ascontiguousarray(image[::-1])
-    steps = sam2_predictor.encode_steps(other)
+def test_encode_steps_leaves_current_image_and_equals_set_image(
+    ready, sam2_arrays, sam2_e2e_embedding
+) -> None:
+    current = ready.get_embedding()  # upstream's stored features, not those of our encoder
+    steps = ready.encode_steps(sam2_arrays["image"])
     count = 0
     try:
         while True:
             next(steps)
             count += 1
             assert not torch.is_inference_mode_enabled()
+            assert ready.features is not None and ready.original_size == (398, 284)
     except StopIteration as stop:
         stepped = stop.value
     assert count > 1
-    current = sam2_predictor.get_embedding()
-    for name, array in reference.arrays.items():
-        np.testing.assert_array_equal(current.arrays[name], array)
-    sam2_predictor.set_image(other)
-    direct = sam2_predictor.get_embedding()
+    after = ready.get_embedding()
+    for name, array in current.arrays.items():
+        np.testing.assert_array_equal(after.arrays[name], array)
+    direct = sam2_e2e_embedding  # set_image + get_embedding of the same image
     assert stepped.model_id == direct.model_id and stepped.original_size == direct.original_size
+    assert stepped.input_size == direct.input_size
     for name, array in direct.arrays.items():
-        np.testing.assert_allclose(stepped.arrays[name], array, atol=1e-5, rtol=0)
+        np.testing.assert_array_equal(stepped.arrays[name], array)
 
 
 @pytest.mark.parametrize(
