@@ -50,6 +50,7 @@ from sam_model.automatic.amg import (
 from sam_model.automatic.nms import batched_nms
 from sam_model.errors import SamModelError
 from sam_model.inputs import check_image
+from sam_model.low_res import LowResFrame
 
 ProgressCallback = Callable[[int, int], None]
 """``progress(done_prompts, total_prompts)``, called after every batch."""
@@ -258,7 +259,12 @@ class AutomaticMaskGenerator:
             low_res, iou_preds, index = self._decode(points, crop_size, device)
             mid = time.perf_counter()
             if upscaler is None:
-                input_size = tuple(int(v) for v in self.predictor.input_size)
+                if getattr(self.predictor, "low_res_frame", None) is LowResFrame.SQUARE:
+                    # the logits cover the whole square-resized crop: one resize to the crop (SAM 2)
+                    pad_size = low_res.shape[-1]
+                    input_size = (pad_size, pad_size)
+                else:
+                    input_size = tuple(int(v) for v in self.predictor.input_size)
                 upscaler = _Upscaler(low_res.shape[-1], pad_size, input_size, crop_size).to(low_res.device)
             data.cat(
                 self._process_batch(points, low_res, iou_preds, index, upscaler, crop_box, orig_size, model)

@@ -112,7 +112,11 @@ class PromptEncoder(nn.Module):
         return 1
 
     def _embed_points(self, coords: Tensor, labels: Tensor, *, pad: bool) -> Tensor:
-        """``B x N x 2`` coords, ``B x N`` labels -> ``B x (N + pad) x D``."""
+        """``B x N x 2`` coords, ``B x N`` labels -> ``B x (N + pad) x D``.
+
+        Labels: 1 positive, 0 negative, -1 padding, 2 / 3 a box's top-left / bottom-right corner (how SAM 2's
+        predictor passes boxes: the same embedding as :meth:`_embed_boxes`).
+        """
         coords = coords + 0.5  # shift to the pixel centre
         if pad:
             coords = torch.cat([coords, coords.new_zeros((coords.shape[0], 1, 2))], dim=1)
@@ -122,6 +126,9 @@ class PromptEncoder(nn.Module):
         emb = torch.where(labels == -1, self.not_a_point_embed.weight, emb)
         emb = emb + torch.where(labels == 0, self.point_embeddings[0].weight, 0.0)
         emb = emb + torch.where(labels == 1, self.point_embeddings[1].weight, 0.0)
+        if bool((labels >= 2).any()):  # box corners given as points (SAM 2's predictor)
+            emb = emb + torch.where(labels == 2, self.point_embeddings[2].weight, 0.0)
+            emb = emb + torch.where(labels == 3, self.point_embeddings[3].weight, 0.0)
         return emb
 
     def _embed_boxes(self, boxes: Tensor) -> Tensor:

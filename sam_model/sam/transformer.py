@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sam_model.sam.common import MLPBlock
+from sam_model.sam.common import MLP, MLPBlock
 
 
 class TwoWayTransformer(nn.Module):
@@ -23,6 +23,8 @@ class TwoWayTransformer(nn.Module):
         depth: number of blocks (2). embedding_dim: token / image channel width ``D`` (256).
         num_heads: attention heads (8). mlp_dim: hidden width of the token MLP (2048).
         attention_downsample_rate: the cross-attentions project to ``D / rate`` channels (2).
+        mlp_keys: state-dict layout of the token MLPs: ``"lin"`` (SAM: ``mlp.lin1`` / ``mlp.lin2``) or
+            ``"layers"`` (SAM 2: ``mlp.layers.0`` / ``mlp.layers.1``, ReLU only); the arithmetic is the same.
     """
 
     def __init__(
@@ -34,6 +36,7 @@ class TwoWayTransformer(nn.Module):
         mlp_dim: int,
         activation: type[nn.Module] = nn.ReLU,
         attention_downsample_rate: int = 2,
+        mlp_keys: str = "lin",
     ) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
@@ -44,6 +47,7 @@ class TwoWayTransformer(nn.Module):
                 activation=activation,
                 attention_downsample_rate=attention_downsample_rate,
                 skip_first_layer_pe=(i == 0),
+                mlp_keys=mlp_keys,
             )
             for i in range(depth)
         )
@@ -101,6 +105,7 @@ class _TwoWayAttentionBlock(nn.Module):
         activation: type[nn.Module],
         attention_downsample_rate: int,
         skip_first_layer_pe: bool,
+        mlp_keys: str = "lin",
     ) -> None:
         super().__init__()
         self.self_attn = Attention(embedding_dim=embedding_dim, num_heads=num_heads)
@@ -109,7 +114,14 @@ class _TwoWayAttentionBlock(nn.Module):
             embedding_dim=embedding_dim, num_heads=num_heads, downsample_rate=attention_downsample_rate
         )
         self.norm2 = nn.LayerNorm(embedding_dim)
-        self.mlp = MLPBlock(embedding_dim=embedding_dim, mlp_dim=mlp_dim, act=activation)
+        if mlp_keys == "lin":
+            self.mlp: nn.Module = MLPBlock(embedding_dim=embedding_dim, mlp_dim=mlp_dim, act=activation)
+        elif mlp_keys == "layers" and activation is nn.ReLU:
+            self.mlp = MLP(
+                input_dim=embedding_dim, hidden_dim=mlp_dim, output_dim=embedding_dim, num_layers=2
+            )
+        else:
+            raise ValueError(f"mlp_keys must be 'lin' or 'layers' (ReLU only), got {mlp_keys!r}")
         self.norm3 = nn.LayerNorm(embedding_dim)
         self.norm4 = nn.LayerNorm(embedding_dim)
         self.cross_attn_image_to_token = Attention(
