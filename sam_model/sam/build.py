@@ -177,7 +177,7 @@ def sam_family(state_dict: Mapping[str, Tensor]) -> str | None:
     Only the layout is looked at (a SAM mask decoder and one of the two encoders); whether every key and shape
     is right is :func:`check_architecture`'s question.
     """
-    if "mask_decoder.iou_token.weight" not in state_dict:
+    if not any(key.startswith("mask_decoder.") for key in state_dict):
         return None
     if "image_encoder.patch_embed.proj.weight" in state_dict and "image_encoder.pos_embed" in state_dict:
         return "sam"
