@@ -49,3 +49,8 @@ class TruncatedCheckpointError(CheckpointError):
 
 class ArchitectureMismatchError(CheckpointError):
     """The state dict does not match the requested (or any known) SAM architecture."""
+
+
+class ModelConfigError(CheckpointError):
+    """A model configuration (``config=`` or a sidecar ``NAME.json``) is unreadable or invalid; ``path`` names
+    the configuration file (or ``config`` for a dict)."""

@@ -60,12 +60,12 @@ def test_wrapped_checkpoints_load(
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_half_precision_checkpoint_builds_float32(
-    tmp_path: Path, tiny_state: dict[str, torch.Tensor], dtype: torch.dtype
+    tmp_path: Path, sam_reference: Path, tiny_state: dict[str, torch.Tensor], dtype: torch.dtype
 ) -> None:
     """``load_state_dict(assign=True)`` keeps the file's dtype; the model must still be float32."""
     path = tmp_path / "half.pth"
     torch.save({k: v.to(dtype) if v.is_floating_point() else v for k, v in tiny_state.items()}, path)
-    predictor = load_predictor(path, device="cpu")
+    predictor = load_predictor(path, device="cpu", config=sam_reference / "sam_tiny_a.json")
     assert {p.dtype for p in predictor.model.parameters()} == {torch.float32}
     predictor.set_image(np.zeros((20, 30, 3), dtype=np.uint8))
     masks, scores, _ = predictor.predict(point_coords=np.array([[5.0, 5.0]]), point_labels=np.array([1]))
@@ -165,7 +165,7 @@ def test_renamed_key(tmp_path: Path, tiny_state: dict[str, torch.Tensor], tiny_c
         build_sam(tiny_config, checkpoint=path)
     _assert_names(info.value, path, "missing key 'mask_decoder.iou_token.weight'")
     with pytest.raises(ArchitectureMismatchError) as info2:
-        load_predictor(path, device="cpu")
+        load_predictor(path, device="cpu", config={"config": tiny_config.to_dict()})
     _assert_names(info2.value, path, "mask_decoder.iou_token.weight")
 
 

@@ -143,25 +143,16 @@ class VerifyReport:
 
 
 def detect_checkpoint_preset(path: Path) -> str:
-    """Load ``path`` with ``sam_model.checkpoint`` and return its preset, or ``"custom"`` for another SAM size.
+    """The preset of the checkpoint at ``path`` (``vit_b``, ``vit_t``, ``sam2.1_hiera_tiny``, ...), or ``"custom"``
+    for another architecture whose configuration is given next to it (``NAME.json``).
 
     Raises:
-        sam_model.errors.CheckpointError: not a checkpoint, truncated, or not a SAM state dict.
+        sam_model.errors.CheckpointError: not a checkpoint, truncated, no known family, or an architecture that
+            is no preset and has no configuration.
     """
-    from sam_model.checkpoint import load_state_dict_file  # imports torch: only when needed
-    from sam_model.errors import ArchitectureMismatchError, SamModelError
-    from sam_model.sam.build import check_architecture, config_from_state_dict, detect_preset
+    from sam_model.build import check_checkpoint  # imports torch: only when needed
 
-    state_dict = load_state_dict_file(path)
-    preset = detect_preset(state_dict)
-    if preset is not None:
-        return preset
-    try:
-        config = config_from_state_dict(state_dict)
-    except SamModelError as exc:
-        raise ArchitectureMismatchError(str(path), str(exc)) from exc
-    check_architecture(state_dict, config, path=path)
-    return "custom"
+    return check_checkpoint(path).preset or "custom"
 
 
 class ModelManager:

@@ -7,7 +7,9 @@ not in the modules. Reading files is :mod:`sam_model.checkpoint`'s, choosing a f
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import torch
@@ -21,6 +23,7 @@ from sam_model.sam.image_encoder import ImageEncoderViT
 from sam_model.sam.mask_decoder import MaskDecoder
 from sam_model.sam.model import PIXEL_MEAN, PIXEL_STD, Sam
 from sam_model.sam.prompt_encoder import PromptEncoder
+from sam_model.sam.tiny_vit import TinyViT, grid_size
 from sam_model.sam.transformer import TwoWayTransformer
 
 if TYPE_CHECKING:
@@ -38,7 +41,7 @@ def build_sam(
     """Build a SAM model in eval mode.
 
     Args:
-        config: a :class:`SamConfig` or a preset name (``vit_b``, ``vit_l``, ``vit_h``).
+        config: a :class:`SamConfig` or a preset name (``vit_b``, ``vit_l``, ``vit_h``, ``vit_t``).
         checkpoint: optional ``.pth`` state dict; must match ``config`` (else ``ArchitectureMismatchError``).
             Without one the weights are random (PyTorch default init).
         device: ``"cpu"``, ``"cuda"``, ``"mps"``, ``"auto"`` or a ``torch.device``
@@ -86,16 +89,7 @@ def _build(
 def _construct(cfg: SamConfig) -> Sam:
     grid = cfg.embedding_size
     return Sam(
-        image_encoder=ImageEncoderViT(
-            img_size=cfg.image_size,
-            patch_size=cfg.patch_size,
-            embed_dim=cfg.encoder_embed_dim,
-            depth=cfg.encoder_depth,
-            num_heads=cfg.encoder_num_heads,
-            out_chans=cfg.prompt_embed_dim,
-            window_size=cfg.encoder_window_size,
-            global_attn_indexes=tuple(cfg.encoder_global_attn_indexes),
-        ),
+        image_encoder=_construct_encoder(cfg),
         prompt_encoder=PromptEncoder(
             embed_dim=cfg.prompt_embed_dim,
             image_embedding_size=(grid, grid),
@@ -118,6 +112,41 @@ def _construct(cfg: SamConfig) -> Sam:
     )
 
 
+def _construct_encoder(cfg: SamConfig) -> nn.Module:
+    """SAM's ViT, or MobileSAM's TinyViT when ``cfg.tiny_vit`` is set."""
+    if cfg.tiny_vit is not None:
+        tv = cfg.tiny_vit
+        if grid_size(cfg.image_size, tv.merge_strides) != cfg.embedding_size:
+            raise SamModelError(
+                f"TinyViT merge strides {list(tv.merge_strides)} give a "
+                f"{grid_size(cfg.image_size, tv.merge_strides)}-token grid, but the decoder expects "
+                f"{cfg.embedding_size} (image_size {cfg.image_size} / patch_size {cfg.patch_size})"
+            )
+        return TinyViT(
+            img_size=cfg.image_size,
+            embed_dims=tv.embed_dims,
+            depths=tv.depths,
+            num_heads=tv.num_heads,
+            window_sizes=tv.window_sizes,
+            merge_strides=tv.merge_strides,
+            mlp_ratio=tv.mlp_ratio,
+            mbconv_expand_ratio=tv.mbconv_expand_ratio,
+            local_conv_size=tv.local_conv_size,
+            out_chans=cfg.prompt_embed_dim,
+            num_classes=tv.num_classes,
+        )
+    return ImageEncoderViT(
+        img_size=cfg.image_size,
+        patch_size=cfg.patch_size,
+        embed_dim=cfg.encoder_embed_dim,
+        depth=cfg.encoder_depth,
+        num_heads=cfg.encoder_num_heads,
+        out_chans=cfg.prompt_embed_dim,
+        window_size=cfg.encoder_window_size,
+        global_attn_indexes=tuple(cfg.encoder_global_attn_indexes),
+    )
+
+
 def apply_bfloat16_encoder(model: Sam) -> None:
     """Run the image encoder in bfloat16.
 
@@ -137,23 +166,33 @@ def expected_shapes(config: SamConfig) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
+@lru_cache(maxsize=len(PRESETS))
+def _preset_shapes(name: str) -> Mapping[str, tuple[int, ...]]:
+    return MappingProxyType(expected_shapes(PRESETS[name]))
+
+
+def sam_family(state_dict: Mapping[str, Tensor]) -> str | None:
+    """``"sam"`` (ViT encoder keys), ``"mobilesam"`` (TinyViT encoder keys) or ``None`` (neither).
+
+    Only the layout is looked at (a SAM mask decoder and one of the two encoders); whether every key and shape
+    is right is :func:`check_architecture`'s question.
+    """
+    if not any(key.startswith("mask_decoder.") for key in state_dict):
+        return None
+    if "image_encoder.patch_embed.proj.weight" in state_dict and "image_encoder.pos_embed" in state_dict:
+        return "sam"
+    if "image_encoder.patch_embed.seq.0.c.weight" in state_dict:
+        return "mobilesam"
+    return None
+
+
 def check_architecture(state_dict: Mapping[str, Tensor], config: SamConfig, *, path: str | Path) -> None:
     """Raise ``ArchitectureMismatchError`` naming the first mismatching key and the preset the file is."""
     mismatch = _first_mismatch(state_dict, expected_shapes(config))
     if mismatch is None:
         return
     found = detect_preset(state_dict)
-    if found is not None:
-        hint = f"the file is a {found} checkpoint"
-    else:
-        try:
-            derived = config_from_state_dict(state_dict)
-            hint = (
-                f"it matches no known preset (embed dim {derived.encoder_embed_dim}, "
-                f"depth {derived.encoder_depth}, heads {derived.encoder_num_heads})"
-            )
-        except SamModelError:
-            hint = "it matches no known preset"
+    hint = f"the file is a {found} checkpoint" if found is not None else "it matches no known preset"
     raise ArchitectureMismatchError(
         str(path), f"state dict does not match SAM architecture {config.name!r}: {mismatch}; {hint}"
     )
@@ -171,66 +210,19 @@ def _first_mismatch(state_dict: Mapping[str, Tensor], expected: Mapping[str, tup
     return None
 
 
-def _count(state_dict: Mapping[str, Tensor], prefix: str) -> int:
-    """Number of numbered children ``prefix.<i>.`` (max index + 1)."""
-    indexes = set()
-    for key in state_dict:
-        if key.startswith(prefix + "."):
-            head = key[len(prefix) + 1 :].split(".", 1)[0]
-            if head.isdigit():
-                indexes.add(int(head))
-    return max(indexes) + 1 if indexes else 0
-
-
-def config_from_state_dict(state_dict: Mapping[str, Tensor], *, name: str = "custom") -> SamConfig:
-    """Derive the architecture from tensor shapes (``SamModelError`` if a key it needs is absent).
-
-    Heads of the encoder come from ``rel_pos_h``'s width (the head dim); global blocks are those whose
-    ``rel_pos_h`` spans the whole grid (``2 * grid - 1`` rows). The decoder's head count has no shape
-    signature: it is taken as the default (8), as in every official checkpoint.
-    """
-    try:
-        proj = state_dict["image_encoder.patch_embed.proj.weight"]
-        pos = state_dict["image_encoder.pos_embed"]
-        embed_dim, patch = int(proj.shape[0]), int(proj.shape[2])
-        grid = int(pos.shape[1])
-        depth = _count(state_dict, "image_encoder.blocks")
-        rel = [state_dict[f"image_encoder.blocks.{i}.attn.rel_pos_h"] for i in range(depth)]
-        head_dim = int(rel[0].shape[1])
-        global_idx = tuple(i for i, r in enumerate(rel) if r.shape[0] == 2 * grid - 1)
-        windowed = [int(r.shape[0]) for i, r in enumerate(rel) if i not in global_idx]
-        window = (windowed[0] + 1) // 2 if windowed else SamConfig().encoder_window_size
-        prompt_dim = int(state_dict["image_encoder.neck.0.weight"].shape[0])
-        layers = _count(state_dict, "mask_decoder.transformer.layers")
-        return SamConfig(
-            name=name,
-            image_size=grid * patch,
-            patch_size=patch,
-            encoder_embed_dim=embed_dim,
-            encoder_depth=depth,
-            encoder_num_heads=embed_dim // head_dim,
-            encoder_global_attn_indexes=global_idx,
-            encoder_window_size=window,
-            prompt_embed_dim=prompt_dim,
-            decoder_mlp_dim=int(state_dict["mask_decoder.transformer.layers.0.mlp.lin1.weight"].shape[0]),
-            decoder_depth=layers,
-            mask_in_chans=int(state_dict["prompt_encoder.mask_downscaling.3.weight"].shape[0]),
-            iou_head_hidden_dim=int(state_dict["mask_decoder.iou_prediction_head.layers.0.weight"].shape[0]),
-            iou_head_depth=_count(state_dict, "mask_decoder.iou_prediction_head.layers"),
-            num_multimask_outputs=int(state_dict["mask_decoder.mask_tokens.weight"].shape[0]) - 1,
-        )
-    except (KeyError, IndexError) as exc:
-        raise SamModelError(f"not a SAM state dict: cannot derive the architecture (missing {exc})") from exc
-
-
 def detect_preset(state_dict: Mapping[str, Tensor]) -> str | None:
-    """Name of the official preset whose keys and shapes the state dict has exactly, else ``None``."""
-    try:
-        derived = config_from_state_dict(state_dict)
-    except SamModelError:
+    """Name of the official preset (``vit_b``, ``vit_l``, ``vit_h``, ``vit_t``) whose keys and shapes the state
+    dict has exactly, else ``None``.
+
+    Shapes pin down everything but the mask decoder's head count, which every official checkpoint has at 8; a
+    state dict of another architecture needs its config (see :func:`load_sam_predictor`).
+    """
+    family = sam_family(state_dict)
+    if family is None:
         return None
+    encoder = "tiny_vit" if family == "mobilesam" else "vit"
     for name, cfg in PRESETS.items():
-        if cfg == derived and _first_mismatch(state_dict, expected_shapes(cfg)) is None:
+        if cfg.encoder_type == encoder and _first_mismatch(state_dict, _preset_shapes(name)) is None:
             return name
     return None
 
@@ -244,24 +236,51 @@ def load_sam_predictor(
     state_dict: StateDict,
     *,
     path: str | Path,
-    model_id_suffix: str,
-    device: str,
-    dtype: str,
+    config: SamConfig | None,
+    model_id: str,
+    device: str | torch.device = "auto",
+    dtype: str = "float32",
     compile: bool = False,
 ) -> SamPredictor:
-    """A :class:`SamPredictor` for a SAM v1 state dict (preset detected from shapes).
+    """A :class:`SamPredictor` for a SAM v1 or MobileSAM state dict.
 
-    ``model_id`` is ``f"{preset}-{model_id_suffix}"`` (``custom`` for a non-preset architecture).
+    Args:
+        state_dict: the checkpoint's tensors (official key layout).
+        path: the file it came from, named in errors.
+        config: the architecture; ``None`` for an official preset, detected from the shapes. A state dict of
+            another architecture without one is refused: head counts cannot be read from the weights.
+        model_id: identity stamped on embeddings (``<preset or custom>-<sha256[:16]>``).
+        device / dtype / compile: as in :func:`build_sam`.
+    Raises:
+        ArchitectureMismatchError: keys or shapes that do not match ``config``, or no config for a non-preset
+            state dict. SamModelError: a bad device or dtype.
     """
     from sam_model.sam.predictor import SamPredictor
 
-    name = detect_preset(state_dict)
-    try:
-        cfg = PRESETS[name] if name is not None else config_from_state_dict(state_dict)
-    except SamModelError as exc:
-        raise ArchitectureMismatchError(str(path), str(exc)) from exc
-    model = _build(cfg, state_dict, path=path, device=device, dtype=dtype, compile=compile)
+    if config is None:
+        name = detect_preset(state_dict)
+        if name is None:
+            raise ArchitectureMismatchError(str(path), needs_config_reason(state_dict))
+        config = PRESETS[name]
+    model = _build(config, state_dict, path=path, device=device, dtype=dtype, compile=compile)
     # bfloat16: the encoder runs in bf16 (``apply_bfloat16_encoder``) and the decoder under bf16 autocast.
-    return SamPredictor(
-        model, model_id=f"{name or 'custom'}-{model_id_suffix}", decoder_dtype=parse_dtype(dtype)
+    return SamPredictor(model, model_id=model_id, decoder_dtype=parse_dtype(dtype))
+
+
+def needs_config_reason(state_dict: Mapping[str, Tensor]) -> str:
+    """Why a non-preset SAM / MobileSAM state dict without a config is refused, and how to give the config."""
+    family = sam_family(state_dict)
+    what = {"sam": "a SAM v1 (ViT) checkpoint", "mobilesam": "a MobileSAM (TinyViT) checkpoint"}.get(
+        family or "", "a SAM checkpoint"
+    )
+    names = ", ".join(
+        n for n, c in PRESETS.items() if family is None or (c.tiny_vit is None) == (family == "sam")
+    )
+    return (
+        f"{what} whose keys and shapes match no official preset ({names}), and no configuration was given. "
+        "Head counts and windows cannot be read from the weights, so the model is not guessed: put a JSON file "
+        "with the same name next to the checkpoint (NAME.json beside NAME.pth) or pass config=, holding a "
+        '"config" object with the architecture\'s fields (SamConfig: image_size, encoder_embed_dim, '
+        'encoder_depth, encoder_num_heads, encoder_global_attn_indexes, decoder_num_heads, ...; a "tiny_vit" '
+        "object for MobileSAM)"
     )

@@ -1,4 +1,8 @@
-"""SAM architecture configuration: one dataclass whose fields are those of the reference JSON ``config``."""
+"""SAM architecture configuration: one dataclass whose fields are those of the reference JSON ``config``.
+
+SAM v1 (ViT image encoder) and MobileSAM (TinyViT image encoder, :class:`TinyViTConfig` in ``tiny_vit``) share
+the prompt encoder and mask decoder fields.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,47 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from sam_model.errors import SamModelError
+
+
+@dataclass(frozen=True, kw_only=True)
+class TinyViTConfig:
+    """MobileSAM's TinyViT image encoder (the ``tiny_vit`` object of a MobileSAM JSON ``config``).
+
+    Attributes:
+        embed_dims / depths: channels and blocks of each stage (stage 0 is the convolutional MBConv stage).
+        num_heads / window_sizes: attention heads and window side (tokens) per stage; stage 0's are unused.
+        merge_strides: stride of the patch merging after each stage but the last; the stem (``/4``) and these
+            must bring ``image_size`` down to the ``image_size // patch_size`` embedding grid.
+        mlp_ratio / mbconv_expand_ratio: hidden widths of the attention MLPs and the MBConv blocks.
+        local_conv_size: kernel side of the depthwise convolution between attention and MLP.
+        num_classes: outputs of TinyViT's unused classification head (kept so checkpoints load strictly).
+    """
+
+    embed_dims: tuple[int, ...] = (64, 128, 160, 320)
+    depths: tuple[int, ...] = (2, 2, 6, 2)
+    num_heads: tuple[int, ...] = (2, 4, 5, 10)
+    window_sizes: tuple[int, ...] = (7, 7, 14, 7)
+    merge_strides: tuple[int, ...] = (2, 2, 1)
+    mlp_ratio: float = 4.0
+    mbconv_expand_ratio: float = 4.0
+    local_conv_size: int = 3
+    num_classes: int = 1000
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TinyViTConfig:
+        """From the JSON object (lists for the per-stage fields); unknown keys raise ``SamModelError``."""
+        if not isinstance(data, dict):
+            raise SamModelError(f"'tiny_vit' must be an object, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SamModelError(f"unknown TinyViT config field(s): {', '.join(unknown)}")
+        values = {k: tuple(int(i) for i in v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,6 +69,9 @@ class SamConfig:
         iou_head_hidden_dim / iou_head_depth: the IoU prediction MLP.
         num_multimask_outputs: candidate masks in multimask mode (3).
         mask_threshold: logit threshold that turns logits into a binary mask (0.0).
+        tiny_vit: ``None`` for SAM's ViT; a :class:`TinyViTConfig` makes the image encoder MobileSAM's TinyViT,
+            and the ViT fields (``encoder_*``) are then unused. ``patch_size`` stays the encoder's overall
+            stride (16), so the embedding grid is still ``image_size // patch_size``.
     """
 
     image_size: int = 1024
@@ -42,6 +90,7 @@ class SamConfig:
     num_multimask_outputs: int = 3
     iou_head_depth: int = 3
     mask_threshold: float = 0.0
+    tiny_vit: TinyViTConfig | None = None
     name: str = field(default="custom", compare=False)
 
     @property
@@ -61,15 +110,29 @@ class SamConfig:
             values["encoder_global_attn_indexes"] = tuple(
                 int(i) for i in values["encoder_global_attn_indexes"]
             )
+        if values.get("tiny_vit") is not None:
+            values["tiny_vit"] = TinyViTConfig.from_dict(values["tiny_vit"])
         values.setdefault("name", name)
-        return cls(**values)
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise SamModelError(f"bad SAM config: {exc}") from exc
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields as a JSON-ready dict (without ``name``)."""
+        """The fields as a JSON-ready dict (without ``name``; without ``tiny_vit`` for a ViT model)."""
         data = asdict(self)
         data.pop("name")
         data["encoder_global_attn_indexes"] = list(self.encoder_global_attn_indexes)
+        if self.tiny_vit is None:
+            data.pop("tiny_vit")
+        else:
+            data["tiny_vit"] = self.tiny_vit.to_dict()
         return data
+
+    @property
+    def encoder_type(self) -> str:
+        """``"vit"`` (SAM v1) or ``"tiny_vit"`` (MobileSAM)."""
+        return "vit" if self.tiny_vit is None else "tiny_vit"
 
 
 VIT_B = SamConfig(name="vit_b")
@@ -88,11 +151,14 @@ VIT_H = SamConfig(
     encoder_global_attn_indexes=(7, 15, 23, 31),
 )
 
-PRESETS: dict[str, SamConfig] = {"vit_b": VIT_B, "vit_l": VIT_L, "vit_h": VIT_H}
+VIT_T = SamConfig(name="vit_t", tiny_vit=TinyViTConfig())
+"""MobileSAM: TinyViT-5M under SAM's prompt encoder and decoder (``mobile_sam.pt``)."""
+
+PRESETS: dict[str, SamConfig] = {"vit_b": VIT_B, "vit_l": VIT_L, "vit_h": VIT_H, "vit_t": VIT_T}
 
 
 def preset(name: str) -> SamConfig:
-    """The preset called ``name`` (``vit_b``, ``vit_l``, ``vit_h``); raises ``SamModelError`` otherwise."""
+    """The preset called ``name`` (``vit_b``, ``vit_l``, ``vit_h``, ``vit_t``); raises ``SamModelError`` otherwise."""
     try:
         return PRESETS[name]
     except KeyError:

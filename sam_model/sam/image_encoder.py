@@ -8,6 +8,8 @@ block for ViT-B); see ``docs/adr/0001-fused-relpos-attention.md`` for the measur
 
 from __future__ import annotations
 
+from collections.abc import Generator
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -63,6 +65,17 @@ class ImageEncoderViT(nn.Module):
         x = self.patch_embed(x) + self.pos_embed  # B x G x G x C (channels last throughout the blocks)
         for block in self.blocks:
             x = block(x)
+        return self.neck(x.permute(0, 3, 1, 2))
+
+    def forward_steps(self, x: Tensor) -> Generator[None, None, Tensor]:
+        """:meth:`forward` in steps (patch embedding + position embedding, each block, neck), yielding between
+        them; the generator's return value is the embedding, the same numbers as ``forward``. The caller
+        chooses the grad mode of each step (e.g. ``inference_mode`` around each ``next``)."""
+        x = self.patch_embed(x) + self.pos_embed
+        yield
+        for block in self.blocks:
+            x = block(x)
+            yield
         return self.neck(x.permute(0, 3, 1, 2))
 
 

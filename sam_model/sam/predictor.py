@@ -9,7 +9,7 @@ from torch import Tensor
 from sam_model.errors import EmbeddingError, ImageError, NoImageError, PromptError
 from sam_model.inputs import check_image, check_mask_input
 from sam_model.low_res import LowResFrame
-from sam_model.protocol import ImageEmbedding, Prediction
+from sam_model.protocol import EncodeSteps, ImageEmbedding, Prediction
 from sam_model.sam.model import Sam
 from sam_model.transforms import ResizeLongestSide, get_preprocess_shape, upscale_logits
 
@@ -66,9 +66,53 @@ class SamPredictor:
     def set_image(self, image: np.ndarray) -> None:
         """Encode an ``H x W x 3`` uint8 RGB image (the slow step). Raises ``ImageError`` on a bad array."""
         image = check_image(image)
+        self.set_torch_image(self._resized_tensor(image), (int(image.shape[0]), int(image.shape[1])))
+
+    def _resized_tensor(self, image: np.ndarray) -> Tensor:
+        """``1 x 3 x h x w`` (0..255) on the model's device, longest side ``image_size``."""
         resized = self.transform.apply_image(image)
-        tensor = torch.as_tensor(resized, device=self.device).permute(2, 0, 1).unsqueeze(0)
-        self.set_torch_image(tensor, (int(image.shape[0]), int(image.shape[1])))
+        return torch.as_tensor(resized, device=self.device).permute(2, 0, 1).unsqueeze(0)
+
+    def encode_steps(self, image: np.ndarray) -> EncodeSteps:
+        """Encode ``image`` (``H x W x 3`` uint8 RGB) in small steps, for a worker that answers clicks between
+        them (:class:`~sam_model.protocol.SteppedEncoder`): the encoder's ``forward_steps`` (a transformer
+        block or so per step). The generator's return value is the embedding, the same numbers as
+        ``set_image`` + ``get_embedding`` (bfloat16 encoder included); the current image is never touched.
+
+        Raises ``ImageError`` on a bad array at once (not at the first step). A compiled encoder, or one
+        without ``forward_steps``, runs whole in one step: only its full ``forward`` is known to be right.
+        """
+        return self._encode_steps(check_image(image))
+
+    def _encode_steps(self, image: np.ndarray) -> EncodeSteps:
+        encoder = self.model.image_encoder
+        # The bf16 encoder's hooks (``build.apply_bfloat16_encoder``) only run with ``forward``: cast here.
+        encoder_dtype = next(encoder.parameters()).dtype
+        with torch.inference_mode():
+            tensor = self._resized_tensor(image)
+            x = self.model.preprocess(tensor)
+        stepwise = hasattr(encoder, "forward_steps") and getattr(encoder, "_compiled_call_impl", None) is None
+        if not stepwise:
+            yield
+            with torch.inference_mode():
+                features = encoder(x)
+        else:
+            steps = encoder.forward_steps(x.to(encoder_dtype))
+            while True:
+                # grad mode is thread state: enter it around each step, never across a yield
+                with torch.inference_mode():
+                    try:
+                        next(steps)
+                    except StopIteration as stop:
+                        features = stop.value
+                        break
+                yield
+        return ImageEmbedding(
+            model_id=self.model_id,
+            original_size=(int(image.shape[0]), int(image.shape[1])),
+            input_size=(int(tensor.shape[-2]), int(tensor.shape[-1])),
+            arrays={"features": features.float().cpu().numpy().astype(np.float32, copy=True)},
+        )
 
     @torch.inference_mode()
     def set_torch_image(self, transformed_image: Tensor, original_image_size: tuple[int, int]) -> None:
