@@ -13,13 +13,10 @@ tree) for SAM 2; a dict given as ``config=`` may also be that object itself.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
 from sam_model.checkpoint import file_sha256, load_state_dict_file
@@ -70,9 +67,10 @@ def identify(state_dict: Mapping[str, Tensor], *, path: str | Path = "<state dic
     family = sam_family(state_dict)
     if family is not None:
         return ModelIdentity(family=family, version="1", preset=detect_preset(state_dict))
-    sam2 = _sam2_build()
-    if sam2 is not None and sam2.is_sam2_state_dict(state_dict):
-        preset = sam2.detect_sam2_preset(state_dict)
+    from sam_model.sam2.build import detect_sam2_preset, is_sam2_state_dict
+
+    if is_sam2_state_dict(state_dict):
+        preset = detect_sam2_preset(state_dict)
         if preset is not None:
             version = preset.split("_", 1)[0].removeprefix("sam")
         else:
@@ -80,7 +78,7 @@ def identify(state_dict: Mapping[str, Tensor], *, path: str | Path = "<state dic
             v21 = "no_obj_embed_spatial" in state_dict or "obj_ptr_tpos_proj.weight" in state_dict
             version = "2.1" if v21 else "2"
         return ModelIdentity(family="sam2", version=version, preset=preset)
-    families = "SAM, MobileSAM" + (", SAM 2" if sam2 is not None else "")
+    families = "SAM, MobileSAM, SAM 2"
     sample = ", ".join(list(state_dict)[:3])
     raise ArchitectureMismatchError(
         str(path), f"not a checkpoint of a known model family ({families}); its first keys are: {sample}"
@@ -117,12 +115,11 @@ def load_predictor(
     tree = resolve_config(path, identity, config)
     model_id = f"{identity.preset or 'custom'}-{file_sha256(path)[:16]}"
     if identity.family == "sam2":
-        sam2 = _sam2_build()
-        if sam2 is None:  # identify only answers "sam2" when the module is there
-            raise SamModelError("SAM 2 support is not installed")
+        from sam_model.sam2.build import load_sam2_predictor
+
         if compile:
             raise SamModelError("compile is supported for SAM v1 and MobileSAM only, not SAM 2")
-        return sam2.load_sam2_predictor(
+        return load_sam2_predictor(
             state_dict, path=path, config=tree, device=device, dtype=dtype, model_id=model_id
         )
     from sam_model.sam.build import load_sam_predictor
@@ -239,18 +236,6 @@ def _config_origin(path: str | Path, config: str | Path | Mapping[str, Any] | No
     if config is None:
         return str(Path(path).with_suffix(".json"))
     return "config" if isinstance(config, Mapping) else str(config)
-
-
-def _sam2_build() -> ModuleType | None:
-    """``sam_model.sam2.build`` (SAM 2 / 2.1), imported on first use; ``None`` where it is not installed.
-
-    It needs only ``is_sam2_state_dict``, ``detect_sam2_preset`` and ``load_sam2_predictor``.
-    """
-    if importlib.util.find_spec("sam_model.sam2") is None:
-        return None
-    if importlib.util.find_spec("sam_model.sam2.build") is None:
-        return None
-    return importlib.import_module("sam_model.sam2.build")
 
 
 __all__ = ["ModelIdentity", "check_checkpoint", "identify", "load_predictor", "resolve_config"]

@@ -1,14 +1,11 @@
 """One loader for every family: identification from the state dict, configs (explicit or a sidecar NAME.json),
-refusal of non-preset architectures without one, and the dispatch to SAM 2 through its build interface."""
+refusal of non-preset architectures without one, and SAM 2 through the same loader."""
 
 from __future__ import annotations
 
-import importlib.machinery
 import json
 import re
 import shutil
-import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +16,7 @@ import torch
 from annotator.core.model_manager import detect_checkpoint_preset
 from sam_model.build import ModelIdentity, check_checkpoint, identify, load_predictor
 from sam_model.checkpoint import file_sha256, load_state_dict_file
-from sam_model.errors import ArchitectureMismatchError, CheckpointError, ModelConfigError
+from sam_model.errors import ArchitectureMismatchError, CheckpointError, ModelConfigError, SamModelError
 from sam_model.protocol import ImageEmbedding
 from sam_model.sam.predictor import SamPredictor
 
@@ -152,58 +149,29 @@ def test_mobilesam_loads_without_config_and_ignores_reference_json(shared: Path,
         check_checkpoint(copy)
 
 
-class _FakeSam2:
-    """Stands in for ``sam_model.sam2.build``: only the interface the loader uses."""
+def test_sam2_through_the_one_loader(shared: Path, tmp_path: Path) -> None:
+    from sam_model.sam2.predictor import Sam2Predictor
 
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-
-    @staticmethod
-    def is_sam2_state_dict(state_dict: dict[str, torch.Tensor]) -> bool:
-        return any(k.startswith("image_encoder.trunk.") for k in state_dict)
-
-    @staticmethod
-    def detect_sam2_preset(state_dict: dict[str, torch.Tensor]) -> str | None:
-        return "sam2.1_hiera_tiny" if "image_encoder.trunk.preset_marker" in state_dict else None
-
-    def load_sam2_predictor(self, state_dict: dict[str, torch.Tensor], **kwargs: Any) -> object:
-        self.calls.append({"keys": sorted(state_dict), **kwargs})
-        return "sam2-predictor"
-
-
-@pytest.fixture()
-def fake_sam2(monkeypatch: pytest.MonkeyPatch) -> _FakeSam2:
-    fake = _FakeSam2()
-    package = types.ModuleType("sam_model.sam2")
-    package.__spec__ = importlib.machinery.ModuleSpec("sam_model.sam2", None, is_package=True)
-    module = types.ModuleType("sam_model.sam2.build")
-    module.__spec__ = importlib.machinery.ModuleSpec("sam_model.sam2.build", None)
-    for name in ("is_sam2_state_dict", "detect_sam2_preset", "load_sam2_predictor"):
-        setattr(module, name, getattr(fake, name))
-    monkeypatch.setitem(sys.modules, "sam_model.sam2", package)
-    monkeypatch.setitem(sys.modules, "sam_model.sam2.build", module)
-    return fake
-
-
-def test_sam2_dispatch(fake_sam2: _FakeSam2, tmp_path: Path) -> None:
-    path = tmp_path / "sam2.1_hiera_tiny.pt"
-    torch.save({"model": {"image_encoder.trunk.preset_marker": torch.zeros(1)}}, path)
-    assert identify(load_state_dict_file(path)) == ModelIdentity("sam2", "2.1", "sam2.1_hiera_tiny")
-    assert load_predictor(path, device="cpu", dtype="bfloat16") == "sam2-predictor"
-    call = fake_sam2.calls[-1]
-    assert call["model_id"] == f"sam2.1_hiera_tiny-{file_sha256(path)[:16]}"
-    assert call["config"] is None and call["dtype"] == "bfloat16" and call["path"] == path
-
-    custom = tmp_path / "my_sam2.pt"
-    torch.save({"model": {"image_encoder.trunk.x": torch.zeros(1)}}, custom)
-    assert identify(load_state_dict_file(custom)) == ModelIdentity("sam2", "2", None)
+    ref = shared / "reference" / "sam2"
+    path = tmp_path / "sam2_tiny_a.pth"
+    shutil.copy(ref / "sam2_tiny_a.pth", path)
+    identity = identify(load_state_dict_file(path), path=path)
+    assert identity == ModelIdentity("sam2", "2.1", None), "a narrow trunk is no official preset"
     with pytest.raises(ArchitectureMismatchError, match=re.escape("NAME.json")):
-        check_checkpoint(custom)
-    tree = {"image_encoder": {"trunk": {"embed_dim": 24}}}
-    custom.with_suffix(".json").write_text(json.dumps({"model": tree, "cases": {}}))
-    assert check_checkpoint(custom).preset is None
-    load_predictor(custom, device="cpu")
-    assert fake_sam2.calls[-1]["config"] == tree
-    assert fake_sam2.calls[-1]["model_id"].startswith("custom-")
-    load_predictor(custom, device="cpu", config={"image_encoder": {}})
-    assert fake_sam2.calls[-1]["config"] == {"image_encoder": {}}
+        check_checkpoint(path)
+    with pytest.raises(ArchitectureMismatchError, match=re.escape("NAME.json")):
+        load_predictor(path, device="cpu")
+    spec = json.loads((ref / "sam2_tiny_a.json").read_text())
+    path.with_suffix(".json").write_text(json.dumps({"model": spec["model"]}))  # the sidecar
+    predictor = load_predictor(path, device="cpu", dtype="float32")
+    assert isinstance(predictor, Sam2Predictor)
+    assert predictor.model_id == f"custom-{file_sha256(path)[:16]}"
+    arrays = np.load(ref / "sam2_tiny_a.npz")
+    predictor.set_image(arrays["image"])
+    case = spec["cases"]["box"]
+    masks, _, _ = predictor.predict(box=np.array(case["box"]), multimask_output=False)
+    expected = arrays["box/masks"]
+    iou = (masks & expected).sum() / max(1, (masks | expected).sum())
+    assert iou >= 0.95
+    with pytest.raises(SamModelError, match="compile"):
+        load_predictor(path, device="cpu", compile=True)
