@@ -47,7 +47,7 @@ def read_cpu_flags(cpuinfo: Path = CPUINFO) -> frozenset[str] | None:
     return None
 
 
-def native_bf16_reason(device: torch.device, cpu_flags: CpuFlags = read_cpu_flags) -> tuple[bool, str]:
+def native_bf16_reason(device: torch.device, cpu_flags: CpuFlags | None = None) -> tuple[bool, str]:
     """Whether ``device`` runs bfloat16 natively, and a short reason a user can read."""
     if device.type == "cuda":
         if torch.cuda.is_bf16_supported():
@@ -55,7 +55,7 @@ def native_bf16_reason(device: torch.device, cpu_flags: CpuFlags = read_cpu_flag
         return False, f"CUDA device {torch.cuda.get_device_name(device)} has no native bfloat16"
     if device.type != "cpu":
         return False, f"bfloat16 is not used on {device.type} by default"
-    flags = cpu_flags()
+    flags = (cpu_flags or read_cpu_flags)()
     if flags is None:
         return False, "the CPU's features cannot be read on this system, so native bfloat16 is not assumed"
     found = [f for f in NATIVE_BF16_CPU_FLAGS if f in flags]
@@ -68,7 +68,7 @@ def resolve_dtype(
     dtype: str,
     device: str | torch.device,
     *,
-    cpu_flags: CpuFlags = read_cpu_flags,
+    cpu_flags: CpuFlags | None = None,
     log_warning: bool = True,
 ) -> str:
     """The precision to run with: ``"float32"`` or ``"bfloat16"``.
@@ -89,7 +89,7 @@ def resolve_dtype(
 
 
 def bfloat16_warning(
-    dtype: str, device: str | torch.device, *, cpu_flags: CpuFlags = read_cpu_flags
+    dtype: str, device: str | torch.device, *, cpu_flags: CpuFlags | None = None
 ) -> str | None:
     """A one-line warning when an explicit ``"bfloat16"`` is asked for on a CPU without native bfloat16
     (``None`` otherwise: another dtype, ``"auto"``, or a device that is not a CPU)."""
