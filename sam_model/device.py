@@ -76,7 +76,8 @@ def resolve_dtype(
     ``"auto"`` -> bfloat16 where ``device`` (``"auto"`` is resolved first) runs it natively (CUDA with
     ``torch.cuda.is_bf16_supported()``; a CPU with AVX512_BF16 or AMX), else float32. An explicit dtype is
     kept; ``"bfloat16"`` on a device without native support is logged as a warning with the reason unless
-    ``log_warning`` is false (callers also show :func:`bfloat16_warning` to the user). Raises ``SamModelError`` for an unknown dtype or device.
+    ``log_warning`` is false (callers also show :func:`bfloat16_warning` to the user). Raises
+    ``SamModelError`` for an unknown dtype or device.
     """
     if dtype != "auto":
         parse_dtype(dtype)

@@ -17,7 +17,7 @@ COOPER_LAKE = ZEN3 | {"avx512f", "avx512_bf16"}
 AMX_ONLY = ZEN3 | {"amx_bf16"}
 
 
-def flags(value: frozenset[str] | None):  # noqa: ANN201 - a CpuFlags callable
+def flags(value: frozenset[str] | None):
     return lambda: value
 
 

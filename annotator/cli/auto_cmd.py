@@ -109,7 +109,9 @@ def run(args: argparse.Namespace) -> int:
     names = list_images(folder, recursive=args.recursive)
     if not names:
         raise CliError(f"{folder}: no images found")
-    segmenter = load_engine(args.checkpoint, device=args.device, dtype=args.dtype or "auto", config=args.config)
+    segmenter = load_engine(
+        args.checkpoint, device=args.device, dtype=args.dtype or "auto", config=args.config
+    )
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     skipped = 0

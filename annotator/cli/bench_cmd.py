@@ -84,7 +84,10 @@ def run_noc(args: argparse.Namespace) -> int:
         raise CliError(f"{args.dataset}: not a folder")
     segmenter, label = make_engine(
         args.engine or ("sam" if args.checkpoint is not None else "classic"),
-        args.checkpoint, args.device, dtype=args.dtype or "auto", config=args.config
+        args.checkpoint,
+        args.device,
+        dtype=args.dtype or "auto",
+        config=args.config,
     )
 
     def progress(done: int, total: int, result: ImageResult) -> None:

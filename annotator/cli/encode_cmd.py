@@ -81,7 +81,10 @@ def run(args: argparse.Namespace) -> int:
     cache = EmbeddingCache(args.cache_dir or settings.resolved_cache_dir(), max_bytes)
 
     segmenter = load_engine(  # imports torch: only when a command needs it
-        checkpoint, device=args.device or settings.device, dtype=args.dtype or settings.dtype, config=args.config
+        checkpoint,
+        device=args.device or settings.device,
+        dtype=args.dtype or settings.dtype,
+        config=args.config,
     )
     model_id = segmenter.model_id
     print(f"model: {model_id}; cache: {cache.directory}; {len(images)} images", file=sys.stderr)

@@ -44,9 +44,7 @@ def add_model_options(
         default=device_default,
         help=f"auto, cpu, cuda, cuda:N or mps (default: {where}{device_default or 'auto'})",
     )
-    parser.add_argument(
-        "--dtype", choices=DTYPE_CHOICES, help=f"{DTYPE_HELP} (default: {where}auto)"
-    )
+    parser.add_argument("--dtype", choices=DTYPE_CHOICES, help=f"{DTYPE_HELP} (default: {where}auto)")
     parser.add_argument("--config", type=Path, help=CONFIG_HELP)
 
 

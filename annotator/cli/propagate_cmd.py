@@ -103,7 +103,10 @@ def run(args: argparse.Namespace) -> int:
     project = store.project
 
     segmenter = load_engine(  # imports torch: only when a command needs it
-        checkpoint, device=args.device or settings.device, dtype=args.dtype or settings.dtype, config=args.config
+        checkpoint,
+        device=args.device or settings.device,
+        dtype=args.dtype or settings.dtype,
+        config=args.config,
     )
     try:
         predictor = require_sam(segmenter)

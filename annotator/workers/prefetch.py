@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-
 def prefetch_order(
     keys: Sequence[str],
     current: str,

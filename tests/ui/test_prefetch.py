@@ -225,7 +225,10 @@ class SteppedFake(DiscSegmenter):
             self.steps_run += 1
             yield
         size = (int(image.shape[0]), int(image.shape[1]))
-        arrays = {"image_embed": np.ones((1, 4, 2, 2), np.float32), "high_res_feats_0": np.zeros((1, 2, 8, 8))}
+        arrays = {
+            "image_embed": np.ones((1, 4, 2, 2), np.float32),
+            "high_res_feats_0": np.zeros((1, 2, 8, 8)),
+        }
         return ImageEmbedding(self.model_id, size, size, arrays)
 
 

@@ -1,0 +1,88 @@
+"""What a checkpoint file is (:func:`identify_checkpoint`) and the checksums recorded for official downloads
+that have none published (:class:`AcceptedChecksums`). No Qt; torch only inside ``identify_checkpoint``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from annotator.core.atomic import atomic_write_bytes
+
+logger = logging.getLogger(__name__)
+
+
+def identify_checkpoint(path: Path) -> str:
+    """The architecture of the checkpoint file ``path``: an official preset name (``vit_b``, ``vit_t``,
+    ``sam2.1_hiera_tiny``...) or ``"custom"`` for another architecture of a known family.
+
+    The one place where the model manager asks the model code what a file is (``sam_model.build.identify``;
+    in a build without it, SAM v1 preset detection). Imports torch.
+
+    Raises:
+        sam_model.errors.CheckpointError: not a checkpoint, truncated, or not a state dict of a known family.
+    """
+    from sam_model.checkpoint import load_state_dict_file
+    from sam_model.errors import ArchitectureMismatchError, SamModelError
+
+    state_dict = load_state_dict_file(path)
+    try:
+        from sam_model.build import identify
+    except ImportError:  # a build without the unified identification: SAM v1 only
+        from sam_model.sam.build import check_architecture, config_from_state_dict, detect_preset
+
+        preset = detect_preset(state_dict)
+        if preset is not None:
+            return preset
+        try:
+            config = config_from_state_dict(state_dict)
+        except SamModelError as exc:
+            raise ArchitectureMismatchError(str(path), str(exc)) from exc
+        check_architecture(state_dict, config, path=path)
+        return "custom"
+    try:
+        found = identify(state_dict)
+    except SamModelError as exc:
+        if hasattr(exc, "reason"):
+            raise
+        raise ArchitectureMismatchError(str(path), str(exc)) from exc
+    return _preset_name(found)
+
+
+def _preset_name(found: object) -> str:
+    """``identify``'s answer as a preset name (a string, or an object with a ``preset`` / ``name``)."""
+    if isinstance(found, str):
+        return found
+    for attribute in ("preset", "name"):
+        value = getattr(found, attribute, None)
+        if isinstance(value, str) and value:
+            return value
+    return "custom"
+
+
+class AcceptedChecksums:
+    """SHA-256 of official downloads that have no published checksum, recorded when they were accepted
+    (one JSON file ``{file name: sha256}``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def get(self, file: str) -> str | None:
+        """The recorded SHA-256 of official file ``file``, or ``None``."""
+        value = self._read().get(file)
+        return value if isinstance(value, str) else None
+
+    def set(self, file: str, sha256: str) -> None:
+        data = self._read()
+        data[file] = sha256
+        atomic_write_bytes(self.path, json.dumps(data, indent=1, sort_keys=True).encode("utf-8"))
+
+    def _read(self) -> dict[str, object]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            logger.warning("ignoring unreadable checksum file %s: %s", self.path, exc)
+            return {}
+        return data if isinstance(data, dict) else {}
