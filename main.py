@@ -69,6 +69,10 @@ def run_gui(args: argparse.Namespace) -> int:
         window.show_error("Project restored from backup", warning)
     if engine_warning is not None:
         window.show_error("Configured checkpoint not found", engine_warning)
+    else:
+        from annotator.ui.model_hint import maybe_show_model_hint
+
+        maybe_show_model_hint(window, settings, engine.checkpoint)
     controller.step_image(+1)
     return int(app.exec())
 
