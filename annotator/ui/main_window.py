@@ -322,7 +322,7 @@ class MainWindow(QMainWindow):
         from PySide6.QtWidgets import QFileDialog
 
         path, _ = QFileDialog.getOpenFileName(
-            self, "Load SAM checkpoint", "", "Checkpoints (*.pth *.pt);;All (*)"
+            self, "Load checkpoint (SAM, MobileSAM, SAM 2 / 2.1)", "", "Checkpoints (*.pth *.pt);;All (*)"
         )
         if path:
             self.load_engine(EngineRequest(path, self.engine_request.device, self.engine_request.dtype))
@@ -437,8 +437,10 @@ class MainWindow(QMainWindow):
     def _on_engine_ready(self, info: EngineInfo) -> None:
         where = Path(info.checkpoint).name if info.checkpoint else "classical (no checkpoint)"
         precision = f" · {info.dtype}" if info.checkpoint else ""
-        self.engine_label.setText(f"engine: {where} · {info.device}{precision}")
-        if info.note is not None:
+        slow = " (slow on this CPU)" if info.note is not None else ""
+        self.engine_label.setText(f"engine: {where} · {info.device}{precision}{slow}")
+        self.engine_label.setToolTip(info.note or "")
+        if info.note is not None:  # stays in the engine label (with the reason as its tooltip) and the log
             self.statusBar().showMessage(info.note)
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -154,7 +155,10 @@ class SegmentWorker(PrefetchMixin, QObject):
             segmenter = self._factory(request)
         except (SamModelError, OSError, RuntimeError, ValueError) as exc:
             log.warning("engine load failed: %s", exc)
-            self.engine_failed.emit(str(exc))
+            message = str(exc)
+            if request.checkpoint and Path(request.checkpoint).name not in message:
+                message = f"{request.checkpoint}: {message}"  # every load error names the file
+            self.engine_failed.emit(message)
             return
         except Exception as exc:  # shown to the user, traceback logged
             log.exception("engine load failed")
