@@ -14,43 +14,44 @@ logger = logging.getLogger(__name__)
 
 def identify_checkpoint(path: Path) -> str:
     """The architecture of the checkpoint file ``path``: an official preset name (``vit_b``, ``vit_t``,
-    ``sam2.1_hiera_tiny``...) or ``"custom"`` for another architecture of a known family.
+    ``sam2.1_hiera_tiny``...) or ``"custom"`` for another architecture of a known family that can be loaded
+    (its configuration given in a sidecar ``NAME.json``).
 
-    The one place where the model manager asks the model code what a file is (``sam_model.build.identify``;
-    in a build without it, SAM v1 preset detection). Imports torch.
+    The one place where the model manager asks the model code what a file is:
+    ``sam_model.build.check_checkpoint`` (family from ``identify``, architecture checked, nothing built); in a
+    build without it, SAM v1 preset detection. Imports torch.
 
     Raises:
-        sam_model.errors.CheckpointError: not a checkpoint, truncated, or not a state dict of a known family.
+        sam_model.errors.CheckpointError: not a checkpoint, truncated, not a state dict of a known family, or
+            an architecture that cannot be loaded as it is.
     """
+    try:
+        from sam_model.build import check_checkpoint
+    except ImportError:  # a build without the unified identification: SAM v1 only
+        return _identify_sam_v1(path)
+    return _preset_name(check_checkpoint(path))
+
+
+def _identify_sam_v1(path: Path) -> str:
     from sam_model.checkpoint import load_state_dict_file
     from sam_model.errors import ArchitectureMismatchError, SamModelError
+    from sam_model.sam.build import check_architecture, config_from_state_dict, detect_preset
 
     state_dict = load_state_dict_file(path)
+    preset = detect_preset(state_dict)
+    if preset is not None:
+        return preset
     try:
-        from sam_model.build import identify
-    except ImportError:  # a build without the unified identification: SAM v1 only
-        from sam_model.sam.build import check_architecture, config_from_state_dict, detect_preset
-
-        preset = detect_preset(state_dict)
-        if preset is not None:
-            return preset
-        try:
-            config = config_from_state_dict(state_dict)
-        except SamModelError as exc:
-            raise ArchitectureMismatchError(str(path), str(exc)) from exc
-        check_architecture(state_dict, config, path=path)
-        return "custom"
-    try:
-        found = identify(state_dict)
+        config = config_from_state_dict(state_dict)
     except SamModelError as exc:
-        if hasattr(exc, "reason"):
-            raise
         raise ArchitectureMismatchError(str(path), str(exc)) from exc
-    return _preset_name(found)
+    check_architecture(state_dict, config, path=path)
+    return "custom"
 
 
 def _preset_name(found: object) -> str:
-    """``identify``'s answer as a preset name (a string, or an object with a ``preset`` / ``name``)."""
+    """The identification's answer as a preset name: a string, or an object whose ``preset`` (``None`` for a
+    non-preset architecture: ``"custom"``) or ``name`` says it."""
     if isinstance(found, str):
         return found
     for attribute in ("preset", "name"):
