@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 
 from annotator.workers.requests import EngineRequest
@@ -90,3 +91,32 @@ def test_a_bad_checkpoint_error_names_the_file(qtbot, make_window, image_folder,
     with qtbot.waitSignal(window.controller.client.engine_failed, timeout=60000) as failed:
         window.load_engine(EngineRequest(str(bogus), "cpu", "auto"))
     assert "broken_model.pt" in failed.args[0]
+
+
+@pytest.mark.parametrize(
+    ("relative", "module"),
+    [
+        ("mobilesam/mobilesam_a.pth", "sam_model.sam.tiny_vit"),
+        ("sam2/sam2_tiny_a.pth", "sam_model.sam2.predictor"),
+    ],
+)
+def test_loop_with_mobilesam_and_sam2(
+    qtbot, make_window, image_folder, tmp_path, shared, relative, module
+) -> None:
+    """The click -> accept -> export loop through the app's own engine loading (load_predictor)."""
+    import importlib.util
+
+    from annotator.workers.requests import create_engine_segmenter
+
+    try:
+        present = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        present = False
+    checkpoint = shared / "reference" / relative
+    if not present or not checkpoint.is_file():
+        pytest.skip(f"{module} or {checkpoint} is not in this build")
+    window = make_window(
+        image_folder, factory=create_engine_segmenter, engine=EngineRequest(str(checkpoint), "cpu", "float32")
+    )
+    assert window.controller.client.engine.checkpoint == str(checkpoint)
+    _run_loop(qtbot, window, tmp_path)
