@@ -20,6 +20,7 @@ from annotator.core.settings import Settings, save_settings
 
 if TYPE_CHECKING:
     from annotator.ui.main_window import MainWindow
+    from annotator.ui.models_dialog import ModelsDialog
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,8 @@ class ModelHintBanner(QToolBar):
             dialog.select(name)
             dialog.start_download(name)
 
-    def open_models(self):  # type: ignore[no-untyped-def]
+    def open_models(self) -> ModelsDialog | None:
+        """Open Settings > Models (and hide the banner)."""
         from annotator.ui.models_dialog import open_models_dialog
 
         self.dismiss()

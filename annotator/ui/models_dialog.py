@@ -11,7 +11,9 @@ traceback. "Use" stores the choice in the settings
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
@@ -268,7 +270,7 @@ class ModelsDialog(QDialog):
             lambda r: self._on_verified(info, r),
         )
 
-    def _run_check(self, function, label: str, on_success) -> bool:  # type: ignore[no-untyped-def]
+    def _run_check(self, function: Callable[[], Any], label: str, on_success: Callable[[Any], None]) -> bool:
         check = BackgroundCall(function, label=label, thread_name="models-check", parent=self)
         self.check = check
         check.succeeded.connect(on_success)
