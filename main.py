@@ -20,10 +20,15 @@ def gui_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--checkpoint",
         type=Path,
-        help="SAM checkpoint (.pth); default: the one chosen in Settings > Models, else the classical engine",
+        help="checkpoint of any family: SAM v1, MobileSAM, SAM 2 / 2.1 (.pth / .pt); default: the one chosen in Settings > Models, else the classical engine",
     )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="default: settings, auto")
-    parser.add_argument("--dtype", choices=("float32", "bfloat16"), help="default: settings, float32")
+    parser.add_argument(
+        "--dtype",
+        choices=("auto", "float32", "bfloat16"),
+        help="model precision; auto: bfloat16 only where the hardware runs it natively (CUDA with bf16, a CPU "
+        "with AVX512_BF16 or AMX), else float32 (default: settings, auto)",
+    )
     return parser
 
 
@@ -58,11 +63,16 @@ def run_gui(args: argparse.Namespace) -> int:
         return 2
     window = MainWindow(controller)
     window.engine_request = engine
+    window.dtype_actions.get(engine.dtype, window.dtype_actions["auto"]).setChecked(True)
     window.show()
     for warning in warnings:
         window.show_error("Project restored from backup", warning)
     if engine_warning is not None:
         window.show_error("Configured checkpoint not found", engine_warning)
+    else:
+        from annotator.ui.model_hint import maybe_show_model_hint
+
+        maybe_show_model_hint(window, settings, engine.checkpoint)
     controller.step_image(+1)
     return int(app.exec())
 

@@ -243,3 +243,57 @@ def test_two_processes_writing_the_same_key(tmp_path: Path) -> None:
     stats = cache.stats()
     assert stats.entries == 1 and stats.corrupt == 0
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def _sam2_like(model_id: str, seed: int = 0) -> ImageEmbedding:
+    """A SAM 2-shaped embedding (tiny): three arrays at three resolutions, as ``Sam2Predictor`` stores them."""
+    rng = np.random.default_rng(seed)
+    arrays = {
+        "image_embed": rng.standard_normal((1, 16, 4, 4)).astype(np.float32),
+        "high_res_feats_0": rng.standard_normal((1, 4, 16, 16)).astype(np.float32),
+        "high_res_feats_1": rng.standard_normal((1, 8, 8, 8)).astype(np.float32),
+    }
+    return ImageEmbedding(model_id, (48, 64), (1024, 1024), arrays)
+
+
+def test_every_array_of_a_multi_array_embedding_survives_and_families_stay_apart(tmp_path: Path) -> None:
+    from annotator.workers.embedding_lru import EmbeddingLru
+
+    cache = EmbeddingCache(tmp_path / "cache", 10 * 2**20)
+    key = image_key(_image())
+    sam2 = _sam2_like("sam2.1_hiera_tiny-0123456789abcdef")
+    sam1 = _embedding("vit_b-fedcba9876543210")
+    assert cache.put(key, sam2) and cache.put(key, sam1)
+
+    restored = cache.get(key, sam2.model_id)
+    assert restored is not None and set(restored.arrays) == set(sam2.arrays)
+    for name, array in sam2.arrays.items():
+        np.testing.assert_array_equal(restored.arrays[name], array)
+        assert restored.arrays[name].dtype == array.dtype
+    assert restored.input_size == (1024, 1024) and restored.original_size == (48, 64)
+    other = cache.get(key, sam1.model_id)
+    assert other is not None and set(other.arrays) == set(sam1.arrays), "same pixels, another family"
+    assert cache.get(key, "sam2_hiera_tiny-0123456789abcdef") is None
+
+    lru = EmbeddingLru(2)
+    lru.put("a.png", sam2)
+    assert lru.get("a.png", sam2.model_id) is sam2
+    assert lru.get("a.png", sam1.model_id) is None, "the memory cache tells families apart by model_id"
+
+
+def test_a_multi_array_entry_missing_one_array_is_a_damaged_miss(tmp_path: Path) -> None:
+    import zipfile
+
+    cache = EmbeddingCache(tmp_path / "cache", 10 * 2**20)
+    key = image_key(_image(1))
+    embedding = _sam2_like("sam2-x")
+    cache.put(key, embedding)
+    path = cache.entry_path(key, embedding.model_id)
+    with zipfile.ZipFile(path) as src:
+        members = {n: src.read(n) for n in src.namelist()}
+    with zipfile.ZipFile(path, "w") as dst:
+        for name, data in members.items():
+            if name != "a2.npy":
+                dst.writestr(name, data)
+    assert cache.get(key, embedding.model_id) is None
+    assert cache.stats().corrupt == 1 and not path.exists()

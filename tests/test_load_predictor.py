@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from annotator.core.model_manager import detect_checkpoint_preset
+from annotator.core.model_checks import identify_checkpoint
 from sam_model.build import ModelIdentity, check_checkpoint, identify, load_predictor
 from sam_model.checkpoint import file_sha256, load_state_dict_file
 from sam_model.errors import ArchitectureMismatchError, CheckpointError, ModelConfigError, SamModelError
@@ -76,7 +76,7 @@ def test_non_preset_without_config_is_refused(lone_copy: Path) -> None:
         for words in ("my_sam.pth", "no official preset", "NAME.json", "config=", "decoder_num_heads"):
             assert words in message, message
     with pytest.raises(CheckpointError):
-        detect_checkpoint_preset(lone_copy)
+        identify_checkpoint(lone_copy)
 
 
 def test_config_makes_the_tiny_reference_load(
@@ -98,7 +98,7 @@ def test_sidecar_json_is_used(lone_copy: Path, sam_reference: Path, tiny: dict[s
     predictor = load_predictor(lone_copy, device="cpu")
     assert isinstance(predictor, SamPredictor)
     assert _point_case_error(predictor, tiny) <= 1e-3
-    assert detect_checkpoint_preset(lone_copy) == "custom"
+    assert identify_checkpoint(lone_copy) == "custom"
     # the reference folder itself holds sidecars: the app and tests load the file directly
     assert load_predictor(tiny["pth"], device="cpu").model_id.startswith("custom-")
 
@@ -143,7 +143,7 @@ def test_mobilesam_loads_without_config_and_ignores_reference_json(shared: Path,
     assert identity == ModelIdentity("mobilesam", "1", "vit_t")
     copy = tmp_path / "mobile_sam.pt"
     shutil.copyfile(pth, copy)
-    assert detect_checkpoint_preset(copy) == "vit_t"
+    assert identify_checkpoint(copy) == "vit_t"
     copy.with_suffix(".json").write_text(json.dumps({"config": {"image_size": 1024}}))
     with pytest.raises(ModelConfigError, match='add a "tiny_vit" object'):
         check_checkpoint(copy)

@@ -37,8 +37,9 @@ def test_official_table_matches_reference(shared: Path) -> None:
     path = shared / "reference" / "sam" / "checkpoints.json"
     if not path.is_file():
         pytest.skip(f"{path} not found")
-    reference = json.loads(path.read_text())
-    assert set(OFFICIAL_MODELS) == {"vit_b", "vit_l", "vit_h"}
+    reference = {k: v for k, v in json.loads(path.read_text()).items() if isinstance(v, dict)}
+    assert set(OFFICIAL_MODELS) == set(reference)
+    assert len(reference) == 12 and {"vit_t", "sam2.1_hiera_tiny", "sam2_hiera_large"} <= set(reference)
     for name, model in OFFICIAL_MODELS.items():
         ref = reference[name]
         assert (model.name, model.file, model.url, model.sha256) == (
@@ -48,7 +49,13 @@ def test_official_table_matches_reference(shared: Path) -> None:
             ref["sha256"],
         )
         assert model.bytes == ref.get("bytes")
-        assert len(model.sha256) == 64 and int(model.sha256, 16) >= 0
+        if model.sha256 is not None:
+            assert len(model.sha256) == 64 and int(model.sha256, 16) >= 0
+        if "size" in ref:
+            assert model.approx_size == ref["size"]
+        assert model.approx_size.startswith("about ") and model.good_for, f"{name}: size and use for people"
+    assert [m.name for m in mm.recommended_models()] == ["vit_t", "sam2.1_hiera_tiny"]
+    assert list(OFFICIAL_MODELS)[:2] == ["vit_t", "sam2.1_hiera_tiny"], "the small ones first"
 
 
 def test_settings_locations_and_round_trip(home: Path) -> None:
@@ -106,6 +113,7 @@ def test_add_verify_and_use_tiny_checkpoint(home: Path, sam_reference: Path, tmp
     assert reloaded.checkpoint == str(ckpt.resolve()) and reloaded.custom_model("tiny") == entry
     rows = {r.name: r for r in ModelManager(reloaded).list_models(verify=True)}
     assert rows["tiny"].active and rows["tiny"].verified is True and not rows["vit_b"].installed
+    assert rows["sam2.1_hiera_tiny"].verified is None and rows["sam2.1_hiera_tiny"].family == "SAM 2.1"
     assert manager.use("classic") is None and load_settings().checkpoint is None
 
 
@@ -238,3 +246,71 @@ def test_cli_verify_and_add(
     assert cli_main(["models", "verify", str(bogus)]) == 1
     assert cli_main(["models", "add", str(bogus)]) == 2
     assert "bogus.pth" in capsys.readouterr().err
+
+
+def test_a_download_without_published_checksum_is_accepted_once_it_loads_as_its_architecture(
+    home: Path, file_server: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """SAM 2.1 tiny has no published SHA-256: a wrong architecture is refused and deleted, the right one is
+    accepted, its checksum recorded, and a later corruption is found by verification against that record."""
+    base, root = file_server
+    served = root / "sam2.1_hiera_tiny.pt"
+    identified: list[Path] = []
+
+    def identify(path: Path) -> str:  # the model code's answer, keyed on the served bytes
+        identified.append(path)
+        return "sam2.1_hiera_tiny" if path.read_bytes().startswith(b"tiny") else "sam2.1_hiera_large"
+
+    monkeypatch.setattr(mm, "identify_checkpoint", identify)
+    manager = ModelManager(load_settings(), base_url=base)
+    installed = manager.official_path("sam2.1_hiera_tiny")
+
+    served.write_bytes(b"large" + bytes(range(256)) * 400)
+    with pytest.raises(
+        mm.DownloadError, match=r"sam2.1_hiera_tiny.pt: the download loads as 'sam2.1_hiera_large'"
+    ):
+        manager.download("sam2.1_hiera_tiny")
+    assert not installed.exists() and not list(installed.parent.glob("*.part"))
+    assert identified and identified[-1].name.endswith(".part"), "checked before it was moved into place"
+    assert manager.expected_sha256("sam2.1_hiera_tiny") is None
+
+    payload = b"tiny" + bytes(range(256)) * 400
+    served.write_bytes(payload)
+    assert manager.download("sam2.1_hiera_tiny") == installed
+    sha = hashlib.sha256(payload).hexdigest()
+    assert installed.read_bytes() == payload and manager.expected_sha256("sam2.1_hiera_tiny") == sha
+    row = next(r for r in manager.list_models(verify=True) if r.name == "sam2.1_hiera_tiny")
+    assert row.installed and row.verified is True
+    assert manager.verify(installed, detect=False).official == "sam2.1_hiera_tiny"
+
+    count = len(identified)
+    assert manager.download("sam2.1_hiera_tiny") == installed and len(identified) == count, "kept as it is"
+
+    installed.write_bytes(payload[:-1] + b"X")  # corrupted later: the recorded checksum catches it
+    row = next(r for r in manager.list_models(verify=True) if r.name == "sam2.1_hiera_tiny")
+    assert row.verified is False
+    assert cli_main(["models", "list", "--verify"]) == 0
+    assert "CORRUPT" in next(x for x in capsys.readouterr().out.splitlines() if "sam2.1_hiera_tiny" in x)
+
+
+def test_a_download_that_is_no_checkpoint_is_refused_by_the_real_identification(
+    home: Path, file_server: tuple[str, Path]
+) -> None:
+    base, root = file_server
+    (root / "sam2_hiera_small.pt").write_bytes(b"<html>not found</html>" * 100)
+    manager = ModelManager(load_settings(), base_url=base)
+    with pytest.raises(
+        mm.DownloadError, match=r"sam2_hiera_small\.pt: the download is not a usable checkpoint"
+    ):
+        manager.download("sam2_hiera_small")
+    assert not list((home / "models").glob("sam2_hiera_small*"))
+
+
+def test_identify_checkpoint_names_a_sam_file_and_refuses_others(sam_reference: Path, tmp_path: Path) -> None:
+    from sam_model.errors import CheckpointError
+
+    assert mm.identify_checkpoint(sam_reference / "sam_tiny_a.pth") in {"custom", "sam_tiny_a"}
+    bogus = tmp_path / "bogus.pt"
+    bogus.write_bytes(b"\x00" * 64)
+    with pytest.raises(CheckpointError, match=r"bogus\.pt"):
+        mm.identify_checkpoint(bogus)

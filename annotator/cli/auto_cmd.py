@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from annotator.cli import CliError, non_negative_int, positive_int, unit_interval
+from annotator.cli.model_options import add_model_options, load_engine
 from annotator.core.atomic import atomic_write_bytes
 
 
@@ -33,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--checkpoint", type=Path, help="SAM checkpoint (.pth); default: the classical engine"
     )
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    add_model_options(parser, device_default="auto", settings_default=False)
     parser.add_argument("--points-per-side", type=positive_int, help="SAM: grid points per side (default 32)")
     parser.add_argument(
         "--points-per-batch", type=positive_int, help="SAM: prompts decoded at once (default 64)"
@@ -52,28 +53,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--category", default="object", help="name of the single category (default: object)")
     parser.add_argument("-r", "--recursive", action="store_true", help="include sub-folders")
     parser.set_defaults(func=run)
-
-
-def make_segmenter(checkpoint: Path | None, device: str) -> Any:
-    """The engine: ``sam_model.engines.create_segmenter`` (SAM with a checkpoint, else the classical engine).
-
-    In a build without ``sam_model.engines``, the SAM predictor comes from
-    ``sam_model.build.load_predictor`` and
-    the classical engine from ``sam_model.classic.segmenter``.
-    """
-    try:
-        from sam_model.engines import create_segmenter
-    except ModuleNotFoundError as exc:
-        if exc.name != "sam_model.engines":
-            raise
-        if checkpoint is None:
-            from sam_model.classic.segmenter import ClassicSegmenter
-
-            return ClassicSegmenter()
-        from sam_model.build import load_predictor
-
-        return load_predictor(checkpoint, device=device)
-    return create_segmenter(checkpoint=None if checkpoint is None else str(checkpoint), device=device)
 
 
 def proposal_params(args: argparse.Namespace) -> dict[str, Any]:
@@ -130,7 +109,9 @@ def run(args: argparse.Namespace) -> int:
     names = list_images(folder, recursive=args.recursive)
     if not names:
         raise CliError(f"{folder}: no images found")
-    segmenter = make_segmenter(args.checkpoint, args.device)
+    segmenter = load_engine(
+        args.checkpoint, device=args.device, dtype=args.dtype or "auto", config=args.config
+    )
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     skipped = 0

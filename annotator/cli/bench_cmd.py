@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from annotator.cli import CliError
+from annotator.cli.model_options import add_model_options, load_engine
 from sam_model.noc import ImageResult, Summary, run_dataset, summarize
 from sam_model.protocol import Segmenter
 
@@ -35,30 +36,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     noc.add_argument(
         "--dataset", type=Path, required=True, help="folder with images/ and masks/ (GrabCut layout)"
     )
-    noc.add_argument("--engine", choices=("classic", "sam"), default="classic")
-    noc.add_argument("--checkpoint", type=Path, default=None, help="SAM checkpoint (.pth), with --engine sam")
-    noc.add_argument("--device", default="cpu", help="torch device for --engine sam (default: cpu)")
+    noc.add_argument(
+        "--engine", choices=("classic", "sam"), help="default: sam with --checkpoint, else classic"
+    )
+    noc.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="checkpoint of any family (SAM v1, MobileSAM, SAM 2 / 2.1; .pth / .pt), with --engine sam",
+    )
+    add_model_options(noc, device_default="cpu", settings_default=False)
     noc.add_argument("--max-clicks", type=int, default=20, help="clicks per image, the NoC cap (default: 20)")
     noc.add_argument("--out-dir", type=Path, default=Path("noc_results"), help="where the CSV and plot go")
     noc.add_argument("--limit", type=int, default=None, help="only the first N images (sorted by name)")
     noc.set_defaults(func=run_noc)
 
 
-def make_engine(engine: str, checkpoint: Path | None, device: str) -> tuple[Segmenter, str]:
-    """The segmenter to benchmark and a label for it."""
+def make_engine(
+    engine: str,
+    checkpoint: Path | None,
+    device: str,
+    *,
+    dtype: str = "auto",
+    config: Path | None = None,
+) -> tuple[Segmenter, str]:
+    """The segmenter to benchmark and a label for it: the classical engine, or any family's checkpoint
+    (``sam_model.build.load_predictor``; ``config`` for a non-preset architecture)."""
     if engine == "classic":
-        if checkpoint is not None:
-            raise CliError("--checkpoint is only used with --engine sam")
+        if checkpoint is not None or config is not None:
+            raise CliError("--checkpoint / --config are only used with --engine sam")
         from sam_model.classic.segmenter import ClassicSegmenter
 
         segmenter = ClassicSegmenter()
         return segmenter, segmenter.model_id
     if checkpoint is None:
         raise CliError("--engine sam needs --checkpoint PATH")
-    from sam_model.engines import create_segmenter
-
-    segmenter = create_segmenter(checkpoint, device=device)
-    return segmenter, f"sam ({checkpoint.name})"
+    segmenter = load_engine(checkpoint, device=device, dtype=dtype, config=config)
+    return segmenter, f"{segmenter.model_id} ({checkpoint.name})"
 
 
 def run_noc(args: argparse.Namespace) -> int:
@@ -68,7 +82,13 @@ def run_noc(args: argparse.Namespace) -> int:
         raise CliError(f"--limit must be at least 1, got {args.limit}")
     if not args.dataset.is_dir():
         raise CliError(f"{args.dataset}: not a folder")
-    segmenter, label = make_engine(args.engine, args.checkpoint, args.device)
+    segmenter, label = make_engine(
+        args.engine or ("sam" if args.checkpoint is not None else "classic"),
+        args.checkpoint,
+        args.device,
+        dtype=args.dtype or "auto",
+        config=args.config,
+    )
 
     def progress(done: int, total: int, result: ImageResult) -> None:
         print(

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from annotator.cli import CliError
+from annotator.cli.model_options import add_model_options, load_engine
 from annotator.cli.models_cmd import TextProgress
 from annotator.core.embedding_cache import EmbeddingCache, image_key
 from annotator.core.errors import ImageLoadError
@@ -36,8 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--checkpoint",
         help="checkpoint file, model name, or 'classic' (default: the configured one, see `models use`)",
     )
-    parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: settings, else auto)")
-    parser.add_argument("--dtype", choices=("float32", "bfloat16"), help="model dtype (default: settings)")
+    add_model_options(parser)
     parser.add_argument("--cache-dir", type=Path, help="embedding cache folder (default: settings)")
     parser.add_argument("--max-bytes", type=int, help="cache size limit in bytes (default: settings)")
     parser.add_argument("-r", "--recursive", action="store_true", help="include sub-folders")
@@ -80,10 +80,11 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--max-bytes must be >= 0, got {max_bytes}")
     cache = EmbeddingCache(args.cache_dir or settings.resolved_cache_dir(), max_bytes)
 
-    from sam_model.engines import create_segmenter  # imports torch: only when a command needs it
-
-    segmenter = create_segmenter(
-        checkpoint=checkpoint, device=args.device or settings.device, dtype=args.dtype or settings.dtype
+    segmenter = load_engine(  # imports torch: only when a command needs it
+        checkpoint,
+        device=args.device or settings.device,
+        dtype=args.dtype or settings.dtype,
+        config=args.config,
     )
     model_id = segmenter.model_id
     print(f"model: {model_id}; cache: {cache.directory}; {len(images)} images", file=sys.stderr)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from annotator.cli import CliError
-from annotator.core.model_manager import OFFICIAL_MODELS, ModelManager, ModelManagerError
+from annotator.core.model_manager import OFFICIAL_MODELS, ModelManager, ModelManagerError, recommended_models
 from annotator.core.settings import SettingsError, load_settings
 
 
@@ -98,7 +98,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     p = sub.add_parser("list", help="official models (installed or not) and your own")
     p.add_argument("--verify", action="store_true", help="hash every installed file (slow for large models)")
-    p = sub.add_parser("download", help="download an official checkpoint (resumes, verifies SHA-256)")
+    p = sub.add_parser(
+        "download",
+        help="download an official checkpoint (resumes; verifies the published SHA-256, else that it "
+        "loads as the expected architecture, and records its checksum)",
+    )
     p.add_argument("name", choices=sorted(OFFICIAL_MODELS), help="official model")
     p.add_argument("--retries", type=int, default=5, help="retries after a dropped connection (default 5)")
     p.add_argument("--url", metavar="BASE", default=argparse.SUPPRESS, help="download base address")
@@ -123,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
 def _list(manager: ModelManager, args: argparse.Namespace) -> int:
     rows = manager.list_models(verify=args.verify)
     print(f"models directory: {manager.models_dir}")
-    print(f"{'':2}{'name':<16}{'preset':<8}{'status':<22}{'size':>10}  path")
+    print(f"{'':2}{'name':<24}{'family':<11}{'status':<22}{'size':>14}  path")
     for info in rows:
         if not info.installed:
             status = f"partial {_mib(info.partial_bytes)}" if info.partial_bytes else "not installed"
@@ -136,12 +140,17 @@ def _list(manager: ModelManager, args: argparse.Namespace) -> int:
         if info.installed:
             size = _mib(info.size_bytes)
         else:
-            size = _mib(info.expected_bytes) if info.expected_bytes else "?"
-        kind = "" if info.official else " (custom)"
+            size = _mib(info.expected_bytes) if info.expected_bytes else info.approx_size or "?"
+        family = info.family if info.official else f"({info.preset})"
         mark = "*" if info.active else " "
-        print(f"{mark:2}{info.name:<16}{info.preset:<8}{status:<22}{size:>10}  {info.path}{kind}")
+        print(f"{mark:2}{info.name:<24}{family:<11}{status:<22}{size:>14}  {info.path}")
+        if info.good_for:
+            print(f"{'':26}{info.good_for}")
     if manager.active_checkpoint() is None:
-        print("active: classical engine (no checkpoint); select one with `models use NAME`")
+        small = " or ".join(
+            f"`models download {m.name}` ({m.family}, {m.approx_size})" for m in recommended_models()
+        )
+        print(f"active: classical engine (no checkpoint); one download gives much better masks: {small}")
     return 0
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from annotator.cli import CliError, positive_int, unit_interval
 from annotator.cli.encode_cmd import resolve_checkpoint
+from annotator.cli.model_options import add_model_options, load_engine
 from annotator.cli.models_cmd import TextProgress
 from annotator.core.atomic import atomic_write_bytes
 from annotator.core.embedding_cache import EmbeddingCache
@@ -55,8 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--checkpoint", help="SAM checkpoint file or model name (default: the configured one)"
     )
-    parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: settings, else auto)")
-    parser.add_argument("--dtype", choices=("float32", "bfloat16"), help="model dtype (default: settings)")
+    add_model_options(parser)
     parser.add_argument("--cache-dir", type=Path, help="embedding cache folder (default: settings)")
     parser.add_argument("--targets", nargs="+", metavar="IMAGE", help="only these images (default: all)")
     defaults = SearchOptions()
@@ -102,10 +102,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     project = store.project
 
-    from sam_model.engines import create_segmenter  # imports torch: only when a command needs it
-
-    segmenter = create_segmenter(
-        checkpoint=checkpoint, device=args.device or settings.device, dtype=args.dtype or settings.dtype
+    segmenter = load_engine(  # imports torch: only when a command needs it
+        checkpoint,
+        device=args.device or settings.device,
+        dtype=args.dtype or settings.dtype,
+        config=args.config,
     )
     try:
         predictor = require_sam(segmenter)

@@ -140,6 +140,7 @@ def download_file(
     timeout_s: float = 30.0,
     chunk_bytes: int = CHUNK_BYTES,
     sleep: Callable[[float], None] = time.sleep,
+    accept: Callable[[Path, str], None] | None = None,
 ) -> Path:
     """Download ``url`` to ``dest``, resuming ``<dest>.part`` if it exists.
 
@@ -155,6 +156,9 @@ def download_file(
         timeout_s: socket timeout per connection / read, in seconds.
         chunk_bytes: read size in bytes.
         sleep: the wait function (tests pass a fast one).
+        accept: called with ``(part file, its hex SHA-256)`` once the transfer is complete and the checksum
+            (if any) matched, before the file is moved into place; an exception it raises deletes the
+            ``.part`` and propagates (e.g. a download that does not load as the expected model).
 
     Returns:
         ``dest``.
@@ -198,6 +202,12 @@ def download_file(
     if sha256 is not None and actual != sha256.lower():
         part.unlink(missing_ok=True)
         raise ChecksumMismatchError(dest, sha256.lower(), actual)
+    if accept is not None:
+        try:
+            accept(part, actual)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
     os.replace(part, dest)
     return dest
 

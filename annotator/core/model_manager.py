@@ -1,4 +1,5 @@
-"""The official SAM checkpoints, the user's own checkpoints, downloads and verification (no Qt).
+"""The official checkpoints (SAM, MobileSAM, SAM 2 / 2.1; table in ``model_catalog``), the user's own
+checkpoints, downloads and verification (no Qt).
 
 The UI and the CLI use :class:`ModelManager`::
 
@@ -12,6 +13,10 @@ The UI and the CLI use :class:`ModelManager`::
 
 Download addresses can be redirected (mirror, tests) with ``base_url=`` or ``$SAM_ANNOTATOR_MODEL_URL``:
 the file name is appended to it.
+
+Where upstream publishes no SHA-256 (SAM 2 / 2.1), a download is accepted once it loads as the expected
+architecture (:func:`identify_checkpoint`, the one place that asks the model code); its SHA-256 is then
+recorded (``<models>/.verified/accepted.json``) and every later verification compares against it.
 """
 
 from __future__ import annotations
@@ -24,62 +29,28 @@ from pathlib import Path
 from annotator.core.download import (
     CancelCheck,
     ChecksumRecords,
+    DownloadError,
     ProgressCallback,
     download_file,
     file_sha256,
     part_path,
 )
 from annotator.core.errors import CoreError
+from annotator.core.model_catalog import OFFICIAL_MODELS, OfficialModel, recommended_models
+from annotator.core.model_checks import AcceptedChecksums, identify_checkpoint
 from annotator.core.settings import CustomModel, Settings, save_settings
 
 BASE_URL_ENV = "SAM_ANNOTATOR_MODEL_URL"
 CLASSIC_NAMES = ("classic", "none")
 """Names that ``use`` accepts to select the classical engine (no checkpoint)."""
-
-
-@dataclass(frozen=True)
-class OfficialModel:
-    """One official checkpoint as published by the upstream project.
-
-    Attributes:
-        name: the preset name (``vit_b``, ``vit_l``, ``vit_h``).
-        file: file name of the checkpoint.
-        url: download address.
-        sha256: hex SHA-256 of the file.
-        bytes: file size in bytes where published, else ``None``.
-    """
-
-    name: str
-    file: str
-    url: str
-    sha256: str
-    bytes: int | None = None
-
-
-OFFICIAL_MODELS: dict[str, OfficialModel] = {
-    m.name: m
-    for m in (
-        OfficialModel(
-            name="vit_b",
-            file="sam_vit_b_01ec64.pth",
-            url="https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth",
-            sha256="ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912",
-        ),
-        OfficialModel(
-            name="vit_l",
-            file="sam_vit_l_0b3195.pth",
-            url="https://dl.fbaipublicfiles.com/segment_anything/sam_vit_l_0b3195.pth",
-            sha256="3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622",
-        ),
-        OfficialModel(
-            name="vit_h",
-            file="sam_vit_h_4b8939.pth",
-            url="https://dl.fbaipublicfiles.com/segment_anything/sam_vit_h_4b8939.pth",
-            sha256="a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e",
-            bytes=2564550879,
-        ),
-    )
-}
+__all__ = [
+    "OFFICIAL_MODELS",
+    "ModelManager",
+    "ModelManagerError",
+    "OfficialModel",
+    "identify_checkpoint",
+    "recommended_models",
+]
 
 
 class ModelManagerError(CoreError, ValueError):
@@ -92,7 +63,8 @@ class ModelInfo:
 
     Attributes:
         name: official preset name or the custom model's name.
-        preset: architecture (``vit_b`` / ``vit_l`` / ``vit_h`` / ``custom``).
+        preset: architecture (an official preset name such as ``vit_b`` or ``sam2.1_hiera_tiny``, or
+            ``custom``).
         official: whether it is one of :data:`OFFICIAL_MODELS`.
         path: where the checkpoint is (or will be downloaded to).
         installed: whether the file exists.
@@ -101,6 +73,9 @@ class ModelInfo:
         partial_bytes: bytes of an interrupted download (``<file>.part``) that ``download`` will resume.
         verified: ``True``/``False`` when the checksum is known to match / not to match; ``None`` not checked.
         active: whether it is the configured checkpoint.
+        family: ``SAM``, ``MobileSAM``, ``SAM 2``, ``SAM 2.1`` (official) or ``""`` (custom).
+        approx_size: the official download size for people (``"about 149 MB"``), ``""`` for custom.
+        good_for: one line on speed against quality (official), ``""`` for custom.
     """
 
     name: str
@@ -113,6 +88,9 @@ class ModelInfo:
     partial_bytes: int
     verified: bool | None
     active: bool
+    family: str = ""
+    approx_size: str = ""
+    good_for: str = ""
 
 
 @dataclass(frozen=True)
@@ -142,19 +120,6 @@ class VerifyReport:
         return self.problem is None and self.preset is not None
 
 
-def detect_checkpoint_preset(path: Path) -> str:
-    """The preset of the checkpoint at ``path`` (``vit_b``, ``vit_t``, ``sam2.1_hiera_tiny``, ...), or ``"custom"``
-    for another architecture whose configuration is given next to it (``NAME.json``).
-
-    Raises:
-        sam_model.errors.CheckpointError: not a checkpoint, truncated, no known family, or an architecture that
-            is no preset and has no configuration.
-    """
-    from sam_model.build import check_checkpoint  # imports torch: only when needed
-
-    return check_checkpoint(path).preset or "custom"
-
-
 class ModelManager:
     """Lists, downloads, verifies and selects checkpoints; persists choices in ``settings``.
 
@@ -178,6 +143,16 @@ class ModelManager:
     def _records(self) -> ChecksumRecords:
         return ChecksumRecords(self.models_dir / ".verified")
 
+    @property
+    def _accepted(self) -> AcceptedChecksums:
+        return AcceptedChecksums(self.models_dir / ".verified" / "accepted.json")
+
+    def expected_sha256(self, name: str) -> str | None:
+        """The SHA-256 the official model ``name`` must have: published, else recorded when its download was
+        accepted, else ``None`` (not downloaded yet)."""
+        model = self._official(name)
+        return model.sha256 or self._accepted.get(model.file)
+
     def official_path(self, name: str) -> Path:
         """Where the official model ``name`` is (or will be) stored."""
         return self.models_dir / self._official(name).file
@@ -190,19 +165,20 @@ class ModelManager:
     def list_models(self, *, verify: bool = False) -> list[ModelInfo]:
         """Official models (installed or not), then custom ones. ``verify`` hashes every installed file."""
         entries = [
-            (m.name, m.name, True, self.models_dir / m.file, m.sha256, m.bytes)
+            (m.name, m.name, m, self.models_dir / m.file, self.expected_sha256(m.name), m.bytes)
             for m in OFFICIAL_MODELS.values()
         ]
         entries += [
-            (c.name, c.preset, False, Path(c.path), c.sha256, c.size or None)
+            (c.name, c.preset, None, Path(c.path), c.sha256, c.size or None)
             for c in self.settings.custom_models
         ]
         active = self._active_path()
         rows: list[ModelInfo] = []
-        for name, preset, official, path, sha, expected in entries:
+        for name, preset, model, path, sha, expected in entries:
+            official = model is not None
             installed = path.is_file()
             verified: bool | None = None
-            if installed:
+            if installed and sha:
                 verified = self._records.check(path, sha) if verify else self._records.recorded(path, sha)
             part = part_path(path)
             rows.append(
@@ -217,6 +193,9 @@ class ModelManager:
                     partial_bytes=part.stat().st_size if official and part.is_file() else 0,
                     verified=verified,
                     active=active is not None and installed and _same(path, active),
+                    family=model.family if model else "",
+                    approx_size=model.approx_size if model else "",
+                    good_for=model.good_for if model else "",
                 )
             )
         return rows
@@ -235,19 +214,21 @@ class ModelManager:
         """Download the official model ``name`` into the models directory (blocking: not on the GUI thread).
 
         An installed file with the right checksum is kept as it is. Resumes ``<file>.part``; verifies the
-        SHA-256 before moving the file into place. See ``annotator.core.download.download_file`` for
-        ``progress(bytes_done, bytes_total)``, ``cancel()`` and the errors raised.
+        SHA-256 before moving the file into place; a model without a published SHA-256 must load as its
+        architecture instead (:func:`identify_checkpoint`), and its checksum is recorded then. See
+        ``annotator.core.download.download_file`` for ``progress(bytes_done, bytes_total)``, ``cancel()``
+        and the errors raised (``DownloadError`` also for a download of the wrong architecture).
         """
         model = self._official(name)
         dest = self.models_dir / model.file
-        if dest.is_file() and (
-            self._records.recorded(dest, model.sha256) or self._records.check(dest, model.sha256)
-        ):
+        sha = self.expected_sha256(name)
+        if dest.is_file() and sha and (self._records.recorded(dest, sha) or self._records.check(dest, sha)):
             if progress is not None:
                 size = dest.stat().st_size
                 progress(size, size)
             return dest
         kwargs = {"sleep": sleep} if sleep is not None else {}
+        accepted: list[str] = []
         download_file(
             self.url_for(name),
             dest,
@@ -258,10 +239,33 @@ class ModelManager:
             retries=retries,
             backoff_s=backoff_s,
             timeout_s=timeout_s,
+            accept=None
+            if model.sha256
+            else lambda part, sha: accepted.append(self._accept(model, part, sha)),
             **kwargs,
         )
-        self._records.record(dest, model.sha256)
+        actual = model.sha256 or accepted[0]
+        if model.sha256 is None:
+            self._accepted.set(model.file, actual)
+        self._records.record(dest, actual)
         return dest
+
+    def _accept(self, model: OfficialModel, path: Path, sha256: str) -> str:
+        """Accept a download without a published checksum only when it loads as ``model``'s architecture;
+        returns its ``sha256``. Raises ``DownloadError`` (the caller deletes the file)."""
+        from sam_model.errors import CheckpointError
+
+        try:
+            found = identify_checkpoint(path)
+        except CheckpointError as exc:
+            raise DownloadError(
+                f"{model.file}: the download is not a usable checkpoint ({exc.reason}); it was deleted"
+            ) from exc
+        if found != model.name:
+            raise DownloadError(
+                f"{model.file}: the download loads as {found!r}, not as {model.name!r}; it was deleted"
+            )
+        return sha256
 
     def verify(self, path: Path, *, detect: bool = True) -> VerifyReport:
         """Checksum ``path``, match it against the official and custom models, and detect its architecture.
@@ -273,7 +277,7 @@ class ModelManager:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such checkpoint file")
         sha = file_sha256(path)
-        official = next((m.name for m in OFFICIAL_MODELS.values() if m.sha256 == sha), None)
+        official = next((n for n in OFFICIAL_MODELS if self.expected_sha256(n) == sha), None)
         custom = next((m.name for m in self.settings.custom_models if m.sha256 == sha), None)
         preset: str | None = official
         problem: str | None = None
@@ -281,9 +285,18 @@ class ModelManager:
             from sam_model.errors import CheckpointError
 
             try:
-                preset = detect_checkpoint_preset(path)
+                preset = identify_checkpoint(path)
             except CheckpointError as exc:
                 problem = exc.reason
+            model = OFFICIAL_MODELS.get(preset or "")
+            if (  # an official file without published checksum, put in place by hand: accepted now
+                model is not None
+                and model.sha256 is None
+                and self._accepted.get(model.file) is None
+                and _same(path, self.models_dir / model.file)
+            ):
+                self._accepted.set(model.file, sha)
+                official = model.name
         if official is not None:
             self._records.record(path, sha)
         return VerifyReport(path, path.stat().st_size, sha, official, custom, preset, problem)

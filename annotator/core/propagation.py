@@ -110,14 +110,32 @@ class ImageOutcome:
     error: str | None = None
 
 
+PERSAM_NOT_FOR_SAM2 = (
+    "PerSAM (find similar / propagate) is not available with a SAM 2 / SAM 2.1 checkpoint: it steers SAM's "
+    "mask decoder with target-guided attention, which this app's SAM 2 decoder does not offer. Load a SAM "
+    "(vit_b / vit_l / vit_h) or MobileSAM (vit_t) checkpoint to use it"
+)
+
+
+def persam_unavailable_reason(segmenter: object) -> str | None:
+    """Why PerSAM cannot run on ``segmenter`` (a sentence for the user), or ``None`` when it can: SAM v1 and
+    MobileSAM predictors can; SAM 2 / 2.1 and the classical engine cannot."""
+    if isinstance(segmenter, SamPredictor):
+        return None
+    if type(segmenter).__module__.startswith("sam_model.sam2"):
+        return PERSAM_NOT_FOR_SAM2
+    return (
+        f"propagation (PerSAM) needs a SAM or MobileSAM checkpoint, but the current engine is "
+        f"{type(segmenter).__name__}: load one with File > Load checkpoint (CLI: --checkpoint PATH)"
+    )
+
+
 def require_sam(segmenter: object) -> SamPredictor:
-    """The segmenter as a SAM predictor, or :class:`SamRequiredError` (the classical engine has no
-    features)."""
-    if not isinstance(segmenter, SamPredictor):
-        raise SamRequiredError(
-            f"propagation (PerSAM) needs a SAM checkpoint, but the current engine is "
-            f"{type(segmenter).__name__}: load one with File > Load checkpoint (CLI: --checkpoint PATH)"
-        )
+    """The segmenter as a SAM (v1 or MobileSAM) predictor, or :class:`SamRequiredError` saying why not
+    (the classical engine has no features; SAM 2's decoder has no target-guided attention)."""
+    reason = persam_unavailable_reason(segmenter)
+    if reason is not None or not isinstance(segmenter, SamPredictor):
+        raise SamRequiredError(reason or "PerSAM needs a SAM predictor")
     return segmenter
 
 

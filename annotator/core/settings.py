@@ -120,7 +120,8 @@ class Settings:
     Attributes:
         checkpoint: path of the configured SAM checkpoint; ``None`` selects the classical engine.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
-        dtype: ``"float32"`` or ``"bfloat16"``.
+        dtype: ``"auto"`` (bfloat16 where the hardware runs it natively, else float32), ``"float32"`` or
+            ``"bfloat16"``.
         models_dir: where official checkpoints are downloaded.
         cache_dir: where image embeddings are cached.
         cache_max_bytes: embedding-cache size limit in bytes (least-recently-used entries are evicted).
@@ -131,7 +132,7 @@ class Settings:
 
     checkpoint: str | None = None
     device: str = "auto"
-    dtype: str = "float32"
+    dtype: str = "auto"
     models_dir: str | None = None
     cache_dir: str | None = None
     cache_max_bytes: int = DEFAULT_CACHE_MAX_BYTES
@@ -177,7 +178,7 @@ class Settings:
             settings = cls(
                 checkpoint=_opt_str(data.get("checkpoint")),
                 device=str(data.get("device", "auto")),
-                dtype=str(data.get("dtype", "float32")),
+                dtype=str(data.get("dtype", "auto")),
                 models_dir=_opt_str(data.get("models_dir")),
                 cache_dir=_opt_str(data.get("cache_dir")),
                 cache_max_bytes=int(data.get("cache_max_bytes", DEFAULT_CACHE_MAX_BYTES)),

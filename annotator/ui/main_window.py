@@ -34,6 +34,11 @@ from annotator.workers.image_loader import DecodedImage
 from annotator.workers.requests import EngineInfo, EngineRequest
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+DTYPES = {
+    "auto": "Precision: auto (bfloat16 only where native)",
+    "float32": "Precision: float32",
+    "bfloat16": "Precision: bfloat16",
+}
 
 
 def initial_size() -> tuple[int, int]:
@@ -115,6 +120,16 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _checked=False, d=device: self.set_device(d))
             self.device_group.addAction(action)
             self.device_actions[device] = action
+        device_menu.addSeparator()
+        self.dtype_group = QActionGroup(self)
+        self.dtype_actions: dict[str, QAction] = {}
+        for dtype, label in DTYPES.items():
+            action = device_menu.addAction(label)
+            action.setCheckable(True)
+            action.setChecked(dtype == "auto")
+            action.triggered.connect(lambda _checked=False, t=dtype: self.set_dtype(t))
+            self.dtype_group.addAction(action)
+            self.dtype_actions[dtype] = action
         file_menu.addSeparator()
         for name in ("export_coco", "import_coco"):
             file_menu.addAction(a[name])
@@ -290,9 +305,16 @@ class MainWindow(QMainWindow):
         self.engine_label.setText(f"engine: loading on {device}…")
         self.controller.client.load_engine(self.engine_request)
 
+    def set_dtype(self, dtype: str) -> None:
+        """Reload the engine with precision ``dtype`` (``auto``, ``float32`` or ``bfloat16``) in the worker."""
+        self.engine_request = EngineRequest(self.engine_request.checkpoint, self.engine_request.device, dtype)
+        self.engine_label.setText(f"engine: loading in {dtype}…")
+        self.controller.client.load_engine(self.engine_request)
+
     def load_engine(self, request: EngineRequest) -> None:
         self.engine_request = request
         self.device_actions.get(request.device, self.device_actions["auto"]).setChecked(True)
+        self.dtype_actions.get(request.dtype, self.dtype_actions["auto"]).setChecked(True)
         self.engine_label.setText("engine: loading…")
         self.controller.client.load_engine(request)
 
@@ -300,7 +322,7 @@ class MainWindow(QMainWindow):
         from PySide6.QtWidgets import QFileDialog
 
         path, _ = QFileDialog.getOpenFileName(
-            self, "Load SAM checkpoint", "", "Checkpoints (*.pth *.pt);;All (*)"
+            self, "Load checkpoint (SAM, MobileSAM, SAM 2 / 2.1)", "", "Checkpoints (*.pth *.pt);;All (*)"
         )
         if path:
             self.load_engine(EngineRequest(path, self.engine_request.device, self.engine_request.dtype))
@@ -414,7 +436,12 @@ class MainWindow(QMainWindow):
 
     def _on_engine_ready(self, info: EngineInfo) -> None:
         where = Path(info.checkpoint).name if info.checkpoint else "classical (no checkpoint)"
-        self.engine_label.setText(f"engine: {where} · {info.device}")
+        precision = f" · {info.dtype}" if info.checkpoint else ""
+        slow = " (slow on this CPU)" if info.note is not None else ""
+        self.engine_label.setText(f"engine: {where} · {info.device}{precision}{slow}")
+        self.engine_label.setToolTip(info.note or "")
+        if info.note is not None:  # stays in the engine label (with the reason as its tooltip) and the log
+            self.statusBar().showMessage(info.note)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.review.shutdown()

@@ -1,14 +1,19 @@
 """Settings > Models…: official and own checkpoints, background downloads, the engine in use, the cache.
 
-The dialog shows what :class:`~annotator.core.model_manager.ModelManager` knows and turns buttons into its
-calls; downloads run in a :class:`~annotator.workers.download_worker.DownloadTask` thread. Errors are shown in
-the dialog's message line (file and reason), never as a traceback. "Use" stores the choice in the settings
+The dialog shows what :class:`~annotator.core.model_manager.ModelManager` knows (SAM, MobileSAM, SAM 2 / 2.1,
+with size and what each is good for) and turns buttons into its calls; downloads run in a
+:class:`~annotator.workers.download_worker.DownloadTask` thread, and adding or verifying a checkpoint (hashing
+it, loading it to tell its architecture) in a :class:`~annotator.workers.call_worker.BackgroundCall` thread, so
+the window stays responsive. Errors are shown in the dialog's message line (file and reason), never as a
+traceback. "Use" stores the choice in the settings
 (the next start uses it) and emits ``engine_selected(checkpoint)`` for the window to reload the engine.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
@@ -27,11 +32,12 @@ from PySide6.QtWidgets import (
 
 from annotator.core.embedding_cache import EmbeddingCache
 from annotator.core.errors import CoreError
-from annotator.core.model_manager import ModelInfo, ModelManager
+from annotator.core.model_manager import ModelInfo, ModelManager, VerifyReport
+from annotator.core.settings import CustomModel
+from annotator.workers.call_worker import BackgroundCall
 from annotator.workers.download_worker import DownloadProgress, DownloadTask
-from sam_model.errors import SamModelError
 
-COLUMNS = ("Model", "Type", "Status", "Size", "Verified", "In use")
+COLUMNS = ("Model", "Type", "Status", "Size", "Verified", "In use", "Good for")
 
 
 def _mb(size: int | None) -> str:
@@ -52,10 +58,12 @@ class ModelsDialog(QDialog):
     Signals:
         engine_selected(object): the checkpoint path (``str``) to load now, ``None`` for the classical engine.
         message_shown(str): the text of the message line (errors name the file and the reason).
+        check_finished(bool): an Add or Verify running in the background ended (``True``: it succeeded).
     """
 
     engine_selected = Signal(object)
     message_shown = Signal(str)
+    check_finished = Signal(bool)
 
     def __init__(
         self, manager: ModelManager, cache: EmbeddingCache | None = None, parent: QWidget | None = None
@@ -65,6 +73,8 @@ class ModelsDialog(QDialog):
         self.manager = manager
         self.cache = cache
         self.task: DownloadTask | None = None
+        self.check: BackgroundCall | None = None
+        self._check_ok = False
         self._rows: list[ModelInfo] = []
 
         self.table = QTableWidget(0, len(COLUMNS))
@@ -111,7 +121,7 @@ class ModelsDialog(QDialog):
         layout.addWidget(self.message)
         layout.addLayout(buttons)
         layout.addLayout(more)
-        self.resize(760, 360)
+        self.resize(1000, 420)
         self.refresh()
 
     # --- list -----------------------------------------------------------------------------------------
@@ -123,7 +133,17 @@ class ModelsDialog(QDialog):
         for row, info in enumerate(self._rows):
             size = info.size_bytes if info.installed else info.expected_bytes
             verified = {True: "yes", False: "NO (checksum differs)", None: "not checked"}[info.verified]
-            cells = (info.name, info.preset, _status(info), _mb(size), verified, "●" if info.active else "")
+            size_text = _mb(size) if size else (info.approx_size or "?")
+            kind = info.family or f"own ({info.preset})"
+            cells = (
+                info.name,
+                kind,
+                _status(info),
+                size_text,
+                verified,
+                "●" if info.active else "",
+                info.good_for,
+            )
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(str(info.path))
@@ -154,12 +174,14 @@ class ModelsDialog(QDialog):
     def _update_buttons(self) -> None:
         info = self.row(self.selected_name() or "")
         busy = self.task is not None
+        checking = self.check is not None
         self.download_button.setEnabled(
             not busy and info is not None and info.official and not (info.installed and info.verified)
         )
         self.cancel_button.setEnabled(busy)
-        self.use_button.setEnabled(info is not None and info.installed)
-        self.verify_button.setEnabled(not busy and info is not None and info.installed)
+        self.use_button.setEnabled(not checking and info is not None and info.installed)
+        self.verify_button.setEnabled(not busy and not checking and info is not None and info.installed)
+        self.add_button.setEnabled(not checking)
 
     def show_message(self, text: str, *, error: bool = False) -> None:
         self.message.setStyleSheet("color: #b00020;" if error else "")
@@ -229,26 +251,41 @@ class ModelsDialog(QDialog):
             self.add(Path(path))
 
     def add(self, path: Path) -> bool:
-        """Register ``path`` as a custom checkpoint (type detected); errors name the file and the reason."""
-        try:
-            model = self.manager.add(path)
-        except (SamModelError, CoreError, OSError) as exc:
-            self.show_message(f"Cannot add {path}: {exc}", error=True)
+        """Register ``path`` as a custom checkpoint in the background (hashed, architecture detected);
+        returns whether the check started. ``check_finished`` says how it ended; errors name the file."""
+        if self.check is not None:
             return False
+        self.show_message(f"Checking {path}…")
+        return self._run_check(lambda: self.manager.add(path), f"adding {path}", self._on_added)
+
+    def verify(self, name: str | None) -> bool:
+        """Checksum and identify the installed model ``name`` in the background; returns whether it started."""
+        info = self.row(name or "")
+        if info is None or self.check is not None:
+            return False
+        self.show_message(f"Verifying {info.path}…")
+        return self._run_check(
+            lambda: self.manager.verify(info.path),
+            f"verifying {info.path}",
+            lambda r: self._on_verified(info, r),
+        )
+
+    def _run_check(self, function: Callable[[], Any], label: str, on_success: Callable[[Any], None]) -> bool:
+        check = BackgroundCall(function, label=label, thread_name="models-check", parent=self)
+        self.check = check
+        check.succeeded.connect(on_success)
+        check.failed.connect(lambda message: self._on_check_failed(label, message))
+        check.done.connect(self._on_check_done)
+        self._update_buttons()
+        return True
+
+    def _on_added(self, model: CustomModel) -> None:
         self.refresh()
         self.select(model.name)
         self.show_message(f"Added {model.name} ({model.preset}) from {model.path}")
-        return True
+        self._check_ok = True
 
-    def verify(self, name: str | None) -> None:
-        info = self.row(name or "")
-        if info is None:
-            return
-        try:
-            report = self.manager.verify(info.path)
-        except OSError as exc:
-            self.show_message(f"Cannot verify {info.path}: {exc}", error=True)
-            return
+    def _on_verified(self, info: ModelInfo, report: VerifyReport) -> None:
         self.refresh()
         if report.problem is not None:
             self.show_message(f"{info.path}: {report.problem}", error=True)
@@ -256,6 +293,19 @@ class ModelsDialog(QDialog):
             self.show_message(f"{info.path}: checksum differs from the official {info.name}", error=True)
         else:
             self.show_message(f"{info.path}: OK ({report.preset}, sha256 {report.sha256[:16]}…)")
+            self._check_ok = True
+
+    def _on_check_failed(self, label: str, message: str) -> None:
+        self.show_message(f"{label[0].upper()}{label[1:]}: {message}", error=True)
+
+    @Slot()
+    def _on_check_done(self) -> None:
+        ok, self._check_ok = self._check_ok, False
+        if self.check is not None:
+            self.check.deleteLater()
+        self.check = None
+        self._update_buttons()
+        self.check_finished.emit(ok)
 
     def use(self, name: str | None) -> None:
         """Make ``name`` (or ``"classic"``) the configured engine, saved in the settings, and load it now."""
@@ -287,6 +337,8 @@ class ModelsDialog(QDialog):
         if self.task is not None:
             self.task.shutdown()
             self.task = None
+        if self.check is not None:
+            self.check.shutdown()
         super().done(result)
 
 

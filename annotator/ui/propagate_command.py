@@ -78,6 +78,12 @@ class FindSimilar(QObject):
         if self.window.engine_request.checkpoint is None:
             QMessageBox.information(self.window, "Find similar needs a SAM checkpoint", NEEDS_SAM)
             return
+        engine = self.controller.client.engine
+        if engine is not None and engine.persam_unavailable is not None:
+            QMessageBox.information(
+                self.window, "Find similar is not available with this model", engine.persam_unavailable
+            )
+            return
         key, instance = self.controller.current_key, self.controller.selected_instance()
         if key is None or instance is None:
             QMessageBox.information(self.window, "No object selected", NEEDS_OBJECT)

@@ -2,12 +2,12 @@
 
 Three parts:
 
-* :func:`encode_steps`: an image encoding split into small steps (a generator). For a
-  :class:`~sam_model.sam.predictor.SamPredictor` whose image encoder is the plain ViT it runs ``patch_embed``,
-  each transformer block and the ``neck`` as separate steps and never touches the predictor's current image,
-  so the segment worker can answer a click between two blocks and resume the prefetch afterwards. Any other
-  engine (classical engine, compiled encoder, test fakes) is encoded in one step through ``set_image``, which
-  replaces the engine's current image: the worker restores it afterwards (:func:`needs_restore`).
+* :func:`encode_steps`: an image encoding split into small steps (a generator). An engine that implements
+  :class:`~sam_model.protocol.SteppedEncoder` (the SAM family's predictors) does the stepping itself, a block or
+  so per step, without touching its current image, so the segment worker can answer a click between two steps
+  and resume the prefetch afterwards. Any other engine (classical engine, test fakes) is encoded in one step
+  through ``set_image``, which replaces the engine's current image: the worker restores it afterwards
+  (:func:`needs_restore`).
 * :class:`PrefetchLoader`: decodes the files to prefetch in its own thread (never on the GUI thread) and
   hashes their pixels for the disk cache; owned by :class:`~annotator.workers.segment_client.SegmentClient`.
 * :class:`PrefetchPlanner`: GUI-side policy. When the current image is encoded it asks the client to
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,15 +31,12 @@ from annotator.core.embedding_cache import image_key
 from annotator.core.errors import CoreError
 from annotator.workers.image_loader import default_load
 from annotator.workers.threads import start_worker_thread, stop_worker_thread
-from sam_model.protocol import ImageEmbedding, Segmenter
+from sam_model.protocol import EncodeSteps, ImageEmbedding, Segmenter, SteppedEncoder
 
 if TYPE_CHECKING:
     from annotator.ui.controller import SessionController
 
 log = logging.getLogger(__name__)
-
-EncodeSteps = Generator[None, None, ImageEmbedding]
-"""Yields between steps; its ``StopIteration.value`` (``return``) is the finished embedding."""
 
 
 def prefetch_order(
@@ -63,64 +60,23 @@ def prefetch_order(
     return order
 
 
-def _blockwise_encoder(segmenter: Segmenter) -> object | None:
-    """The SAM model whose image encoder can be stepped block by block, or ``None``."""
-    from sam_model.sam.image_encoder import ImageEncoderViT
-    from sam_model.sam.predictor import SamPredictor
-
-    if not isinstance(segmenter, SamPredictor):
-        return None
-    encoder = segmenter.model.image_encoder
-    if type(encoder) is not ImageEncoderViT or getattr(encoder, "_compiled_call_impl", None) is not None:
-        return None  # a compiled or replaced encoder: only its whole forward is known to be right
-    return segmenter.model
-
-
 def needs_restore(segmenter: Segmenter) -> bool:
-    """Whether :func:`encode_steps` replaces the engine's current image (the worker must restore it)."""
-    return _blockwise_encoder(segmenter) is None
+    """Whether :func:`encode_steps` replaces the engine's current image (the worker must restore it): true
+    for an engine that does not implement :class:`~sam_model.protocol.SteppedEncoder`."""
+    return not isinstance(segmenter, SteppedEncoder)
 
 
 def encode_steps(segmenter: Segmenter, rgb: np.ndarray) -> EncodeSteps:
     """Encode ``rgb`` (``H x W x 3`` uint8) in steps; the generator's return value is the embedding.
 
-    Block-wise for a plain SAM predictor (same numbers as ``set_image``: the resize, ``preprocess``, the
-    encoder's dtype on the way in and float32 on the way out, as ``build.apply_bfloat16_encoder`` does);
-    otherwise one step through ``set_image`` + ``get_embedding``.
+    Step by step, without touching the current image, for an engine implementing
+    :class:`~sam_model.protocol.SteppedEncoder` (its ``encode_steps``: a transformer block or so per step);
+    otherwise one step through ``set_image`` + ``get_embedding`` (the worker restores the current image).
     """
-    model = _blockwise_encoder(segmenter)
-    if model is None:
-        segmenter.set_image(rgb)
-        return segmenter.get_embedding()
-    import torch
-
-    from sam_model.sam.predictor import SamPredictor
-
-    assert isinstance(segmenter, SamPredictor)  # narrowed by _blockwise_encoder
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or 0 in rgb.shape:
-        from sam_model.errors import ImageError
-
-        raise ImageError(f"image must be a non-empty H x W x 3 uint8 array, got {rgb.dtype} {rgb.shape}")
-    encoder = model.image_encoder  # type: ignore[attr-defined]
-    with torch.inference_mode():
-        resized = segmenter.transform.apply_image(rgb)
-        tensor = torch.as_tensor(resized, device=segmenter.device).permute(2, 0, 1).unsqueeze(0)
-        input_size = (int(tensor.shape[-2]), int(tensor.shape[-1]))
-        x = model.preprocess(tensor).to(encoder.pos_embed.dtype)  # type: ignore[attr-defined]
-        x = encoder.patch_embed(x) + encoder.pos_embed
-    yield
-    for block in encoder.blocks:
-        with torch.inference_mode():
-            x = block(x)
-        yield
-    with torch.inference_mode():
-        features = encoder.neck(x.permute(0, 3, 1, 2)).float()
-    return ImageEmbedding(
-        model_id=segmenter.model_id,
-        original_size=(int(rgb.shape[0]), int(rgb.shape[1])),
-        input_size=input_size,
-        arrays={"features": features.cpu().numpy().astype(np.float32, copy=True)},
-    )
+    if isinstance(segmenter, SteppedEncoder):
+        return (yield from segmenter.encode_steps(rgb))
+    segmenter.set_image(rgb)
+    return segmenter.get_embedding()
 
 
 def run_to_end(steps: EncodeSteps) -> ImageEmbedding:

@@ -104,7 +104,7 @@ class EngineRequest:
 
     checkpoint: str | None
     device: str = "auto"
-    dtype: str = "float32"
+    dtype: str = "auto"
 
 
 SegmenterFactory = Callable[[EngineRequest], Segmenter]
@@ -112,11 +112,30 @@ SegmenterFactory = Callable[[EngineRequest], Segmenter]
 
 
 def create_engine_segmenter(request: EngineRequest) -> Segmenter:
-    """A new segmenter for ``request``: SAM from ``request.checkpoint`` (architecture detected from the
-    file), else the classical engine."""
+    """A new segmenter for ``request``: any family's predictor from ``request.checkpoint``
+    (``sam_model.build.load_predictor``: family and architecture detected from the file), else the classical
+    engine. ``request.dtype`` ``"auto"`` is resolved for the device first (see :func:`resolve_precision`)."""
     from sam_model.engines import create_segmenter
 
-    return create_segmenter(request.checkpoint, device=request.device, dtype=request.dtype)
+    resolved = resolve_precision(request)[0] if request.dtype == "auto" else request
+    return create_segmenter(resolved.checkpoint, device=resolved.device, dtype=resolved.dtype)
+
+
+def resolve_precision(request: EngineRequest) -> tuple[EngineRequest, str | None]:
+    """``request`` with its dtype resolved for its device (``"auto"`` -> bfloat16 only with native support),
+    and a warning for the user when an explicit bfloat16 will be slow on this CPU (else ``None``).
+
+    The classical engine has no precision: a request without checkpoint is returned unchanged. Raises
+    ``SamModelError`` for an unavailable device or unknown dtype. Imports torch.
+    """
+    if request.checkpoint is None:
+        return request, None
+    from sam_model.device import bfloat16_warning, resolve_device, resolve_dtype
+
+    device = resolve_device(request.device)
+    warning = bfloat16_warning(request.dtype, device)  # also logged by resolve_dtype
+    dtype = resolve_dtype(request.dtype, device)
+    return EngineRequest(request.checkpoint, request.device, dtype), warning
 
 
 @dataclass(frozen=True)
@@ -127,3 +146,7 @@ class EngineInfo:
     checkpoint: str | None
     device: str
     dtype: str
+    note: str | None = None
+    """A warning to show once the engine runs (e.g. a slow explicit bfloat16 on this CPU)."""
+    persam_unavailable: str | None = None
+    """Why PerSAM (Find similar) cannot run on this engine, or ``None`` when it can."""

@@ -12,10 +12,10 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from annotator.workers.prefetch import EncodeSteps, encode_steps, needs_restore
+from annotator.workers.prefetch import encode_steps, needs_restore
 from annotator.workers.requests import EncodeRequest
 from sam_model.errors import EmbeddingError, SamModelError
-from sam_model.protocol import ImageEmbedding, Segmenter
+from sam_model.protocol import EncodeSteps, ImageEmbedding, Segmenter
 
 if TYPE_CHECKING:
     from PySide6.QtCore import SignalInstance

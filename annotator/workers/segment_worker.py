@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -38,6 +39,7 @@ from annotator.workers.requests import (
     EngineRequest,
     SegmenterFactory,
     create_engine_segmenter,
+    resolve_precision,
 )
 from annotator.workers.segment_mailbox import Mailbox
 from annotator.workers.segment_prefetch import (
@@ -149,10 +151,14 @@ class SegmentWorker(PrefetchMixin, QObject):
     def _load_engine(self, request: EngineRequest) -> None:
         self.busy.emit("Loading engine…")
         try:
+            request, note = resolve_precision(request)
             segmenter = self._factory(request)
         except (SamModelError, OSError, RuntimeError, ValueError) as exc:
             log.warning("engine load failed: %s", exc)
-            self.engine_failed.emit(str(exc))
+            message = str(exc)
+            if request.checkpoint and Path(request.checkpoint).name not in message:
+                message = f"{request.checkpoint}: {message}"  # every load error names the file
+            self.engine_failed.emit(message)
             return
         except Exception as exc:  # shown to the user, traceback logged
             log.exception("engine load failed")
@@ -164,7 +170,14 @@ class SegmentWorker(PrefetchMixin, QObject):
         self._current_embedding = None
         self._task = None
         self.engine_ready.emit(
-            EngineInfo(segmenter.model_id, request.checkpoint, request.device, request.dtype)
+            EngineInfo(
+                segmenter.model_id,
+                request.checkpoint,
+                request.device,
+                request.dtype,
+                note=note,
+                persam_unavailable=_persam_unavailable(segmenter),
+            )
         )
 
     def _encode(self, request: EncodeRequest) -> None:
@@ -266,3 +279,13 @@ class SegmentWorker(PrefetchMixin, QObject):
                 decode_seconds=time.perf_counter() - start,
             )
         )
+
+
+def _persam_unavailable(segmenter: Segmenter) -> str | None:
+    """Why PerSAM cannot run on a loaded checkpoint's engine (SAM 2 / 2.1: no target-guided attention in its
+    decoder), else ``None`` (the classical engine is refused earlier, by having no checkpoint)."""
+    if type(segmenter).__module__.startswith("sam_model.sam2"):
+        from annotator.core.propagation import PERSAM_NOT_FOR_SAM2
+
+        return PERSAM_NOT_FOR_SAM2
+    return None

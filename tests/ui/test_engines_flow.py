@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 
 from annotator.workers.requests import EngineRequest
@@ -48,3 +49,74 @@ def test_loop_with_classic_engine(qtbot, make_window, image_folder, tmp_path) ->
     window = make_window(image_folder, factory=lambda req: ClassicSegmenter(), engine=EngineRequest(None))
     _run_loop(qtbot, window, tmp_path)
     assert window.controller.current_instances()[0].source == "classic"
+
+
+def test_precision_auto_and_the_bf16_warning_reach_the_window(
+    qtbot, make_window, image_folder, sam_reference, monkeypatch
+) -> None:
+    """``auto`` runs float32 on a CPU without native bf16; an explicit bf16 loads but says why it is slow."""
+    import sam_model.device
+    from annotator.workers.requests import create_engine_segmenter
+
+    monkeypatch.setattr(sam_model.device, "read_cpu_flags", lambda: frozenset({"avx2", "fma"}))
+    checkpoint = str(sam_reference / "sam_tiny_a.pth")
+    window = make_window(  # no image open: nothing is encoded (emulated bf16 is slow on such a CPU)
+        image_folder,
+        factory=create_engine_segmenter,
+        engine=EngineRequest(checkpoint, "cpu", "auto"),
+        open_first=False,
+    )
+    qtbot.waitUntil(lambda: window.controller.client.engine is not None, timeout=60000)
+    info = window.controller.client.engine
+    assert info is not None and info.dtype == "float32" and info.note is None
+    assert "float32" in window.engine_label.text()
+    window.engine_request = EngineRequest(checkpoint, "cpu", "auto")  # as main.py sets it
+
+    with qtbot.waitSignal(window.controller.client.engine_ready, timeout=60000) as ready:
+        window.dtype_actions["bfloat16"].trigger()
+    info = ready.args[0]
+    assert info.dtype == "bfloat16" and "neither AVX512_BF16 nor AMX" in info.note
+    assert "slow on this CPU" in window.engine_label.text() and "AVX512_BF16" in window.engine_label.toolTip()
+    assert window.engine_request.dtype == "bfloat16" and window.dtype_actions["bfloat16"].isChecked()
+
+
+def test_a_bad_checkpoint_error_names_the_file(qtbot, make_window, image_folder, tmp_path) -> None:
+    from annotator.workers.requests import create_engine_segmenter
+
+    bogus = tmp_path / "broken_model.pt"
+    bogus.write_bytes(b"PK\x03\x04 not really a zip")
+    window = make_window(
+        image_folder, factory=create_engine_segmenter, engine=EngineRequest(None), open_first=False
+    )
+    with qtbot.waitSignal(window.controller.client.engine_failed, timeout=60000) as failed:
+        window.load_engine(EngineRequest(str(bogus), "cpu", "auto"))
+    assert "broken_model.pt" in failed.args[0]
+
+
+@pytest.mark.parametrize(
+    ("relative", "module"),
+    [
+        ("mobilesam/mobilesam_a.pth", "sam_model.sam.tiny_vit"),
+        ("sam2/sam2_tiny_a.pth", "sam_model.sam2.predictor"),
+    ],
+)
+def test_loop_with_mobilesam_and_sam2(
+    qtbot, make_window, image_folder, tmp_path, shared, relative, module
+) -> None:
+    """The click -> accept -> export loop through the app's own engine loading (load_predictor)."""
+    import importlib.util
+
+    from annotator.workers.requests import create_engine_segmenter
+
+    try:
+        present = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        present = False
+    checkpoint = shared / "reference" / relative
+    if not present or not checkpoint.is_file():
+        pytest.skip(f"{module} or {checkpoint} is not in this build")
+    window = make_window(
+        image_folder, factory=create_engine_segmenter, engine=EngineRequest(str(checkpoint), "cpu", "float32")
+    )
+    assert window.controller.client.engine.checkpoint == str(checkpoint)
+    _run_loop(qtbot, window, tmp_path)

@@ -70,7 +70,7 @@ def dialog_for(qtbot) -> Iterator:
 def test_download_reports_progress_and_installs(qtbot, tmp_path, server, monkeypatch, dialog_for) -> None:
     manager = _manager(tmp_path, server, monkeypatch, hashlib.sha256(PAYLOAD).hexdigest())
     dialog = dialog_for(manager)
-    assert [r.name for r in dialog._rows][:3] == ["vit_b", "vit_l", "vit_h"]
+    assert {"vit_b", "vit_l", "vit_h", "vit_t", "sam2.1_hiera_tiny"} <= {r.name for r in dialog._rows}
     assert dialog.row("vit_b").installed is False
     dialog.select("vit_b")
     assert dialog.download_button.isEnabled() and not dialog.use_button.isEnabled()
@@ -111,7 +111,7 @@ def test_partial_download_is_shown_as_resuming(qtbot, tmp_path, server, monkeypa
     part.parent.mkdir(parents=True)
     part.write_bytes(PAYLOAD[: 2**20])  # an interrupted earlier download
     dialog = dialog_for(manager)
-    assert "resumes" in dialog.table.item(0, 2).text()
+    assert "resumes" in dialog.table.item([r.name for r in dialog._rows].index("vit_b"), 2).text()
     dialog.start_download("vit_b")
     assert dialog.message.text().startswith("Resuming vit_b")
     with qtbot.waitSignal(dialog.task.finished, timeout=30000):
@@ -119,21 +119,27 @@ def test_partial_download_is_shown_as_resuming(qtbot, tmp_path, server, monkeypa
     assert (tmp_path / "models" / FILE).read_bytes() == PAYLOAD
 
 
-def test_add_checkpoint_errors_name_the_file(tmp_path, dialog_for) -> None:
+def test_add_checkpoint_errors_name_the_file(qtbot, tmp_path, dialog_for) -> None:
     dialog = dialog_for(ModelManager(Settings(models_dir=str(tmp_path / "m"), path=tmp_path / "s.json")))
     bogus = tmp_path / "notes.pth"
     bogus.write_bytes(b"this is not a checkpoint")
-    assert not dialog.add(bogus)
+    rows = len(dialog._rows)
+    with qtbot.waitSignal(dialog.check_finished, timeout=30000) as finished:
+        assert dialog.add(bogus)
+    assert finished.args == [False]
     assert str(bogus) in dialog.message.text()
-    assert len(dialog._rows) == 3, "nothing was added"
+    assert len(dialog._rows) == rows, "nothing was added"
 
 
-def test_add_and_use_own_checkpoint_is_saved(tmp_path, sam_reference, dialog_for) -> None:
+def test_add_and_use_own_checkpoint_is_saved(qtbot, tmp_path, sam_reference, dialog_for) -> None:
     settings_file = tmp_path / "settings.json"
     dialog = dialog_for(ModelManager(Settings(models_dir=str(tmp_path / "m"), path=settings_file)))
     chosen: list[object] = []
     dialog.engine_selected.connect(chosen.append)
-    assert dialog.add(sam_reference / "sam_tiny_a.pth")
+    with qtbot.waitSignal(dialog.check_finished, timeout=30000) as finished:
+        assert dialog.add(sam_reference / "sam_tiny_a.pth")
+        assert not dialog.add_button.isEnabled(), "one check at a time, the window stays responsive"
+    assert finished.args == [True]
     assert dialog.row("sam_tiny_a").installed
     dialog.use_button.click()
     assert chosen == [str((sam_reference / "sam_tiny_a.pth").resolve())]
@@ -152,3 +158,37 @@ def test_clear_cache_button(tmp_path, dialog_for) -> None:
     dialog.clear_cache_button.click()
     assert cache.get("k", "m") is None
     assert "1 embeddings deleted" in dialog.message.text()
+
+
+def test_checks_run_off_the_gui_thread(qtbot, tmp_path, sam_reference, dialog_for, monkeypatch) -> None:
+    import threading
+
+    threads: list[str] = []
+    real_verify = ModelManager.verify
+
+    def verify(self, path, **kwargs):  # type: ignore[no-untyped-def]
+        threads.append(threading.current_thread().name)
+        return real_verify(self, path, **kwargs)
+
+    monkeypatch.setattr(ModelManager, "verify", verify)
+    dialog = dialog_for(ModelManager(Settings(models_dir=str(tmp_path / "m"), path=tmp_path / "s.json")))
+    with qtbot.waitSignal(dialog.check_finished, timeout=30000):
+        dialog.add(sam_reference / "sam_tiny_a.pth")
+    with qtbot.waitSignal(dialog.check_finished, timeout=30000) as finished:
+        assert dialog.verify("sam_tiny_a")
+    assert finished.args == [True] and "OK" in dialog.message.text()
+    assert len(threads) == 2 and threading.main_thread().name not in threads
+
+
+def test_rows_show_every_family_with_size_and_use(tmp_path, dialog_for) -> None:
+    dialog = dialog_for(ModelManager(Settings(models_dir=str(tmp_path / "m"), path=tmp_path / "s.json")))
+    texts = {
+        dialog.table.item(r, 0).text(): [
+            dialog.table.item(r, c).text() for c in range(dialog.table.columnCount())
+        ]
+        for r in range(dialog.table.rowCount())
+    }
+    assert texts["vit_t"][1] == "MobileSAM" and texts["vit_t"][3] == "about 41 MB"
+    assert texts["sam2.1_hiera_tiny"][1] == "SAM 2.1" and "CPU" in texts["sam2.1_hiera_tiny"][6]
+    assert {f"sam2_hiera_{s}" for s in ("tiny", "small", "base_plus", "large")} <= set(texts)
+    assert dialog.table.item(0, 0).text() == "vit_t", "the small ones first"

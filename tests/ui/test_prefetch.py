@@ -209,3 +209,40 @@ def test_blockwise_encoding_matches_set_image_and_keeps_the_current_image(sam_re
     assert embedding.original_size == reference.original_size
     assert embedding.input_size == reference.input_size
     np.testing.assert_allclose(embedding.arrays["features"], reference.arrays["features"], atol=1e-5)
+
+
+class SteppedFake(DiscSegmenter):
+    """A :class:`DiscSegmenter` that implements ``SteppedEncoder``: three steps, never ``set_image``."""
+
+    model_id = "fake-stepped-1"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps_run = 0
+
+    def encode_steps(self, image: np.ndarray):  # type: ignore[no-untyped-def]
+        for _ in range(3):
+            self.steps_run += 1
+            yield
+        size = (int(image.shape[0]), int(image.shape[1]))
+        arrays = {
+            "image_embed": np.ones((1, 4, 2, 2), np.float32),
+            "high_res_feats_0": np.zeros((1, 2, 8, 8)),
+        }
+        return ImageEmbedding(self.model_id, size, size, arrays)
+
+
+def test_a_stepped_encoder_is_stepped_through_its_protocol_and_keeps_the_current_image() -> None:
+    from annotator.workers.prefetch import needs_restore
+
+    fake = SteppedFake()
+    fake.set_image(np.zeros((20, 30, 3), np.uint8))
+    steps = encode_steps(fake, np.zeros((50, 40, 3), np.uint8))
+    next(steps)
+    assert fake.steps_run == 1 and fake.encoded_images == [(20, 30)], "set_image was not called again"
+    embedding = run_to_end(steps)
+    assert fake.steps_run == 3 and embedding.original_size == (50, 40)
+    assert set(embedding.arrays) == {"image_embed", "high_res_feats_0"}
+    assert not needs_restore(fake)
+    assert needs_restore(DiscSegmenter()), "an engine without encode_steps is encoded in one step"
+    assert sum(1 for _ in encode_steps(DiscSegmenter(), np.zeros((5, 5, 3), np.uint8))) == 0

@@ -267,3 +267,41 @@ def test_unexpected_error_ends_the_job_with_a_message(qtbot, tmp_path) -> None:
         worker.run(job)
     job_id, cancelled, message = blocker.args
     assert job_id == 7 and not cancelled and "not in JOB_ERRORS" in message
+
+
+class Sam2LikeSegmenter(DiscSegmenter):
+    """A fake whose class lives in ``sam_model.sam2`` (as ``Sam2Predictor`` does): PerSAM is not available."""
+
+    model_id = "sam2.1_hiera_tiny-fake"
+
+
+Sam2LikeSegmenter.__module__ = "sam_model.sam2.predictor"
+
+
+def test_find_similar_with_sam2_says_why_it_is_not_available(
+    qtbot, make_window, image_folder, monkeypatch
+) -> None:
+    from annotator.core.propagation import SamRequiredError, require_sam
+
+    window = make_window(
+        image_folder,
+        factory=lambda _request: Sam2LikeSegmenter(),
+        engine=EngineRequest("sam2.1_hiera_tiny.pt", "cpu", "float32"),
+    )
+    window.engine_request = EngineRequest("sam2.1_hiera_tiny.pt", "cpu", "float32")
+    qtbot.waitUntil(lambda: window.controller.client.engine is not None)
+    assert "SAM 2" in window.controller.client.engine.persam_unavailable
+    messages: list[tuple[str, str]] = []
+    monkeypatch.setattr(
+        QMessageBox, "information", lambda _parent, title, text, *a, **k: messages.append((title, text))
+    )
+    c = window.controller
+    click_image(qtbot, window, 50, 50)
+    press(window, Qt.Key.Key_Return)
+    c.select_instance(c.current_instances()[0].id)
+    window.actions_by_id["find_similar_all"].trigger()
+    assert len(messages) == 1 and "not available with this model" in messages[0][0]
+    assert "SAM 2" in messages[0][1] and "MobileSAM" in messages[0][1]
+    assert not window.find_similar.runner.running
+    with pytest.raises(SamRequiredError, match="target-guided attention"):
+        require_sam(Sam2LikeSegmenter())
