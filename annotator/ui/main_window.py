@@ -73,6 +73,8 @@ class MainWindow(QMainWindow):
         self._dock("Objects", self.instance_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.candidate_label = QLabel("")
         self.engine_label = QLabel("engine: loading…")
+        self.notice_label = QLabel("")  # what the last undo/redo did or is about to do
+        self.statusBar().addPermanentWidget(self.notice_label)
         self.statusBar().addPermanentWidget(self.candidate_label)
         self.statusBar().addPermanentWidget(self.engine_label)
 
@@ -88,6 +90,7 @@ class MainWindow(QMainWindow):
 
         self.find_similar = FindSimilar(self)  # Tools > Find similar in all / selected images
         self.refresh_categories()
+        self._refresh_history_actions()
         self.file_list.set_records(controller.project.images)
         self.canvas.setFocus()
 
@@ -225,6 +228,8 @@ class MainWindow(QMainWindow):
         c.current_image_changed.connect(self.file_list.set_current)
         c.status.connect(lambda text: self.statusBar().showMessage(text))
         c.message.connect(self.show_error)
+        c.notice.connect(self.notice_label.setText)
+        c.history_changed.connect(self._refresh_history_actions)
         c.project_event.connect(self._on_project_event)
         c.client.engine_ready.connect(self._on_engine_ready)
         c.client.engine_failed.connect(lambda msg: self.show_error("Cannot load the engine", msg))
@@ -396,6 +401,14 @@ class MainWindow(QMainWindow):
     def _refresh_prompts(self) -> None:
         state = self.controller.prompt_state
         self.canvas.prompt_item.set_prompts([(p.x, p.y, p.label) for p in state.points], state.box)
+
+    def _refresh_history_actions(self) -> None:
+        """Edit menu: Undo/Redo say what they would do (and on which image, when not this one)."""
+        c = self.controller
+        for name, step in (("undo", c.undo_step()), ("redo", c.redo_step())):
+            action = self.actions_by_id[name]
+            action.setText("&" + step.menu_text.replace("&", "&&"))
+            action.setEnabled(step.command is not None)
 
     def _on_candidate(self, view: CandidateView | None) -> None:
         self.candidate_label.setText("" if view is None else view.text())
