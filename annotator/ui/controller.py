@@ -104,6 +104,11 @@ class SessionController(LiveMaskMixin, InstanceMixin, QObject):
             autosaver.events.connect(self._on_autosave_event)
         self._closed = False
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`shutdown` ran (the session is over)."""
+        return self._closed
+
     def shutdown(self) -> None:
         """Save pending changes and stop the worker threads (quit + wait). Safe to call twice."""
         if self._closed:
@@ -129,12 +134,11 @@ class SessionController(LiveMaskMixin, InstanceMixin, QObject):
             return
         self.undo_stack.discard_prompt_commands()
         self.undo_stack.discard(lambda c: isinstance(c, LiveMaskCommand))
-        self.current_key = key
+        old, self.current_key = self.current_key, key
+        self._switch_live(old, key)  # an unaccepted mask is parked, not lost, and comes back with its image
         self.current_image = None
         self.selected_id = None
-        self._clear_live()
         self.client.clear_image()
-        self.prompts.start_image(key)
         self.current_image_changed.emit(key)
         self.selection_changed.emit(None)
         self.status.emit(f"Loading {key}…")
@@ -172,6 +176,7 @@ class SessionController(LiveMaskMixin, InstanceMixin, QObject):
         self.image_loaded.emit(image)
         self.instances_changed.emit()
         self.client.set_image(image.key, image.rgb)
+        self._restore_parked(image.key)
 
     @Slot(str, str)
     def _on_image_failed(self, key: str, message: str) -> None:

@@ -429,7 +429,31 @@ class MainWindow(QMainWindow):
         where = Path(info.checkpoint).name if info.checkpoint else "classical (no checkpoint)"
         self.engine_label.setText(f"engine: {where} · {info.device}")
 
+    def confirm_discard_unaccepted(self) -> bool:
+        """Ask before unaccepted live masks are lost (quit, open another folder); ``True``: go on."""
+        keys = self.controller.unaccepted_images()
+        if not keys:
+            return True
+        names = ", ".join(keys[:5]) + (" …" if len(keys) > 5 else "")
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Unaccepted masks",
+            f"{len(keys)} image(s) have a mask that was not accepted (Enter): {names}.\n"
+            "Discard them, or cancel and accept them first?",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setObjectName("unaccepted_dialog")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        if box.exec() != QMessageBox.StandardButton.Discard:
+            return False
+        self.controller.discard_unaccepted()
+        return True
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.controller.closed and not self.confirm_discard_unaccepted():
+            event.ignore()
+            return
         self.review.shutdown()
         self.find_similar.shutdown()
         self.controller.shutdown()
