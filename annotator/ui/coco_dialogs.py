@@ -7,7 +7,8 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from annotator.core.coco import ExportReport, export_coco
-from annotator.core.coco_import import ImportReport, import_coco
+from annotator.core.coco_import import ImportReport
+from annotator.core.coco_journal import ImportCocoCommand
 from annotator.core.errors import CoreError
 from annotator.core.model import Project
 from annotator.ui.controller import SessionController
@@ -42,6 +43,17 @@ def ask_export(parent: QWidget, project: Project) -> ExportReport | None:
     return report
 
 
+def import_into(controller: SessionController, path: Path) -> ImportReport:
+    """Import ``path`` as one undo step (Ctrl+Z removes the whole import); raises ``CoreError``."""
+    command = ImportCocoCommand(controller.project, path)
+    controller.undo_stack.push(command)
+    assert command.report is not None and command.report.journal is not None  # set by the first redo
+    if not len(command.report.journal):
+        controller.undo_stack.discard(lambda c: c is command)  # nothing changed: nothing to undo
+    controller.status.emit(command.report.summary())
+    return command.report
+
+
 def ask_import(parent: QWidget, controller: SessionController) -> ImportReport | None:
     path, _ = QFileDialog.getOpenFileName(
         parent, "Import COCO", str(controller.project.root), "COCO JSON (*.json)"
@@ -49,7 +61,7 @@ def ask_import(parent: QWidget, controller: SessionController) -> ImportReport |
     if not path:
         return None
     try:
-        report = import_coco(controller.project, Path(path))
+        report = import_into(controller, Path(path))
     except CoreError as exc:
         QMessageBox.warning(parent, "Import failed", str(exc))
         return None

@@ -150,9 +150,8 @@ def test_import_reports_item_by_item_and_roundtrips(tmp_path: Path) -> None:
     )
     assert "image id 2" in errors["4"]
     assert report.annotations_imported == 3 and report.images_added == 0 and report.images_matched == 1
-    assert (
-        project.category_by_name("cat").id == 1 and project.category(9).name == "fish"
-    )  # name match, id kept
+    # name match; the project's "cat" had no annotations, so it takes the file's id 7 (issue 12)
+    assert project.category_by_name("cat").id == 7 and project.category(9).name == "fish"
     assert [i.iscrowd for i in project.image("img0.png").instances] == [0, 0, 1]
     export_coco(project, tmp_path / "out.json", "auto")
     original = COCO(str(path))

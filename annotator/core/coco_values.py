@@ -1,0 +1,63 @@
+"""Reading COCO values as leniently as pycocotools does, saying what was repaired.
+
+Each reader returns the value (or ``None`` when it is unusable) and appends one-line repair notes to
+``notes``; the importer turns the notes into report warnings. Rules (what pycocotools tolerates):
+
+* ids and sizes: an ``int``, or a float with an integral value (``6.0``: converted);
+* ``iscrowd``: 0/1 as int, bool, integral float or the strings ``"0"``/``"1"`` (converted);
+* polygons: a ring with an odd number of values loses its last value (pycocotools ignores it); a ring with
+  fewer than 3 points or a non-number is dropped (the other rings are kept).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+Notes = list[str]
+
+
+def as_int(value: Any, what: str, notes: Notes) -> int | None:
+    """``value`` as an int (integral floats converted, with a note), else ``None``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        notes.append(f"{what} {value!r} converted to {int(value)}")
+        return int(value)
+    return None
+
+
+def as_iscrowd(value: Any, notes: Notes) -> int | None:
+    """0 or 1 from an int, bool, integral float or ``"0"``/``"1"``; ``None`` otherwise."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str) and value.strip() in ("0", "1"):
+        notes.append(f"iscrowd {value!r} converted to {int(value)}")
+        return int(value)
+    number = as_int(value, "iscrowd", notes)
+    return number if number in (0, 1) else None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def repair_polygons(segmentation: list[Any], notes: Notes) -> list[list[float]]:
+    """The usable rings of a COCO polygon list (possibly empty), noting each repair."""
+    rings = segmentation
+    out: list[list[float]] = []
+    for number, ring in enumerate(rings, start=1):
+        label = f"polygon ring {number}" if len(rings) > 1 else "polygon"
+        if not isinstance(ring, list) or not all(_is_number(v) for v in ring):
+            notes.append(f"{label} is not a list of finite numbers: dropped")
+            continue
+        if len(ring) % 2:
+            notes.append(f"{label} has an odd number of coordinates ({len(ring)}): last value dropped")
+            ring = ring[:-1]
+        if len(ring) < 6:
+            notes.append(f"{label} has fewer than 3 points: dropped")
+            continue
+        out.append([float(v) for v in ring])
+    return out
