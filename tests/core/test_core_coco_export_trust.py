@@ -15,7 +15,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from annotator.cli import main
-from annotator.core.coco import build_coco, export_coco
+from annotator.core.coco import build_coco
 from annotator.core.model import ImageStatus
 from annotator.core.project_store import ProjectStore
 from tests.core.helpers import add, disc, make_project, ring, write_image
