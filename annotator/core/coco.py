@@ -57,6 +57,7 @@ class ExportReport:
     annotations: int = 0
     polygons: int = 0
     rle: int = 0
+    boxes: int = 0
     empty_skipped: int = 0
     images_skipped: int = 0
     rle_objects: list[str] = field(default_factory=list)
@@ -92,9 +93,9 @@ class Written:
     """One annotation's segmentation as written, with ``area``/``bbox`` of what it decodes to."""
 
     segmentation: Any
-    kind: str  # "polygon" | "rle"
-    area: int
-    bbox: list[int]
+    kind: str  # "polygon" | "rle" | "box" (box-only: no segmentation)
+    area: float
+    bbox: list[Any]
     warning: str | None = None
     rle_only: bool = False  # an object polygons could not reproduce
 
@@ -115,6 +116,9 @@ def segmentation_for(instance: Instance, mode: str, label: str) -> Written:
     """How ``instance`` (a non-empty mask) is written under ``mode``."""
     mask = instance.mask
     rle = {"size": list(mask.rle["size"]), "counts": mask.rle["counts"]}
+    if instance.box is not None:  # box-only: the box as imported, no segmentation
+        x, y, w, h = instance.box
+        return Written(None, "box", w * h, [x, y, w, h])
     as_rle = Written(rle, "rle", int(mask.area), [int(v) for v in mask.bbox])
     if mode == "rle" or instance.iscrowd:
         return as_rle
@@ -181,9 +185,13 @@ def build_coco(
             report.images_skipped += 1
             continue
         image_id = len(out_images) + 1
-        out_images.append(
-            {"id": image_id, "file_name": record.file_name, "width": record.width, "height": record.height}
-        )
+        image = {
+            "id": image_id,
+            "file_name": record.file_name,
+            "width": record.width,
+            "height": record.height,
+        }
+        out_images.append({**record.extras.get("coco", {}), **image})
         for instance, item in written:
             if item.warning:
                 report.warnings.append(item.warning)
@@ -191,28 +199,32 @@ def build_coco(
                 report.rle_objects.append(f"{record.file_name}, object {instance.id}")
             report.rle += item.kind == "rle"
             report.polygons += item.kind == "polygon"
-            annotations.append(
-                {
-                    "id": len(annotations) + 1,
-                    "image_id": image_id,
-                    "category_id": category_ids[instance.category_id],
-                    "segmentation": item.segmentation,
-                    "area": item.area,
-                    "bbox": item.bbox,
-                    "iscrowd": int(instance.iscrowd),
-                }
-            )
+            report.boxes += item.kind == "box"
+            annotation = {
+                "id": len(annotations) + 1,
+                "image_id": image_id,
+                "category_id": category_ids[instance.category_id],
+                "segmentation": item.segmentation,
+                "area": item.area,
+                "bbox": item.bbox,
+                "iscrowd": int(instance.iscrowd),
+            }
+            if item.kind == "box":
+                del annotation["segmentation"]
+            annotations.append({**(instance.coco_extras or {}), **annotation})
     categories = [
         {"id": category_ids[c.id], "name": c.name, "supercategory": c.supercategory}
         for c in project.categories
     ]
     report.images, report.annotations = len(out_images), len(annotations)
+    kept = project.extras.get("coco", {})  # keys of an imported file: info, licenses...
     coco = {
         "info": {
             "description": "Exported by sam-annotator",
             "date_created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         },
         "licenses": [],
+        **kept,
         "images": out_images,
         "annotations": annotations,
         "categories": categories,

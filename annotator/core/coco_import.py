@@ -23,13 +23,16 @@ dataset at all raises :class:`CocoError`. ``report.journal`` holds the changes s
 from __future__ import annotations
 
 import json
+import math
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
 from typing import Any
 
+import numpy as np
+
 from annotator.core.coco_journal import ImportJournal
-from annotator.core.coco_values import Notes, as_int, as_iscrowd, repair_polygons
+from annotator.core.coco_values import Notes, as_box, as_int, as_iscrowd, polygons_inside, repair_polygons
 from annotator.core.errors import CocoError, ImageLoadError, MaskError, ModelError
 from annotator.core.geometry import coco_polygons_to_mask
 from annotator.core.images import read_image_info
@@ -88,6 +91,13 @@ class ImportReport:
         notes.clear()
 
 
+ANNOTATION_KEYS = frozenset({"id", "image_id", "category_id", "segmentation", "area", "bbox", "iscrowd"})
+IMAGE_KEYS = frozenset({"id", "file_name", "width", "height"})
+DATASET_KEYS = frozenset({"images", "annotations", "categories"})
+"""Keys the app reads; every other key is kept and written back on export (``info``, ``licenses``,
+``attributes``, ``score``, ``track_id``, ``license``, ``date_captured``...)."""
+
+
 def _load(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_bytes())
@@ -113,6 +123,9 @@ def import_coco(project: Project, path: str | Path) -> ImportReport:
     report = ImportReport(path)
     journal = report.journal = ImportJournal(project)
     with project.events.blocked():
+        kept = {k: v for k, v in data.items() if k not in DATASET_KEYS}
+        if kept and "coco" not in project.extras:
+            project.set_extra("coco", kept)  # info, licenses...: written back on export
         categories = _import_categories(journal, data.get("categories", []), report)
         images = _import_images(project, data["images"], report)
         for ann in data.get("annotations", []):
@@ -215,6 +228,7 @@ def _import_images(project: Project, items: list[Any], report: ImportReport) -> 
                 continue
             accepted[image_id] = key
             report.images_matched += 1
+            _keep_image_keys(project, key, item)
             continue
         try:
             info = read_image_info(project.root / key)
@@ -235,7 +249,14 @@ def _import_images(project: Project, items: list[Any], report: ImportReport) -> 
         project.add_image(key, width, height, metadata={"exif_orientation": info.exif_orientation})
         accepted[image_id] = key
         report.images_added += 1
+        _keep_image_keys(project, key, item)
     return accepted
+
+
+def _keep_image_keys(project: Project, key: str, item: dict[str, Any]) -> None:
+    kept = {k: v for k, v in item.items() if k not in IMAGE_KEYS}
+    if kept and "coco" not in project.image(key).extras:
+        project.set_image_extra(key, "coco", kept)
 
 
 def _image_key(project: Project, file_name: str) -> str | None:
@@ -270,6 +291,16 @@ def _decode(
     raise MaskError("segmentation must be a list of polygons or an RLE dict")
 
 
+def _box_mask(box: tuple[float, float, float, float], height: int, width: int) -> Mask:
+    """The pixels a COCO box ``(x, y, w, h)`` covers, clipped to the image."""
+    x, y, w, h = box
+    c0, r0 = max(int(math.floor(x)), 0), max(int(math.floor(y)), 0)
+    c1, r1 = min(int(math.ceil(x + w)), width), min(int(math.ceil(y + h)), height)
+    array = np.zeros((height, width), bool)
+    array[r0:r1, c0:c1] = True
+    return Mask.from_array(array)
+
+
 def _import_annotation(
     journal: ImportJournal, ann: Any, images: dict[int, str], categories: dict[int, int], report: ImportReport
 ) -> None:
@@ -295,18 +326,28 @@ def _import_annotation(
         report._error(label, f"iscrowd must be 0/1 or a bool, got {ann.get('iscrowd')!r}")
         return
     record = project.image(key)
+    segmentation = ann.get("segmentation")
+    box = as_box(ann.get("bbox")) if segmentation is None or segmentation == [] else None
     try:
-        mask, polygons = _decode(ann.get("segmentation"), record.height, record.width, notes)
+        if box is not None:  # a box-only annotation (CVAT rectangles, Label Studio, detection sets)
+            mask, polygons = _box_mask(box, record.height, record.width), None
+        else:
+            mask, polygons = _decode(segmentation, record.height, record.width, notes)
     except MaskError as exc:
         report._error(label, f"malformed segmentation: {exc}")
         return
     report._repaired(label, notes)
-    if any((i.category_id, i.iscrowd) == (category_id, iscrowd) and i.mask == mask for i in record.instances):
+    if polygons is not None and not polygons_inside([list(r) for r in polygons], record.height, record.width):
+        report._warn(label, "polygon vertices outside the image: the object is clipped to the image")
+        polygons = None  # export traces the clipped mask instead
+    same = (category_id, iscrowd, box)
+    if any((i.category_id, i.iscrowd, i.box) == same and i.mask == mask for i in record.instances):
         report.annotations_duplicate += 1
         return
     if mask.area == 0:
         report._warn(label, "empty mask")
     score = ann.get("score")
+    extras = {k: v for k, v in ann.items() if k not in ANNOTATION_KEYS}
     instance = project.new_instance(
         mask,
         category_id,
@@ -314,6 +355,8 @@ def _import_annotation(
         source="import",
         score=float(score) if isinstance(score, int | float) and not isinstance(score, bool) else None,
         polygons=polygons,
+        box=box,
+        coco_extras=extras or None,
     )
     journal.add_instance(key, instance)
     report.annotations_imported += 1

@@ -61,3 +61,19 @@ def repair_polygons(segmentation: list[Any], notes: Notes) -> list[list[float]]:
             continue
         out.append([float(v) for v in ring])
     return out
+
+
+def as_box(value: Any) -> tuple[float, float, float, float] | None:
+    """A COCO ``bbox`` ``[x, y, w, h]`` of finite numbers with ``w, h > 0``, else ``None``."""
+    if not isinstance(value, list) or len(value) != 4 or not all(_is_number(v) for v in value):
+        return None
+    x, y, w, h = (float(v) for v in value)
+    return (x, y, w, h) if w > 0 and h > 0 else None
+
+
+def polygons_inside(rings: list[list[float]], height: int, width: int) -> bool:
+    """Whether every vertex lies inside the image (``0 <= x <= width``, ``0 <= y <= height``)."""
+    return all(
+        0 <= min(r[0::2]) and max(r[0::2]) <= width and 0 <= min(r[1::2]) and max(r[1::2]) <= height
+        for r in rings
+    )
