@@ -294,8 +294,8 @@ def _decode(
 def _box_mask(box: tuple[float, float, float, float], height: int, width: int) -> Mask:
     """The pixels a COCO box ``(x, y, w, h)`` covers, clipped to the image."""
     x, y, w, h = box
-    c0, r0 = max(int(math.floor(x)), 0), max(int(math.floor(y)), 0)
-    c1, r1 = min(int(math.ceil(x + w)), width), min(int(math.ceil(y + h)), height)
+    c0, r0 = max(math.floor(x), 0), max(math.floor(y), 0)
+    c1, r1 = min(math.ceil(x + w), width), min(math.ceil(y + h), height)
     array = np.zeros((height, width), bool)
     array[r0:r1, c0:c1] = True
     return Mask.from_array(array)

@@ -73,7 +73,4 @@ def as_box(value: Any) -> tuple[float, float, float, float] | None:
 
 def polygons_inside(rings: list[list[float]], height: int, width: int) -> bool:
     """Whether every vertex lies inside the image (``0 <= x <= width``, ``0 <= y <= height``)."""
-    return all(
-        0 <= min(r[0::2]) and max(r[0::2]) <= width and 0 <= min(r[1::2]) and max(r[1::2]) <= height
-        for r in rings
-    )
+    return all(min(r) >= 0 and max(r[0::2]) <= width and max(r[1::2]) <= height for r in rings)
