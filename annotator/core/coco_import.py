@@ -23,20 +23,23 @@ dataset at all raises :class:`CocoError`. ``report.journal`` holds the changes s
 from __future__ import annotations
 
 import json
-import math
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
 from typing import Any
 
-import numpy as np
-
 from annotator.core.coco_journal import ImportJournal
-from annotator.core.coco_values import Notes, as_box, as_int, as_iscrowd, polygons_inside, repair_polygons
+from annotator.core.coco_values import (
+    Notes,
+    as_box,
+    as_int,
+    as_iscrowd,
+    box_mask,
+    decode_segmentation,
+    polygons_inside,
+)
 from annotator.core.errors import CocoError, ImageLoadError, MaskError, ModelError
-from annotator.core.geometry import coco_polygons_to_mask
 from annotator.core.images import read_image_info
-from annotator.core.masks import Mask, normalize_rle
 from annotator.core.model import Project
 
 
@@ -274,33 +277,6 @@ def _image_key(project: Project, file_name: str) -> str | None:
     return name
 
 
-def _decode(
-    segmentation: Any, height: int, width: int, notes: Notes
-) -> tuple[Mask, tuple[tuple[float, ...], ...] | None]:
-    if isinstance(segmentation, list):
-        rings = repair_polygons(segmentation, notes)
-        if not rings:
-            raise MaskError("no usable polygon ring (each needs at least 3 points of finite numbers)")
-        array = coco_polygons_to_mask(rings, height, width)
-        return Mask.from_array(array), tuple(tuple(ring) for ring in rings)
-    if isinstance(segmentation, dict):
-        rle = normalize_rle(segmentation)
-        if tuple(rle["size"]) != (height, width):
-            raise MaskError(f"RLE size {rle['size']} differs from the image size [{height}, {width}]")
-        return Mask(rle), None
-    raise MaskError("segmentation must be a list of polygons or an RLE dict")
-
-
-def _box_mask(box: tuple[float, float, float, float], height: int, width: int) -> Mask:
-    """The pixels a COCO box ``(x, y, w, h)`` covers, clipped to the image."""
-    x, y, w, h = box
-    c0, r0 = max(math.floor(x), 0), max(math.floor(y), 0)
-    c1, r1 = min(math.ceil(x + w), width), min(math.ceil(y + h), height)
-    array = np.zeros((height, width), bool)
-    array[r0:r1, c0:c1] = True
-    return Mask.from_array(array)
-
-
 def _import_annotation(
     journal: ImportJournal, ann: Any, images: dict[int, str], categories: dict[int, int], report: ImportReport
 ) -> None:
@@ -330,9 +306,9 @@ def _import_annotation(
     box = as_box(ann.get("bbox")) if segmentation is None or segmentation == [] else None
     try:
         if box is not None:  # a box-only annotation (CVAT rectangles, Label Studio, detection sets)
-            mask, polygons = _box_mask(box, record.height, record.width), None
+            mask, polygons = box_mask(box, record.height, record.width), None
         else:
-            mask, polygons = _decode(segmentation, record.height, record.width, notes)
+            mask, polygons = decode_segmentation(segmentation, record.height, record.width, notes)
     except MaskError as exc:
         report._error(label, f"malformed segmentation: {exc}")
         return

@@ -14,6 +14,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
+from annotator.core.errors import MaskError
+from annotator.core.geometry import coco_polygons_to_mask
+from annotator.core.masks import Mask, normalize_rle
+
 Notes = list[str]
 
 
@@ -74,3 +80,31 @@ def as_box(value: Any) -> tuple[float, float, float, float] | None:
 def polygons_inside(rings: list[list[float]], height: int, width: int) -> bool:
     """Whether every vertex lies inside the image (``0 <= x <= width``, ``0 <= y <= height``)."""
     return all(min(r) >= 0 and max(r[0::2]) <= width and max(r[1::2]) <= height for r in rings)
+
+
+def decode_segmentation(
+    segmentation: Any, height: int, width: int, notes: Notes
+) -> tuple[Mask, tuple[tuple[float, ...], ...] | None]:
+    """The mask of a COCO segmentation (polygons repaired, noting it) and its polygons; ``MaskError``."""
+    if isinstance(segmentation, list):
+        rings = repair_polygons(segmentation, notes)
+        if not rings:
+            raise MaskError("no usable polygon ring (each needs at least 3 points of finite numbers)")
+        array = coco_polygons_to_mask(rings, height, width)
+        return Mask.from_array(array), tuple(tuple(ring) for ring in rings)
+    if isinstance(segmentation, dict):
+        rle = normalize_rle(segmentation)
+        if tuple(rle["size"]) != (height, width):
+            raise MaskError(f"RLE size {rle['size']} differs from the image size [{height}, {width}]")
+        return Mask(rle), None
+    raise MaskError("segmentation must be a list of polygons or an RLE dict")
+
+
+def box_mask(box: tuple[float, float, float, float], height: int, width: int) -> Mask:
+    """The pixels a COCO box ``(x, y, w, h)`` covers, clipped to the image."""
+    x, y, w, h = box
+    c0, r0 = max(math.floor(x), 0), max(math.floor(y), 0)
+    c1, r1 = min(math.ceil(x + w), width), min(math.ceil(y + h), height)
+    array = np.zeros((height, width), bool)
+    array[r0:r1, c0:c1] = True
+    return Mask.from_array(array)
