@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QRect, Qt, QTimer
+from PySide6.QtCore import QRect, QSignalBlocker, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -155,12 +155,11 @@ class MainWindow(QMainWindow):
         self.tolerance_slider.setFixedWidth(160)
         self.tolerance_slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.tolerance_label = QLabel(f" {self.polygon.tolerance:.1f} px ")
-        self.tolerance_slider.valueChanged.connect(
-            lambda v: self.tolerance_label.setText(f" {v / 2:.1f} px ")
-        )
+        self.tolerance_slider.valueChanged.connect(self._on_tolerance_slider)
         self.tolerance_slider.sliderReleased.connect(
             lambda: self.polygon.set_tolerance(self.tolerance_slider.value() / 2)
         )
+        self.polygon.tolerance_changed.connect(self._show_tolerance)
         toolbar.addWidget(self.tolerance_slider)
         toolbar.addWidget(self.tolerance_label)
         for name in ("tool_prompt", "tool_brush", "tool_eraser", "tool_polygon"):
@@ -401,6 +400,19 @@ class MainWindow(QMainWindow):
     def _refresh_prompts(self) -> None:
         state = self.controller.prompt_state
         self.canvas.prompt_item.set_prompts([(p.x, p.y, p.label) for p in state.points], state.box)
+
+    def _on_tolerance_slider(self, value: int) -> None:
+        """The label follows a drag; the tolerance applies on release, or at once for a groove click/key."""
+        self.tolerance_label.setText(f" {value / 2:.1f} px ")
+        if not self.tolerance_slider.isSliderDown():
+            self.polygon.set_tolerance(value / 2)
+
+    def _show_tolerance(self, tolerance: float) -> None:
+        """The tool's tolerance changed (a simplification, its undo or redo): slider and label follow."""
+        blocker = QSignalBlocker(self.tolerance_slider)
+        self.tolerance_slider.setValue(round(tolerance * 2))
+        del blocker
+        self.tolerance_label.setText(f" {tolerance:.1f} px ")
 
     def _refresh_history_actions(self) -> None:
         """Edit menu: Undo/Redo say what they would do (and on which image, when not this one)."""
