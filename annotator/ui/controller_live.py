@@ -190,7 +190,7 @@ class LiveMaskMixin(SessionPart):
         refining = self.selected_id is not None and self.current_key is not None
         if mask_input is None and seed is None and refining:
             _key, instance = self.project.find_instance(self.selected_id)  # type: ignore[arg-type]
-            seed = instance.mask.array()
+            seed = instance.mask.array() if instance.box is None else None  # a box's pixels are no shape
         multimask = len(state.points) == 1 and state.box is None and mask_input is None and seed is None
         self._requested_key = self._prompt_key(state)
         self._requested_state = state

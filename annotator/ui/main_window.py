@@ -134,6 +134,7 @@ class MainWindow(QMainWindow):
             None,
             "delete_instance",
             "toggle_hidden",
+            "segment_box",
         ):
             edit.addSeparator() if name is None else edit.addAction(a[name])
         view = menu.addMenu("&View")
@@ -192,6 +193,7 @@ class MainWindow(QMainWindow):
         a["redo"].triggered.connect(c.redo)
         a["accept"].triggered.connect(c.accept)
         a["clear_prompts"].triggered.connect(c.clear_prompts)
+        a["segment_box"].triggered.connect(c.segment_box)
         a["next_candidate"].triggered.connect(c.cycle_candidate)
         a["next_image"].triggered.connect(lambda: c.step_image(+1))
         a["previous_image"].triggered.connect(lambda: c.step_image(-1))
