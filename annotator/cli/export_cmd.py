@@ -1,7 +1,8 @@
-"""``main.py export FOLDER --out FILE.json [--segmentation auto|polygon|rle] [--project FILE]``.
+"""``main.py export FOLDER --out FILE.json [--segmentation auto|polygon|rle] [--images annotated|done|all]
+[--contiguous-ids] [--project FILE]``.
 
-Writes the COCO file of the project of an image folder (read-only for the project). Warnings (e.g. masks
-written as RLE in polygon mode) go to stderr, the summary to stdout.
+Writes the COCO file of the project of an image folder (read-only for the project). Warnings (empty masks not
+written, unreadable images left out, objects only RLE can represent) go to stderr, the summary to stdout.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 from pathlib import Path
 
 from annotator.cli import CliError
-from annotator.core.coco import export_coco
+from annotator.core.coco import IMAGE_CHOICES, export_coco
 from annotator.core.errors import CoreError
 from annotator.core.model import SEGMENTATION_MODES
 from annotator.core.project_store import ProjectStore, default_project_file
@@ -27,6 +28,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="polygons where exact (auto), polygons forced (polygon) or RLE (rle); default: the project's",
     )
+    parser.add_argument(
+        "--images",
+        choices=IMAGE_CHOICES,
+        default="annotated",
+        help="images with annotations or marked done (default), only those marked done, or all; "
+        "unreadable images never",
+    )
+    parser.add_argument(
+        "--contiguous-ids",
+        action="store_true",
+        help="number the categories 1..N (default: the project's ids)",
+    )
     parser.add_argument("--project", type=Path, default=None, help="project file, if not the default")
     parser.set_defaults(func=run)
 
@@ -39,13 +52,21 @@ def run(args: argparse.Namespace) -> int:
         store = ProjectStore.open(args.folder, args.project)
         for warning in store.warnings:
             print(f"warning: {warning}", file=sys.stderr)
-        report = export_coco(store.project, args.out, args.segmentation)
+        report = export_coco(
+            store.project,
+            args.out,
+            args.segmentation,
+            images=args.images,
+            contiguous_ids=args.contiguous_ids,
+        )
     except CoreError as exc:
         raise CliError(str(exc)) from None
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(
-        f"wrote {report.path}: {report.images} images, {report.annotations} annotations "
-        f"({report.polygons} polygons, {report.rle} RLE)"
-    )
+    for item in report.rle_objects:
+        print(
+            f"warning: {item}: only RLE can represent it (polygon-mode trainers will refuse it)",
+            file=sys.stderr,
+        )
+    print(f"wrote {report.path}: {report.summary()}")
     return 0

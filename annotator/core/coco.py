@@ -1,17 +1,20 @@
-"""COCO export following DESIGN.md's conventions.
+"""COCO export following DESIGN.md's conventions, with the choices a trainer needs.
 
-* ``images``: ids from 1 in project order, ``file_name`` relative to the project root, size as displayed.
-* ``categories``: the project's ids (stable, never renumbered), ``name``, ``supercategory``.
-* ``annotations``: ids from 1, ``iscrowd`` int, ``area`` = mask pixel count, ``bbox`` = ``[x, y, w, h]`` of
-  the mask (pixels, ints), ``segmentation`` by mode:
+* ``images`` (``images=``): ``annotated`` (default: images with at least one written annotation, or marked
+  done: a checked image without objects is a true negative), ``done`` (marked done) or ``all``. Images that
+  cannot be read (status ``error``) are never written (reported): their size is unknown.
+* ``categories``: the project's ids (stable), or ``1..N`` in project order with ``contiguous_ids=True``.
+* ``annotations``: ids from 1, ``iscrowd`` int, ``area`` = the pixel count of what is written (the
+  segmentation decoded with pycocotools), ``bbox`` = ``[x, y, w, h]`` of it (pixels, ints). Empty masks are
+  never written (reported). ``segmentation`` by mode:
 
-  - ``auto``: polygons when the mask has no holes and its polygons reproduce it (IoU >= 0.98 after rasterising
-    with pycocotools; our polygons follow pixel edges, so they are exact), otherwise compressed RLE
-    (``counts`` a str). Crowd regions (``iscrowd`` 1) and empty masks are always RLE. Known exact polygons
+  - ``auto`` (default): polygons that decode with pycocotools to exactly the mask, holes included: a hole is
+    joined to its exterior by a zero-width cut (``geometry_to_bridged_polygons``), so detectron2's default
+    polygon mode loads every object with its holes. Objects no exact polygon reproduces are written as
+    compressed RLE and listed in ``report.rle_objects``. Crowd regions are always RLE. Known exact polygons
     (imported, or from a polygon edit) are written as they are, so import -> export changes no mask.
-  - ``polygon``: polygons wherever the outer outlines reproduce the mask with IoU >= 0.98; holes too small to
-    matter are filled (a warning says so). A mask polygons cannot represent (big holes) still falls back to
-    RLE with a warning naming the annotation: silently filling a doughnut would train the wrong shape.
+  - ``polygon``: as ``auto``, and where exact polygons fail, approximate ones with IoU >= 0.98 (a warning
+    names them); below that RLE with a warning.
   - ``rle``: compressed RLE for every annotation.
 
 The file is written atomically.
@@ -33,14 +36,16 @@ from annotator.core.errors import CocoError, ModelError
 from annotator.core.geometry import (
     CocoPolygons,
     coco_polygons_to_mask,
+    geometry_to_bridged_polygons,
     geometry_to_coco_polygons,
-    has_holes,
     mask_iou,
     mask_to_geometry,
 )
-from annotator.core.model import SEGMENTATION_MODES, Instance, Project
+from annotator.core.model import SEGMENTATION_MODES, ImageRecord, ImageStatus, Instance, Project
 
 MIN_POLYGON_IOU = 0.98
+IMAGE_CHOICES: tuple[str, ...] = ("annotated", "done", "all")
+"""Which images an export writes (see the module docstring)."""
 
 
 @dataclass
@@ -52,7 +57,20 @@ class ExportReport:
     annotations: int = 0
     polygons: int = 0
     rle: int = 0
+    boxes: int = 0
+    empty_skipped: int = 0
+    images_skipped: int = 0
+    rle_objects: list[str] = field(default_factory=list)
+    """Objects (not crowd regions) no polygon could reproduce: written as RLE."""
     warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line: what was written and left out."""
+        return (
+            f"{self.images} images, {self.annotations} annotations ({self.polygons} polygons, {self.rle} RLE"
+            f"{f', {len(self.rle_objects)} objects only as RLE' if self.rle_objects else ''}); "
+            f"{self.images_skipped} images and {self.empty_skipped} empty masks not written"
+        )
 
 
 def _shift(polygons: CocoPolygons, dx: int, dy: int) -> CocoPolygons:
@@ -63,96 +81,169 @@ def _shift(polygons: CocoPolygons, dx: int, dy: int) -> CocoPolygons:
     return out
 
 
-def _polygons_for(
-    mask: np.ndarray, bbox: tuple[int, int, int, int], fill_holes: bool
-) -> tuple[CocoPolygons, float]:
-    """Polygons of the mask (computed on its bbox crop) and their IoU with it after pycocotools
-    rasterising."""
-    x, y, w, h = bbox
-    crop = np.ascontiguousarray(mask[y : y + h, x : x + w])
+def _bbox(mask: np.ndarray) -> list[int]:
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        return [0, 0, 0, 0]
+    return [int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)]
+
+
+@dataclass
+class Written:
+    """One annotation's segmentation as written, with ``area``/``bbox`` of what it decodes to."""
+
+    segmentation: Any
+    kind: str  # "polygon" | "rle" | "box" (box-only: no segmentation)
+    area: float
+    bbox: list[Any]
+    warning: str | None = None
+    rle_only: bool = False  # an object polygons could not reproduce
+
+
+def _polygons_for(crop: np.ndarray, fill_holes: bool) -> tuple[CocoPolygons, np.ndarray]:
+    """Polygons of a bbox crop (holes bridged, or filled) and what pycocotools rasterises them to."""
     geometry = mask_to_geometry(crop)
     if fill_holes:
-        geometry = MultiPolygon([Polygon(p.exterior) for p in geometry.geoms])
-    polygons = geometry_to_coco_polygons(geometry)
+        polygons = geometry_to_coco_polygons(MultiPolygon([Polygon(p.exterior) for p in geometry.geoms]))
+    else:
+        polygons = geometry_to_bridged_polygons(geometry)
     if not polygons:
-        return [], 0.0
-    return _shift(polygons, x, y), mask_iou(coco_polygons_to_mask(polygons, h, w), crop)
+        return [], np.zeros_like(crop)
+    return polygons, coco_polygons_to_mask(polygons, *crop.shape)
 
 
-def segmentation_for(instance: Instance, mode: str, label: str) -> tuple[Any, str, str | None]:
-    """``(segmentation, "polygon" | "rle", warning or None)`` for one instance under ``mode``."""
-    rle = {"size": list(instance.mask.rle["size"]), "counts": instance.mask.rle["counts"]}
-    if mode == "rle" or instance.iscrowd or instance.mask.area == 0:
-        warning = f"{label}: empty mask" if instance.mask.area == 0 else None
-        return rle, "rle", warning
-    if instance.polygons is not None:
-        return [list(p) for p in instance.polygons], "polygon", None
-    array = instance.mask.array()
-    holes = has_holes(array)
-    if mode == "auto" and holes:
-        return rle, "rle", None
-    polygons, iou = _polygons_for(array, instance.mask.bbox, fill_holes=holes)
-    if iou >= MIN_POLYGON_IOU:
-        warning = f"{label}: small holes filled in its polygons (IoU {iou:.3f})" if holes else None
-        return polygons, "polygon", warning
+def segmentation_for(instance: Instance, mode: str, label: str) -> Written:
+    """How ``instance`` (a non-empty mask) is written under ``mode``."""
+    mask = instance.mask
+    rle = {"size": list(mask.rle["size"]), "counts": mask.rle["counts"]}
+    if instance.box is not None:  # box-only: the box as imported, no segmentation
+        x, y, w, h = instance.box
+        return Written(None, "box", w * h, [x, y, w, h])
+    as_rle = Written(rle, "rle", int(mask.area), [int(v) for v in mask.bbox])
+    if mode == "rle" or instance.iscrowd:
+        return as_rle
+    if instance.polygons is not None:  # exact by the Instance invariant
+        return Written([list(p) for p in instance.polygons], "polygon", as_rle.area, as_rle.bbox)
+    x, y, w, h = mask.bbox
+    crop = np.ascontiguousarray(mask.array()[y : y + h, x : x + w])
+    polygons, decoded = _polygons_for(crop, fill_holes=False)
+    if polygons and np.array_equal(decoded, crop):
+        return Written(_shift(polygons, x, y), "polygon", as_rle.area, as_rle.bbox)
     if mode == "polygon":
-        return rle, "rle", f"{label}: polygons cannot represent this mask (IoU {iou:.3f}), written as RLE"
-    return rle, "rle", None
+        polygons, decoded = _polygons_for(crop, fill_holes=True)
+        iou = mask_iou(decoded, crop) if polygons else 0.0
+        if iou >= MIN_POLYGON_IOU:
+            bx, by, bw, bh = _bbox(decoded)
+            warning = f"{label}: written as approximate polygons (IoU {iou:.3f})"
+            return Written(
+                _shift(polygons, x, y), "polygon", int(decoded.sum()), [bx + x, by + y, bw, bh], warning
+            )
+        as_rle.warning = f"{label}: polygons cannot represent this mask (IoU {iou:.3f}), written as RLE"
+    as_rle.rle_only = True
+    return as_rle
 
 
-def build_coco(project: Project, mode: str | None = None) -> tuple[dict[str, Any], ExportReport]:
-    """The COCO dict of ``project`` and a report. ``mode``: ``auto``/``polygon``/``rle`` (default:
-    project's)."""
+def _selected(record: ImageRecord, images: str, annotated: bool) -> bool:
+    if images == "all":
+        return True
+    done = record.status is ImageStatus.DONE
+    return done if images == "done" else done or annotated
+
+
+def build_coco(
+    project: Project, mode: str | None = None, *, images: str = "annotated", contiguous_ids: bool = False
+) -> tuple[dict[str, Any], ExportReport]:
+    """The COCO dict of ``project`` and a report. ``mode``: ``auto``/``polygon``/``rle`` (default: the
+    project's); ``images``: one of :data:`IMAGE_CHOICES`; ``contiguous_ids``: categories numbered ``1..N``."""
     mode = project.settings.segmentation_mode if mode is None else mode
     if mode not in SEGMENTATION_MODES:
         raise ModelError(f"segmentation mode must be one of {SEGMENTATION_MODES}, got {mode!r}")
+    if images not in IMAGE_CHOICES:
+        raise ModelError(f"images must be one of {IMAGE_CHOICES}, got {images!r}")
+    category_ids = {
+        c.id: (index if contiguous_ids else c.id) for index, c in enumerate(project.categories, start=1)
+    }
     report = ExportReport()
-    images: list[dict[str, Any]] = []
+    out_images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
-    for image_id, record in enumerate(project.images, start=1):
-        images.append(
-            {"id": image_id, "file_name": record.file_name, "width": record.width, "height": record.height}
-        )
-        for instance in record.instances:
-            ann_id = len(annotations) + 1
-            label = f"annotation {ann_id} ({record.file_name}, object {instance.id})"
-            segmentation, kind, warning = segmentation_for(instance, mode, label)
-            if warning:
-                report.warnings.append(warning)
-            if kind == "rle":
-                report.rle += 1
-            else:
-                report.polygons += 1
-            annotations.append(
-                {
-                    "id": ann_id,
-                    "image_id": image_id,
-                    "category_id": instance.category_id,
-                    "segmentation": segmentation,
-                    "area": int(instance.mask.area),
-                    "bbox": [int(v) for v in instance.mask.bbox],
-                    "iscrowd": int(instance.iscrowd),
-                }
+    for record in project.images:
+        if record.status is ImageStatus.ERROR:
+            report.images_skipped += 1
+            report.warnings.append(
+                f"{record.file_name}: not written, the image cannot be read ({record.error})"
             )
-    categories = [{"id": c.id, "name": c.name, "supercategory": c.supercategory} for c in project.categories]
-    report.images, report.annotations = len(images), len(annotations)
+            continue
+        written: list[tuple[Instance, Written]] = []
+        for instance in record.instances:
+            label = f"{record.file_name}, object {instance.id}"
+            if instance.mask.area == 0:
+                report.empty_skipped += 1
+                report.warnings.append(f"{label}: empty mask, not written")
+                continue
+            written.append((instance, segmentation_for(instance, mode, label)))
+        if not _selected(record, images, bool(written)):
+            report.images_skipped += 1
+            continue
+        image_id = len(out_images) + 1
+        image = {
+            "id": image_id,
+            "file_name": record.file_name,
+            "width": record.width,
+            "height": record.height,
+        }
+        out_images.append({**record.extras.get("coco", {}), **image})
+        for instance, item in written:
+            if item.warning:
+                report.warnings.append(item.warning)
+            if item.rle_only:
+                report.rle_objects.append(f"{record.file_name}, object {instance.id}")
+            report.rle += item.kind == "rle"
+            report.polygons += item.kind == "polygon"
+            report.boxes += item.kind == "box"
+            annotation = {
+                "id": len(annotations) + 1,
+                "image_id": image_id,
+                "category_id": category_ids[instance.category_id],
+                "segmentation": item.segmentation,
+                "area": item.area,
+                "bbox": item.bbox,
+                "iscrowd": int(instance.iscrowd),
+            }
+            if item.kind == "box":
+                del annotation["segmentation"]
+            annotations.append({**(instance.coco_extras or {}), **annotation})
+    categories = [
+        {"id": category_ids[c.id], "name": c.name, "supercategory": c.supercategory}
+        for c in project.categories
+    ]
+    report.images, report.annotations = len(out_images), len(annotations)
+    kept = project.extras.get("coco", {})  # keys of an imported file: info, licenses...
     coco = {
         "info": {
             "description": "Exported by sam-annotator",
             "date_created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         },
         "licenses": [],
-        "images": images,
+        **kept,
+        "images": out_images,
         "annotations": annotations,
         "categories": categories,
     }
     return coco, report
 
 
-def export_coco(project: Project, path: str | Path, mode: str | None = None) -> ExportReport:
-    """Write ``project`` as a COCO JSON file at ``path`` (atomic). Raises :class:`CocoError` if it cannot."""
+def export_coco(
+    project: Project,
+    path: str | Path,
+    mode: str | None = None,
+    *,
+    images: str = "annotated",
+    contiguous_ids: bool = False,
+) -> ExportReport:
+    """Write ``project`` as a COCO JSON file at ``path`` (atomic; options as :func:`build_coco`). Raises
+    :class:`CocoError` if it cannot."""
     path = Path(path)
-    coco, report = build_coco(project, mode)
+    coco, report = build_coco(project, mode, images=images, contiguous_ids=contiguous_ids)
     try:
         atomic_write_bytes(path, json.dumps(coco, separators=(",", ":")).encode("utf-8"))
     except OSError as exc:

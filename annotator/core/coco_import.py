@@ -1,19 +1,23 @@
 """COCO import into an existing project, reported item by item.
 
 Accepts what pycocotools accepts: polygons, compressed RLE (``counts`` str) and uncompressed RLE (``counts`` a
-list), ``iscrowd`` 0/1 as int or bool. Rules:
+list), ``iscrowd`` 0/1 as int or bool; what it merely tolerates is repaired and reported
+(:mod:`annotator.core.coco_values`: integral floats, odd coordinate counts, bad rings, ``iscrowd: "0"``). Rules:
 
-* categories are matched **by name** (ignoring case and surrounding spaces) to the project's; a new name keeps
-  its COCO id when that id is free in the project, otherwise it gets a fresh id (so importing into an empty
-  project keeps every id, and importing twice never duplicates a category);
+* categories are matched **by name** (ignoring case and surrounding spaces; a difference in case or spacing is
+  reported) to the project's. The file's ids are kept (0 included) unless a project category *with
+  annotations* holds the id: a category no annotation uses (e.g. the app's defaults) is moved to a fresh id
+  instead of pushing the file's id aside. Importing twice never duplicates a category;
 * images are matched by ``file_name`` (relative to the project root); the file must exist and its size as
   displayed (EXIF applied) must equal the COCO ``width``/``height``;
 * an annotation is imported when its image and category were accepted and its segmentation decodes to the
   image size; polygons are kept with the instance so export writes them unchanged (import -> export changes no
-  mask).
+  mask). One already in the project (same image, category, mask and ``iscrowd``) is counted and skipped, so importing a
+  file twice changes nothing.
 
 Every rejected item gives an :class:`ImportMessage` and the rest goes on. Only a file that is not a COCO
-dataset at all raises :class:`CocoError`.
+dataset at all raises :class:`CocoError`. ``report.journal`` holds the changes so that one undo step
+(:class:`~annotator.core.coco_journal.ImportCocoCommand`) can revert the whole import.
 """
 
 from __future__ import annotations
@@ -24,10 +28,18 @@ from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
 from typing import Any
 
+from annotator.core.coco_journal import ImportJournal
+from annotator.core.coco_values import (
+    Notes,
+    as_box,
+    as_int,
+    as_iscrowd,
+    box_mask,
+    decode_segmentation,
+    polygons_inside,
+)
 from annotator.core.errors import CocoError, ImageLoadError, MaskError, ModelError
-from annotator.core.geometry import coco_polygons_to_mask
 from annotator.core.images import read_image_info
-from annotator.core.masks import Mask, normalize_rle
 from annotator.core.model import Project
 
 
@@ -54,7 +66,9 @@ class ImportReport:
     images_added: int = 0
     images_matched: int = 0
     annotations_imported: int = 0
+    annotations_duplicate: int = 0
     messages: list[ImportMessage] = field(default_factory=list)
+    journal: ImportJournal | None = field(default=None, repr=False)
 
     @property
     def errors(self) -> list[ImportMessage]:
@@ -62,8 +76,8 @@ class ImportReport:
 
     def summary(self) -> str:
         return (
-            f"{self.path}: {self.annotations_imported} annotations imported; "
-            f"images {self.images_added} added, "
+            f"{self.path}: {self.annotations_imported} annotations imported, "
+            f"{self.annotations_duplicate} already in the project (skipped); images {self.images_added} added, "
             f"{self.images_matched} matched; categories {self.categories_added} added, "
             f"{self.categories_matched} matched; {len(self.errors)} items skipped"
         )
@@ -73,6 +87,18 @@ class ImportReport:
 
     def _warn(self, item: str, message: str) -> None:
         self.messages.append(ImportMessage("warning", item, message))
+
+    def _repaired(self, item: str, notes: Notes) -> None:
+        for note in notes:
+            self._warn(item, f"repaired: {note}")
+        notes.clear()
+
+
+ANNOTATION_KEYS = frozenset({"id", "image_id", "category_id", "segmentation", "area", "bbox", "iscrowd"})
+IMAGE_KEYS = frozenset({"id", "file_name", "width", "height"})
+DATASET_KEYS = frozenset({"images", "annotations", "categories"})
+"""Keys the app reads; every other key is kept and written back on export (``info``, ``licenses``,
+``attributes``, ``score``, ``track_id``, ``license``, ``date_captured``...)."""
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -92,78 +118,108 @@ def _load(path: Path) -> dict[str, Any]:
     return data
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def import_coco(project: Project, path: str | Path) -> ImportReport:
     """Import the COCO file ``path`` into ``project`` (image files under ``project.root``); one ``reset``
     event."""
     path = Path(path)
     data = _load(path)
     report = ImportReport(path)
+    journal = report.journal = ImportJournal(project)
     with project.events.blocked():
-        categories = _import_categories(project, data.get("categories", []), report)
+        kept = {k: v for k, v in data.items() if k not in DATASET_KEYS}
+        if kept and "coco" not in project.extras:
+            project.set_extra("coco", kept)  # info, licenses...: written back on export
+        categories = _import_categories(journal, data.get("categories", []), report)
         images = _import_images(project, data["images"], report)
         for ann in data.get("annotations", []):
-            _import_annotation(project, ann, images, categories, report)
+            _import_annotation(journal, ann, images, categories, report)
     project.emit_reset()
     return report
 
 
-def _import_categories(project: Project, items: list[Any], report: ImportReport) -> dict[int, int]:
+def _import_categories(journal: ImportJournal, items: list[Any], report: ImportReport) -> dict[int, int]:
+    project = journal.project
     mapping: dict[int, int] = {}
+    used = {inst.category_id for inst in project.iter_instances()}
+    notes: Notes = []
+
+    def movable(cid: int) -> bool:
+        """An id held by a category no annotation (and no earlier category of this file) uses."""
+        return cid not in used and cid not in mapping.values()
+
     for item in items:
         label = f"category {item.get('id')!r}" if isinstance(item, dict) else "category"
-        if not isinstance(item, dict) or not _is_int(item.get("id")) or not isinstance(item.get("name"), str):
-            report._error(label, "needs an integer 'id' and a string 'name'")
+        cid = as_int(item.get("id"), "category id", notes) if isinstance(item, dict) else None
+        name = item.get("name") if isinstance(item, dict) else None
+        if cid is None or not isinstance(name, str) or not name.strip():
+            report._error(label, "needs an integer 'id' and a non-empty string 'name'")
+            notes.clear()
             continue
-        if item["id"] in mapping:
+        label = f"category {cid}"
+        report._repaired(label, notes)
+        if cid in mapping:
             report._error(label, "duplicate category id")
             continue
-        existing = project.category_by_name(item["name"])
+        existing = project.category_by_name(name)
         if existing is not None:
-            mapping[item["id"]] = existing.id
+            if existing.name != name:
+                report._warn(
+                    label,
+                    f"name {name!r} differs from the category {existing.name!r} only in case or spacing: "
+                    "imported into it",
+                )
+            if (
+                existing.id != cid
+                and movable(existing.id)
+                and (not project.has_category(cid) or movable(cid))
+            ):
+                if project.has_category(cid):
+                    journal.renumber_category(cid)
+                existing = journal.renumber_category(existing.id, cid)  # keep the file's id
+            mapping[cid] = existing.id
             report.categories_matched += 1
             continue
-        free = item["id"] >= 1 and not project.has_category(item["id"])
+        if project.has_category(cid) and movable(cid):
+            journal.renumber_category(cid)  # an unused category never pushes the file's id aside
+        free = not project.has_category(cid)
         try:
-            category = project.add_category(
-                item["name"],
-                supercategory=str(item.get("supercategory") or ""),
-                id=item["id"] if free else None,
+            category = journal.add_category(
+                name, None, str(item.get("supercategory") or ""), id=cid if free else None
             )
         except ModelError as exc:
             report._error(label, str(exc))
             continue
-        mapping[item["id"]] = category.id
+        mapping[cid] = category.id
         report.categories_added += 1
         if not free:
-            report._warn(label, f"id already used in the project; {item['name']!r} got id {category.id}")
+            report._warn(label, f"id already used in the project; {name!r} got id {category.id}")
     return mapping
 
 
 def _import_images(project: Project, items: list[Any], report: ImportReport) -> dict[int, str]:
     accepted: dict[int, str] = {}
+    notes: Notes = []
     for item in items:
         label = f"image {item.get('id')!r}" if isinstance(item, dict) else "image"
-        if (
-            not isinstance(item, dict)
-            or not _is_int(item.get("id"))
-            or not isinstance(item.get("file_name"), str)
-        ):
+        image_id = as_int(item.get("id"), "image id", notes) if isinstance(item, dict) else None
+        if image_id is None or not isinstance(item.get("file_name"), str):
             report._error(label, "needs an integer 'id' and a string 'file_name'")
+            notes.clear()
             continue
         key = _image_key(project, item["file_name"])
-        label = f"image {item['id']} ({key or item['file_name']})"
+        label = f"image {image_id} ({key or item['file_name']})"
         if key is None:
             report._error(label, "file_name must be a path inside the image folder (relative, no '..')")
+            notes.clear()
             continue
-        width, height = item.get("width"), item.get("height")
-        if not (_is_int(width) and _is_int(height)):
+        width = as_int(item.get("width"), "width", notes)
+        height = as_int(item.get("height"), "height", notes)
+        if width is None or height is None:
             report._error(label, "needs integer 'width' and 'height'")
+            notes.clear()
             continue
-        if item["id"] in accepted:
+        report._repaired(label, notes)
+        if image_id in accepted:
             report._error(label, "duplicate image id")
             continue
         if project.has_image(key):
@@ -173,8 +229,9 @@ def _import_images(project: Project, items: list[Any], report: ImportReport) -> 
                     label, f"size {width}x{height} differs from the project's {record.width}x{record.height}"
                 )
                 continue
-            accepted[item["id"]] = key
+            accepted[image_id] = key
             report.images_matched += 1
+            _keep_image_keys(project, key, item)
             continue
         try:
             info = read_image_info(project.root / key)
@@ -193,9 +250,16 @@ def _import_images(project: Project, items: list[Any], report: ImportReport) -> 
             )
             continue
         project.add_image(key, width, height, metadata={"exif_orientation": info.exif_orientation})
-        accepted[item["id"]] = key
+        accepted[image_id] = key
         report.images_added += 1
+        _keep_image_keys(project, key, item)
     return accepted
+
+
+def _keep_image_keys(project: Project, key: str, item: dict[str, Any]) -> None:
+    kept = {k: v for k, v in item.items() if k not in IMAGE_KEYS}
+    if kept and "coco" not in project.image(key).extras:
+        project.set_image_extra(key, "coco", kept)
 
 
 def _image_key(project: Project, file_name: str) -> str | None:
@@ -213,54 +277,62 @@ def _image_key(project: Project, file_name: str) -> str | None:
     return name
 
 
-def _decode(segmentation: Any, height: int, width: int) -> tuple[Mask, tuple[tuple[float, ...], ...] | None]:
-    if isinstance(segmentation, list):
-        array = coco_polygons_to_mask(segmentation, height, width)
-        return Mask.from_array(array), tuple(tuple(float(v) for v in ring) for ring in segmentation)
-    if isinstance(segmentation, dict):
-        rle = normalize_rle(segmentation)
-        if tuple(rle["size"]) != (height, width):
-            raise MaskError(f"RLE size {rle['size']} differs from the image size [{height}, {width}]")
-        return Mask(rle), None
-    raise MaskError("segmentation must be a list of polygons or an RLE dict")
-
-
 def _import_annotation(
-    project: Project, ann: Any, images: dict[int, str], categories: dict[int, int], report: ImportReport
+    journal: ImportJournal, ann: Any, images: dict[int, str], categories: dict[int, int], report: ImportReport
 ) -> None:
+    project = journal.project
     if not isinstance(ann, dict):
         report._error("annotation", "not a JSON object")
         return
-    label = f"annotation {ann.get('id')!r}"
-    image_id, coco_category_id = ann.get("image_id"), ann.get("category_id")
-    key = images.get(image_id) if _is_int(image_id) else None
+    notes: Notes = []
+    ann_id = as_int(ann.get("id"), "annotation id", notes)
+    label = f"annotation {ann_id if ann_id is not None else ann.get('id')!r}"
+    image_id = as_int(ann.get("image_id"), "image_id", notes)
+    key = images.get(image_id) if image_id is not None else None
     if key is None:
         report._error(label, f"image id {ann.get('image_id')!r} unknown or not imported")
         return
-    category_id = categories.get(coco_category_id) if _is_int(coco_category_id) else None
+    coco_category_id = as_int(ann.get("category_id"), "category_id", notes)
+    category_id = categories.get(coco_category_id) if coco_category_id is not None else None
     if category_id is None:
         report._error(label, f"unknown category id {ann.get('category_id')!r}")
         return
-    iscrowd = ann.get("iscrowd", 0)
-    if iscrowd not in (0, 1) or not isinstance(iscrowd, int):
-        report._error(label, f"iscrowd must be 0/1 or a bool, got {iscrowd!r}")
+    iscrowd = as_iscrowd(ann.get("iscrowd", 0), notes)
+    if iscrowd is None:
+        report._error(label, f"iscrowd must be 0/1 or a bool, got {ann.get('iscrowd')!r}")
         return
     record = project.image(key)
+    segmentation = ann.get("segmentation")
+    box = as_box(ann.get("bbox")) if segmentation is None or segmentation == [] else None
     try:
-        mask, polygons = _decode(ann.get("segmentation"), record.height, record.width)
+        if box is not None:  # a box-only annotation (CVAT rectangles, Label Studio, detection sets)
+            mask, polygons = box_mask(box, record.height, record.width), None
+        else:
+            mask, polygons = decode_segmentation(segmentation, record.height, record.width, notes)
     except MaskError as exc:
         report._error(label, f"malformed segmentation: {exc}")
+        return
+    report._repaired(label, notes)
+    if polygons is not None and not polygons_inside([list(r) for r in polygons], record.height, record.width):
+        report._warn(label, "polygon vertices outside the image: the object is clipped to the image")
+        polygons = None  # export traces the clipped mask instead
+    same = (category_id, iscrowd, box)
+    if any((i.category_id, i.iscrowd, i.box) == same and i.mask == mask for i in record.instances):
+        report.annotations_duplicate += 1
         return
     if mask.area == 0:
         report._warn(label, "empty mask")
     score = ann.get("score")
+    extras = {k: v for k, v in ann.items() if k not in ANNOTATION_KEYS}
     instance = project.new_instance(
         mask,
         category_id,
-        iscrowd=int(iscrowd),
+        iscrowd=iscrowd,
         source="import",
         score=float(score) if isinstance(score, int | float) and not isinstance(score, bool) else None,
         polygons=polygons,
+        box=box,
+        coco_extras=extras or None,
     )
-    project.add_instance(key, instance)
+    journal.add_instance(key, instance)
     report.annotations_imported += 1

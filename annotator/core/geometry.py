@@ -118,6 +118,28 @@ def geometry_to_coco_polygons(geometry: BaseGeometry) -> CocoPolygons | None:
     return out
 
 
+def geometry_to_bridged_polygons(geometry: BaseGeometry) -> CocoPolygons:
+    """COCO polygons that keep holes: one ring per part, each hole joined to the exterior by a zero-width cut.
+
+    The ring runs around the exterior, then for each hole goes from the exterior's first vertex to the hole,
+    around it, and back along the same line. pycocotools fills a ring by crossing parity and the cut is crossed
+    twice at the same places, so the cut adds nothing and the hole stays empty; detectron2's polygon mode
+    rasterises the same way. Callers check the result by rasterising it (``coco_polygons_to_mask``).
+    """
+    out: CocoPolygons = []
+    for polygon in _polygons_of(geometry):
+        exterior = np.asarray(polygon.exterior.coords, dtype=np.float64)[:-1]
+        if len(exterior) < 3:
+            continue
+        parts = [exterior]
+        for hole in polygon.interiors:
+            ring = np.asarray(hole.coords, dtype=np.float64)[:-1]
+            if len(ring) >= 3:
+                parts += [exterior[:1], ring, ring[:1]]
+        out.append([round(float(v), 3) for v in np.concatenate(parts).ravel()])
+    return out
+
+
 def has_holes(mask: np.ndarray) -> bool:
     """Whether any connected foreground part encloses background (8-connected foreground)."""
     _, hierarchy = cv2.findContours(_as_uint8(mask), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)

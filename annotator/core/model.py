@@ -104,10 +104,11 @@ class Project:
     def add_category(
         self, name: str, color: RGB | None = None, supercategory: str = "", *, id: int | None = None
     ) -> Category:
-        """Create a category (``id`` fresh unless given and free); names are unique ignoring case."""
+        """Create a category (``id`` fresh unless given and free; 0 is an id, as in COCO files); names are
+        unique ignoring case."""
         cid = self.reserve_category_id() if id is None else id
-        if not isinstance(cid, int) or cid < 1 or cid in self._categories:
-            raise ModelError(f"category id {cid!r} is not a free positive integer")
+        if not isinstance(cid, int) or isinstance(cid, bool) or cid < 0 or cid in self._categories:
+            raise ModelError(f"category id {cid!r} is not a free non-negative integer")
         category = Category(cid, self._check_name(name), self._default_color(cid, color), supercategory)
         self.insert_category(category)
         return category
@@ -115,8 +116,8 @@ class Project:
     def insert_category(self, category: Category, index: int | None = None) -> None:
         """Insert a ready-made category (used by undo and loading) at ``index`` of the order (default:
         end)."""
-        if category.id in self._categories or category.id < 1:
-            raise ModelError(f"category id {category.id} is already used or not positive")
+        if category.id in self._categories or category.id < 0:
+            raise ModelError(f"category id {category.id} is already used or negative")
         self._check_name(category.name)
         check_rgb(category.color)
         items = list(self._categories.items())

@@ -58,6 +58,10 @@ def _instance_to_dict(inst: Instance) -> dict[str, Any]:
     }
     if inst.polygons is not None:
         out["polygons"] = [list(p) for p in inst.polygons]
+    if inst.box is not None:
+        out["box"] = list(inst.box)
+    if inst.coco_extras:
+        out["coco_extras"] = inst.coco_extras
     return out
 
 
@@ -103,6 +107,7 @@ def project_from_dict(data: Any, root: Any) -> Project:
 
 def _instance_from_dict(item: dict[str, Any]) -> Instance:
     polygons = item.get("polygons")
+    box = item.get("box")
     return Instance(
         id=int(item["id"]),
         category_id=int(item["category_id"]),
@@ -112,4 +117,6 @@ def _instance_from_dict(item: dict[str, Any]) -> Instance:
         score=None if item.get("score") is None else float(item["score"]),
         hidden=bool(item.get("hidden", False)),
         polygons=None if polygons is None else tuple(tuple(float(v) for v in p) for p in polygons),
+        box=None if box is None else (float(box[0]), float(box[1]), float(box[2]), float(box[3])),
+        coco_extras=dict(item["coco_extras"]) if item.get("coco_extras") else None,
     )

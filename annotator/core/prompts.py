@@ -100,6 +100,27 @@ class PromptSession:
         self.events = EventEmitter()
         self.image_key = image_key
         self.state = PromptState()
+        self._parked: dict[str, PromptState] = {}  # unaccepted prompts of images left for another one
+
+    def switch_image(self, image_key: str | None) -> PromptState:
+        """Leave the current image for ``image_key`` with an empty prompt (not undoable).
+
+        A non-empty prompt of the image left is parked (not lost); the returned state is the one parked for
+        ``image_key`` (empty if none), which the caller restores once that image is ready.
+        """
+        if self.image_key is not None and not self.state.is_empty:
+            self._parked[self.image_key] = self.state
+        parked = self._parked.pop(image_key, PromptState()) if image_key is not None else PromptState()
+        self.start_image(image_key)
+        return parked
+
+    def parked_keys(self) -> list[str]:
+        """Images left with an unaccepted prompt."""
+        return list(self._parked)
+
+    def drop_parked(self) -> None:
+        """Forget every parked prompt (the user chose to discard them)."""
+        self._parked.clear()
 
     def set(self, state: PromptState) -> None:
         """Replace the state (not undoable)."""

@@ -73,6 +73,11 @@ class Instance:
         polygons: COCO polygons (flat ``[x0, y0, x1, y1, ...]`` lists, pixel-edge coordinates) that rasterise
             with pycocotools to exactly ``mask``, when known (imported polygons, polygon edits without holes);
             export then writes them as they are. Replacing the mask without new polygons clears them.
+        box: for a box-only object (imported without a segmentation): its COCO ``bbox`` ``(x, y, w, h)`` in
+            pixels (floats); ``mask`` is then the pixels the box covers (shown as such) and export writes the
+            box without a segmentation. Replacing the mask makes it a mask object (``box`` cleared).
+        coco_extras: COCO annotation keys the app does not use (``attributes``, ``score``, ``track_id``,
+            ``ignore``...), JSON values written back as they are on export (not part of the hash).
     """
 
     id: int
@@ -83,11 +88,14 @@ class Instance:
     score: float | None = None
     hidden: bool = False
     polygons: tuple[tuple[float, ...], ...] | None = None
+    box: tuple[float, float, float, float] | None = None
+    coco_extras: dict[str, Any] | None = field(default=None, hash=False)
 
     def replace(self, **changes: Any) -> Instance:
-        """A copy with ``changes``; a new ``mask`` without ``polygons`` drops the stale polygons."""
-        if "mask" in changes and "polygons" not in changes:
-            changes["polygons"] = None
+        """A copy with ``changes``; a new ``mask`` without ``polygons`` (``box``) drops the stale ones."""
+        if "mask" in changes:
+            changes.setdefault("polygons", None)
+            changes.setdefault("box", None)
         return dataclasses.replace(self, **changes)
 
 

@@ -7,6 +7,10 @@ so menus can update (``can_undo``, ``undo_text``...). The model's own events tel
 One stack serves a whole project session. Prompt commands carry their image key; when the user leaves an
 image, the UI calls ``stack.discard_prompt_commands()`` so Ctrl+Z never resurrects prompts of another image
 (annotation commands stay undoable; they do not depend on prompt commands).
+
+Every command says which image it changes (``image_key``; ``None``: project-wide, e.g. categories, an import).
+The UI never undoes a change of an image that is not shown: :func:`undo_step` tells it to bring that image into
+view first (ADR 0008).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ class UndoCommand:
     """Base class: ``redo()`` applies the change (also the first time), ``undo()`` reverts it."""
 
     text: str = ""
+    image_key: str | None = None
+    """The image this command changes; ``None`` for project-wide changes (categories, imports)."""
 
     def redo(self) -> None:
         raise NotImplementedError
@@ -83,6 +89,16 @@ class UndoStack:
         return self._index < len(self._commands)
 
     @property
+    def next_undo(self) -> UndoCommand | None:
+        """The command ``undo()`` would revert, if any."""
+        return self._commands[self._index - 1] if self.can_undo else None
+
+    @property
+    def next_redo(self) -> UndoCommand | None:
+        """The command ``redo()`` would apply, if any."""
+        return self._commands[self._index] if self.can_redo else None
+
+    @property
     def undo_text(self) -> str:
         return self._commands[self._index - 1].text if self.can_undo else ""
 
@@ -126,6 +142,12 @@ class MacroCommand(UndoCommand):
     def __init__(self, text: str, commands: Sequence[UndoCommand]) -> None:
         self.text = text
         self.commands = list(commands)
+
+    @property
+    def image_key(self) -> str | None:  # type: ignore[override]
+        """The one image all parts change, else ``None`` (project-wide)."""
+        keys = {c.image_key for c in self.commands}
+        return keys.pop() if len(keys) == 1 else None
 
     def redo(self) -> None:
         done: list[UndoCommand] = []
@@ -207,6 +229,37 @@ class UpdateInstanceCommand(UndoCommand):
         if self._old is None:
             raise UndoError("change was never applied")
         self.project.replace_instance(self.image_key, self._old)
+
+
+class UndoStep:
+    """What Ctrl+Z (or redo) would do now, seen from the image ``current_key`` the user is looking at.
+
+    ``command``: the command (``None``: nothing to do). ``elsewhere``: the image it changes when that is not the
+    shown one (the UI brings it into view instead of changing it out of sight). ``menu_text``: e.g.
+    ``"Undo Accept object"``, ``"Undo Accept object (on b.png)"``, ``"Undo"``.
+    """
+
+    def __init__(self, verb: str, command: UndoCommand | None, current_key: str | None) -> None:
+        self.verb, self.command = verb, command
+        key = None if command is None else command.image_key
+        self.elsewhere: str | None = key if key is not None and key != current_key else None
+
+    @property
+    def menu_text(self) -> str:
+        if self.command is None:
+            return self.verb
+        where = f" (on {self.elsewhere})" if self.elsewhere else ""
+        return f"{self.verb} {self.command.text}{where}"
+
+
+def undo_step(stack: UndoStack, current_key: str | None) -> UndoStep:
+    """The step Ctrl+Z would take with ``current_key`` shown."""
+    return UndoStep("Undo", stack.next_undo, current_key)
+
+
+def redo_step(stack: UndoStack, current_key: str | None) -> UndoStep:
+    """The step redo would take with ``current_key`` shown."""
+    return UndoStep("Redo", stack.next_redo, current_key)
 
 
 def set_category_command(project: Project, image_key: str, instance_id: int, category_id: int) -> UndoCommand:

@@ -49,6 +49,11 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("brush_larger", "Brush larger", "Larger brush"),
     ActionSpec("delete_instance", "&Delete object", "Delete the selected object"),
     ActionSpec("toggle_hidden", "&Hide/show object", "Hide or show the selected object"),
+    ActionSpec(
+        "segment_box",
+        "&Segment box object",
+        "The selected box-only object's box becomes the prompt; Enter replaces the box by the mask",
+    ),
     ActionSpec("help_keys", "&Keyboard shortcuts", "List the shortcuts"),
     ActionSpec("propose_objects", "Propose &objects…", "Propose objects in the background for review"),
     ActionSpec("review_proposals", "&Review proposals", "Review the proposals by keyboard (Esc leaves)"),

@@ -116,6 +116,8 @@ def reopen_folder(window: QWidget, folder: Path) -> None:
     from annotator.ui.main_window import MainWindow
 
     assert isinstance(window, MainWindow)
+    if not window.confirm_discard_unaccepted():
+        return
     old = window.controller
     planner = old.findChild(PrefetchPlanner)
     try:

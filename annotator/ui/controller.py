@@ -21,7 +21,7 @@ from annotator.core.events import Event
 from annotator.core.model import Category, ImageStatus, Project
 from annotator.core.project_store import Autosaver
 from annotator.core.prompts import PromptSession
-from annotator.core.undo import UndoStack
+from annotator.core.undo import UndoStack, UndoStep, redo_step, undo_step
 from annotator.ui.controller_instances import InstanceMixin
 from annotator.ui.controller_live import CandidateView, LiveMaskMixin
 from annotator.ui.live_edit import LiveMaskCommand
@@ -47,6 +47,8 @@ class SessionController(LiveMaskMixin, InstanceMixin, QObject):
         selection_changed(object): the selected instance id or ``None``.
         current_image_changed(str): the current image key.
         status(str): a status-bar line. message(str, str): an error to show the user (title, text).
+        notice(str): what an undo/redo did or is about to do (shown until the next one; ``""`` clears it).
+        history_changed(): what Undo/Redo would do changed (``undo_step()`` / ``redo_step()``).
     """
 
     image_loaded = Signal(object)
@@ -61,6 +63,8 @@ class SessionController(LiveMaskMixin, InstanceMixin, QObject):
     status = Signal(str)
     message = Signal(str, str)
     project_event = Signal(object)
+    notice = Signal(str)
+    history_changed = Signal()
 
     def __init__(
         self,
@@ -86,6 +90,8 @@ class SessionController(LiveMaskMixin, InstanceMixin, QObject):
         self._nav_direction = 1
 
         self.prompts.events.connect(self._on_prompt_event)
+        self.undo_stack.events.connect(lambda _event: self.history_changed.emit())
+        self.current_image_changed.connect(lambda _key: self.history_changed.emit())
         project.events.connect(self._on_project_event)
         client.decoded.connect(self._on_decoded)
         client.failed.connect(self._on_decode_failed)
@@ -97,6 +103,11 @@ class SessionController(LiveMaskMixin, InstanceMixin, QObject):
         if autosaver is not None:
             autosaver.events.connect(self._on_autosave_event)
         self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`shutdown` ran (the session is over)."""
+        return self._closed
 
     def shutdown(self) -> None:
         """Save pending changes and stop the worker threads (quit + wait). Safe to call twice."""
@@ -123,12 +134,11 @@ class SessionController(LiveMaskMixin, InstanceMixin, QObject):
             return
         self.undo_stack.discard_prompt_commands()
         self.undo_stack.discard(lambda c: isinstance(c, LiveMaskCommand))
-        self.current_key = key
+        old, self.current_key = self.current_key, key
+        self._switch_live(old, key)  # an unaccepted mask is parked, not lost, and comes back with its image
         self.current_image = None
         self.selected_id = None
-        self._clear_live()
         self.client.clear_image()
-        self.prompts.start_image(key)
         self.current_image_changed.emit(key)
         self.selection_changed.emit(None)
         self.status.emit(f"Loading {key}…")
@@ -166,6 +176,7 @@ class SessionController(LiveMaskMixin, InstanceMixin, QObject):
         self.image_loaded.emit(image)
         self.instances_changed.emit()
         self.client.set_image(image.key, image.rgb)
+        self._restore_parked(image.key)
 
     @Slot(str, str)
     def _on_image_failed(self, key: str, message: str) -> None:
@@ -211,13 +222,37 @@ class SessionController(LiveMaskMixin, InstanceMixin, QObject):
             self.live_changed.emit()
 
     # --- undo -----------------------------------------------------------------------------------------
+    def undo_step(self) -> UndoStep:
+        """What Ctrl+Z would do now (for the Edit menu)."""
+        return undo_step(self.undo_stack, self.current_key)
+
+    def redo_step(self) -> UndoStep:
+        return redo_step(self.undo_stack, self.current_key)
+
     def undo(self) -> None:
-        if self.undo_stack.can_undo:
-            self.undo_stack.undo()
+        """Undo the last change; one made on another image first brings that image into view (and says so)."""
+        self._take(self.undo_step(), self.undo_stack.undo, "Undone")
 
     def redo(self) -> None:
-        if self.undo_stack.can_redo:
-            self.undo_stack.redo()
+        """Redo the next change; one on another image first brings that image into view (and says so)."""
+        self._take(self.redo_step(), self.undo_stack.redo, "Redone")
+
+    def _take(self, step: UndoStep, apply: object, done: str) -> None:
+        if step.command is None:
+            return
+        text = step.command.text
+        if step.elsewhere is not None and self.project.has_image(step.elsewhere):
+            notice = (
+                f"{step.verb} {text!r} is on {step.elsewhere}: shown now; press again to {step.verb.lower()}"
+            )
+            self.open_image(step.elsewhere)
+            self.notice.emit(notice)
+            self.status.emit(notice)
+            return
+        apply()  # type: ignore[operator]
+        where = self.current_key if step.command.image_key is not None else "the whole project"
+        self.notice.emit(f"{done}: {text} ({where})")
+        self.status.emit(f"{done}: {text}")
 
     def set_status(self, status: ImageStatus) -> None:
         if self.current_key is not None:

@@ -93,6 +93,17 @@ class InstanceMixin(SessionPart):
             return None
         return self.project.image(self.current_key).instance(self.selected_id)
 
+    def segment_box(self) -> None:
+        """S: the selected box-only object's box becomes the prompt (Enter then replaces the box by the mask)."""
+        instance = self.selected_instance()
+        if instance is None or instance.box is None:
+            self.status.emit("Select a box-only object (an imported box) to segment it")
+            return
+        x, y, w, h = instance.box
+        self.undo_stack.push(
+            SetPromptCommand(self.prompts, self.prompts.state.with_box((x, y, x + w, y + h)), "Segment box")
+        )
+
     def delete_instance(self, instance_id: int) -> None:
         if self.current_key is None:
             return

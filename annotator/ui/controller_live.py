@@ -54,6 +54,55 @@ class LiveMaskMixin(SessionPart):
         )
         self._live_labels: np.ndarray | None = None
         self.decode_requests = 0
+        # Unaccepted live masks of images the user left: image key -> (answer, its prompts, override, its
+        # prompts); the prompts themselves are parked in ``self.prompts`` (PromptSession.switch_image).
+        self._parked_live: dict[str, tuple] = {}
+        self._unpark: tuple[str, PromptState] | None = None  # restore when this image is shown again
+
+    # --- leaving an image with an unaccepted mask -----------------------------------------------------
+    def has_live(self) -> bool:
+        """Whether the current image has prompts or a live mask not yet accepted."""
+        return not self.prompts.state.is_empty or self._live_override is not None
+
+    def unaccepted_images(self) -> list[str]:
+        """Images with an unaccepted live mask or prompt: the current one first, then the parked ones."""
+        keys = [self.current_key] if self.current_key is not None and self.has_live() else []
+        parked = [*self.prompts.parked_keys(), *self._parked_live]
+        return keys + [k for k in dict.fromkeys(parked) if k not in keys]
+
+    def discard_unaccepted(self) -> None:
+        """Forget every unaccepted live mask and prompt (the user chose to discard them)."""
+        self.prompts.drop_parked()
+        self._parked_live.clear()
+        self._unpark = None
+        if self.has_live():
+            self.prompts.set(PromptState())
+            self._clear_live()
+
+    def _switch_live(self, old: str | None, key: str) -> None:
+        """Park the live mask of the image ``old`` being left (``current_key`` is already ``key``) and clear
+        it; plan restoring ``key``'s parked one."""
+        if old is not None and self.has_live():
+            self._parked_live[old] = (self._result, self._result_key, self._live_override, self._override_key)
+        self._clear_live()
+        state = self.prompts.switch_image(key)
+        parked = self._parked_live.get(key)
+        self._unpark = (key, state) if parked is not None or not state.is_empty else None
+
+    def _restore_parked(self, key: str) -> None:
+        """The image is shown again: bring back its parked prompts and live mask as they were."""
+        if self._unpark is None or self._unpark[0] != key:
+            return
+        _key, state = self._unpark
+        self._unpark = None
+        result, result_key, override, override_key = self._parked_live.pop(key, (None, None, None, None))
+        self._result, self._result_key = result, result_key
+        if not state.is_empty:
+            self.prompts.restore(key, state)  # same prompts as the parked answer: shown without a decode
+        if override is not None:
+            self._live_override, self._override_key = override, override_key
+            self.live_changed.emit()
+        self.status.emit(f"Unaccepted mask of {key} restored (Enter accepts, Esc drops it)")
 
     # --- prompts --------------------------------------------------------------------------------------
     @property
@@ -141,7 +190,7 @@ class LiveMaskMixin(SessionPart):
         refining = self.selected_id is not None and self.current_key is not None
         if mask_input is None and seed is None and refining:
             _key, instance = self.project.find_instance(self.selected_id)  # type: ignore[arg-type]
-            seed = instance.mask.array()
+            seed = instance.mask.array() if instance.box is None else None  # a box's pixels are no shape
         multimask = len(state.points) == 1 and state.box is None and mask_input is None and seed is None
         self._requested_key = self._prompt_key(state)
         self._requested_state = state

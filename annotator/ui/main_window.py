@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QRect, Qt, QTimer
+from PySide6.QtCore import QRect, QSignalBlocker, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -78,6 +78,8 @@ class MainWindow(QMainWindow):
         self._dock("Objects", self.instance_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.candidate_label = QLabel("")
         self.engine_label = QLabel("engine: loading…")
+        self.notice_label = QLabel("")  # what the last undo/redo did or is about to do
+        self.statusBar().addPermanentWidget(self.notice_label)
         self.statusBar().addPermanentWidget(self.candidate_label)
         self.statusBar().addPermanentWidget(self.engine_label)
 
@@ -93,6 +95,7 @@ class MainWindow(QMainWindow):
 
         self.find_similar = FindSimilar(self)  # Tools > Find similar in all / selected images
         self.refresh_categories()
+        self._refresh_history_actions()
         self.file_list.set_records(controller.project.images)
         self.canvas.setFocus()
 
@@ -146,6 +149,7 @@ class MainWindow(QMainWindow):
             None,
             "delete_instance",
             "toggle_hidden",
+            "segment_box",
         ):
             edit.addSeparator() if name is None else edit.addAction(a[name])
         view = menu.addMenu("&View")
@@ -167,12 +171,11 @@ class MainWindow(QMainWindow):
         self.tolerance_slider.setFixedWidth(160)
         self.tolerance_slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.tolerance_label = QLabel(f" {self.polygon.tolerance:.1f} px ")
-        self.tolerance_slider.valueChanged.connect(
-            lambda v: self.tolerance_label.setText(f" {v / 2:.1f} px ")
-        )
+        self.tolerance_slider.valueChanged.connect(self._on_tolerance_slider)
         self.tolerance_slider.sliderReleased.connect(
             lambda: self.polygon.set_tolerance(self.tolerance_slider.value() / 2)
         )
+        self.polygon.tolerance_changed.connect(self._show_tolerance)
         toolbar.addWidget(self.tolerance_slider)
         toolbar.addWidget(self.tolerance_label)
         for name in ("tool_prompt", "tool_brush", "tool_eraser", "tool_polygon"):
@@ -205,6 +208,7 @@ class MainWindow(QMainWindow):
         a["redo"].triggered.connect(c.redo)
         a["accept"].triggered.connect(c.accept)
         a["clear_prompts"].triggered.connect(c.clear_prompts)
+        a["segment_box"].triggered.connect(c.segment_box)
         a["next_candidate"].triggered.connect(c.cycle_candidate)
         a["next_image"].triggered.connect(lambda: c.step_image(+1))
         a["previous_image"].triggered.connect(lambda: c.step_image(-1))
@@ -240,6 +244,8 @@ class MainWindow(QMainWindow):
         c.current_image_changed.connect(self.file_list.set_current)
         c.status.connect(lambda text: self.statusBar().showMessage(text))
         c.message.connect(self.show_error)
+        c.notice.connect(self.notice_label.setText)
+        c.history_changed.connect(self._refresh_history_actions)
         c.project_event.connect(self._on_project_event)
         c.client.engine_ready.connect(self._on_engine_ready)
         c.client.engine_failed.connect(lambda msg: self.show_error("Cannot load the engine", msg))
@@ -419,6 +425,27 @@ class MainWindow(QMainWindow):
         state = self.controller.prompt_state
         self.canvas.prompt_item.set_prompts([(p.x, p.y, p.label) for p in state.points], state.box)
 
+    def _on_tolerance_slider(self, value: int) -> None:
+        """The label follows a drag; the tolerance applies on release, or at once for a groove click/key."""
+        self.tolerance_label.setText(f" {value / 2:.1f} px ")
+        if not self.tolerance_slider.isSliderDown():
+            self.polygon.set_tolerance(value / 2)
+
+    def _show_tolerance(self, tolerance: float) -> None:
+        """The tool's tolerance changed (a simplification, its undo or redo): slider and label follow."""
+        blocker = QSignalBlocker(self.tolerance_slider)
+        self.tolerance_slider.setValue(round(tolerance * 2))
+        del blocker
+        self.tolerance_label.setText(f" {tolerance:.1f} px ")
+
+    def _refresh_history_actions(self) -> None:
+        """Edit menu: Undo/Redo say what they would do (and on which image, when not this one)."""
+        c = self.controller
+        for name, step in (("undo", c.undo_step()), ("redo", c.redo_step())):
+            action = self.actions_by_id[name]
+            action.setText("&" + step.menu_text.replace("&", "&&"))
+            action.setEnabled(step.command is not None)
+
     def _on_candidate(self, view: CandidateView | None) -> None:
         self.candidate_label.setText("" if view is None else view.text())
 
@@ -443,7 +470,31 @@ class MainWindow(QMainWindow):
         if info.note is not None:  # stays in the engine label (with the reason as its tooltip) and the log
             self.statusBar().showMessage(info.note)
 
+    def confirm_discard_unaccepted(self) -> bool:
+        """Ask before unaccepted live masks are lost (quit, open another folder); ``True``: go on."""
+        keys = self.controller.unaccepted_images()
+        if not keys:
+            return True
+        names = ", ".join(keys[:5]) + (" …" if len(keys) > 5 else "")
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Unaccepted masks",
+            f"{len(keys)} image(s) have a mask that was not accepted (Enter): {names}.\n"
+            "Discard them, or cancel and accept them first?",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setObjectName("unaccepted_dialog")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        if box.exec() != QMessageBox.StandardButton.Discard:
+            return False
+        self.controller.discard_unaccepted()
+        return True
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.controller.closed and not self.confirm_discard_unaccepted():
+            event.ignore()
+            return
         self.review.shutdown()
         self.find_similar.shutdown()
         self.controller.shutdown()

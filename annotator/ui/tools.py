@@ -7,8 +7,10 @@ painted in place and only the touched rectangle is repainted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
-from PySide6.QtCore import QObject, QPointF, QRect, QRectF, Qt
+from PySide6.QtCore import QObject, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
@@ -27,7 +29,7 @@ from annotator.core.geometry import (
     simplify_geometry,
 )
 from annotator.core.masks import Mask
-from annotator.core.undo import set_mask_command
+from annotator.core.undo import UndoCommand, set_mask_command
 from annotator.ui.canvas import Canvas, Tool
 from annotator.ui.controller import SessionController
 from annotator.ui.live_edit import LiveMaskCommand
@@ -177,13 +179,38 @@ class _OutlineItem(QGraphicsPathItem):
 Ring = list[tuple[float, float]]
 
 
+class ToleranceCommand(UndoCommand):
+    """A simplification: the mask change plus the tolerance it used, so undo puts the slider back too."""
+
+    def __init__(self, edit: UndoCommand, show: Callable[[float], None], before: float, after: float) -> None:
+        self.edit, self.show, self.before, self.after = edit, show, before, after
+        self.text = edit.text
+
+    @property
+    def image_key(self) -> str | None:  # type: ignore[override]
+        return self.edit.image_key
+
+    def redo(self) -> None:
+        self.show(self.after)  # first: the mask change re-traces the outline with this tolerance
+        self.edit.redo()
+
+    def undo(self) -> None:
+        self.show(self.before)
+        self.edit.undo()
+
+
 class PolygonTool(QObject):
     """Shows the selected instance as polygons (holes kept) and turns vertex edits into mask edits.
 
     ``rings[(p, 0)]`` is polygon ``p``'s exterior, ``rings[(p, k)]`` its ``k``-th hole, in pixel-edge
     coordinates. The tolerance (pixels) simplifies the polygons traced from the mask when editing starts; changing
-    it later re-simplifies from that trace and updates the mask (undoable).
+    it later simplifies the shape as edited (vertex edits are kept; without edits, from the trace, so a smaller
+    tolerance brings vertices back) and updates the mask as one undo step that also restores the tolerance.
+
+    Signals: tolerance_changed(float): the tolerance changed (the slider follows, also on undo/redo).
     """
+
+    tolerance_changed = Signal(float)
 
     def __init__(self, controller: SessionController, canvas: Canvas) -> None:
         super().__init__(canvas)
@@ -199,6 +226,7 @@ class PolygonTool(QObject):
         self._instance_id: int | None = None
         self._trace: MultiPolygon | None = None
         self._applied: Mask | None = None
+        self._edited = False  # vertex edits since the trace
         controller.selection_changed.connect(lambda _id: self.refresh())
 
     def set_active(self, active: bool) -> None:
@@ -206,11 +234,19 @@ class PolygonTool(QObject):
         self.refresh()
 
     def set_tolerance(self, tolerance: float) -> None:
-        """Re-simplify the traced outline with ``tolerance`` pixels and update the mask (undoable)."""
-        self.tolerance = max(0.0, float(tolerance))
+        """Simplify the edited outline with ``tolerance`` pixels and update the mask (one undoable step)."""
+        before, after = self.tolerance, max(0.0, float(tolerance))
+        if after == before:
+            return
+        self._show_tolerance(after)
         if self._trace is not None:
-            self._set_geometry(simplify_geometry(self._trace, self.tolerance))
-            self.commit("Simplify polygon")
+            base = self.geometry() if self._edited else self._trace
+            self._set_geometry(simplify_geometry(base, after))
+            self.commit("Simplify polygon", tolerance=(before, after))
+
+    def _show_tolerance(self, tolerance: float) -> None:
+        self.tolerance = tolerance
+        self.tolerance_changed.emit(tolerance)
 
     def refresh(self) -> None:
         """Rebuild the handles from the selected instance (kept when its mask is our own last edit)."""
@@ -222,6 +258,7 @@ class PolygonTool(QObject):
         if instance.id == self._instance_id and self._applied is not None and instance.mask == self._applied:
             return
         self._instance_id = instance.id
+        self._edited = False
         self._trace = mask_to_geometry(instance.mask.array())
         self._applied = instance.mask
         self._set_geometry(simplify_geometry(self._trace, self.tolerance))
@@ -315,8 +352,9 @@ class PolygonTool(QObject):
         self._rebuild_items()
         self.commit("Add vertex")
 
-    def commit(self, text: str) -> None:
-        """Rasterise the polygons into the instance's mask (one undoable step)."""
+    def commit(self, text: str, tolerance: tuple[float, float] | None = None) -> None:
+        """Rasterise the polygons into the instance's mask (one undoable step; ``tolerance``: before/after of
+        a simplification, restored with it on undo/redo)."""
         c = self.controller
         if self._instance_id is None or c.current_key is None or c.current_image is None:
             return
@@ -334,6 +372,9 @@ class PolygonTool(QObject):
         polygons = tuple(tuple(r) for r in coco) if exact and coco else None
         new = Mask.from_array(mask)
         self._applied = new
-        c.undo_stack.push(
-            set_mask_command(c.project, c.current_key, self._instance_id, new, polygons, text=text)
-        )
+        command = set_mask_command(c.project, c.current_key, self._instance_id, new, polygons, text=text)
+        if tolerance is None:
+            self._edited = True
+            c.undo_stack.push(command)
+        else:
+            c.undo_stack.push(ToleranceCommand(command, self._show_tolerance, *tolerance))

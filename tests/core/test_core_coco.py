@@ -87,8 +87,9 @@ def test_export_conventions_auto_polygon_rle(tmp_path: Path) -> None:
     anns = coco["annotations"]
     assert [a["id"] for a in anns] == [1, 2, 3, 4] and [a["image_id"] for a in anns] == [1, 1, 2, 2]
     kinds = ["list" if isinstance(a["segmentation"], list) else "rle" for a in anns]
-    assert kinds == ["list", "rle", "list", "rle"] and (report.polygons, report.rle) == (2, 2)
-    assert isinstance(anns[1]["segmentation"]["counts"], str)
+    # the doughnut is a polygon with its hole bridged (issue 12); only the crowd region is RLE
+    assert kinds == ["list", "list", "list", "rle"] and (report.polygons, report.rle) == (3, 1)
+    assert isinstance(anns[3]["segmentation"]["counts"], str)
     assert [a["iscrowd"] for a in anns] == [0, 0, 0, 1] and all(type(a["iscrowd"]) is int for a in anns)
     assert len(anns[2]["segmentation"]) == 2  # two parts, two rings
     for ann, m in zip(anns, masks.values(), strict=True):
@@ -100,8 +101,8 @@ def test_export_conventions_auto_polygon_rle(tmp_path: Path) -> None:
         decoded = _decoded(tmp_path / f"{mode}.json")
         for ann_id, m in enumerate(masks.values(), start=1):
             assert np.array_equal(decoded[ann_id], m), (mode, ann_id)
-        if mode == "polygon":  # the doughnut cannot be polygons: RLE with a warning
-            assert report.rle == 2 and any("annotation 2" in w for w in report.warnings)
+        if mode == "polygon":  # the doughnut keeps its hole as polygons too
+            assert report.rle == 1 and not report.warnings and not report.rle_objects
         if mode == "rle":
             assert report.polygons == 0
 
@@ -150,9 +151,8 @@ def test_import_reports_item_by_item_and_roundtrips(tmp_path: Path) -> None:
     )
     assert "image id 2" in errors["4"]
     assert report.annotations_imported == 3 and report.images_added == 0 and report.images_matched == 1
-    assert (
-        project.category_by_name("cat").id == 1 and project.category(9).name == "fish"
-    )  # name match, id kept
+    # name match; the project's "cat" had no annotations, so it takes the file's id 7 (issue 12)
+    assert project.category_by_name("cat").id == 7 and project.category(9).name == "fish"
     assert [i.iscrowd for i in project.image("img0.png").instances] == [0, 0, 1]
     export_coco(project, tmp_path / "out.json", "auto")
     original = COCO(str(path))
@@ -234,7 +234,8 @@ def test_import_file_names_stay_relative_to_the_root(tmp_path: Path) -> None:
     assert report.images_matched == 2 and report.images_added == 0  # same files, no duplicate records
     assert [m.item.split()[1] for m in report.errors] == ["3", "4"]
     assert [r.file_name for r in project.images] == ["img0.png", "img1.png"]
-    assert [i["file_name"] for i in build_coco(project)[0]["images"]] == ["img0.png", "img1.png"]
+    exported = build_coco(project, images="all")[0]["images"]
+    assert [i["file_name"] for i in exported] == ["img0.png", "img1.png"]
 
 
 def test_compressed_rle_whose_counts_stop_short_is_rejected(tmp_path: Path) -> None:

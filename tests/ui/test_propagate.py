@@ -139,7 +139,7 @@ def test_find_similar_in_all_images_then_review_and_export(
     assert not review.active
 
     out = tmp_path / "coco.json"
-    export_coco(c.project, out)
+    export_coco(c.project, out, images="all")  # d.png has no object
     coco = COCO(str(out))
     by_file = {im["file_name"]: im["id"] for im in coco.dataset["images"]}
     anns = {

@@ -1,0 +1,59 @@
+"""Issue 12, finding 2: the polygon tolerance simplifies the edited shape; slider, label and undo stay in step."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPoint, Qt
+
+from annotator.core.masks import Mask
+from tests.ui.fakes import DiscSegmenter
+from tests.ui.helpers import press
+
+
+def _square_in_polygon_mode(qtbot, make_window, image_folder):
+    window = make_window(image_folder, segmenter=DiscSegmenter())
+    c = window.controller
+    square = np.zeros((120, 160), bool)
+    square[20:60, 30:90] = True
+    instance = c.project.new_instance(Mask.from_array(square), c.project.categories[0].id)
+    c.project.add_instance("a.png", instance)
+    c.select_instance(instance.id)
+    press(window, Qt.Key.Key_P)
+    tool = window.polygon
+    ring = tool.rings[(0, 0)]
+    corner = next(i for i, (x, y) in enumerate(ring) if (x, y) == (90.0, 60.0))
+    tool.move_vertex((0, 0), corner, 120, 100)  # a vertex edit: the shape grows to the lower right
+    assert c.selected_instance().mask.array()[50, 95]
+    return window, c, tool, instance.id
+
+
+def _click_groove(qtbot, window) -> None:
+    slider = window.tolerance_slider
+    qtbot.mouseClick(slider, Qt.MouseButton.LeftButton, pos=QPoint(slider.width() - 3, slider.height() // 2))
+
+
+def test_slider_keeps_vertex_edits_and_applies_on_a_groove_click(qtbot, make_window, image_folder) -> None:
+    window, c, tool, instance_id = _square_in_polygon_mode(qtbot, make_window, image_folder)
+    slider, label = window.tolerance_slider, window.tolerance_label
+    before = slider.value()
+    _click_groove(qtbot, window)
+    assert slider.value() != before
+    assert tool.tolerance == slider.value() / 2  # applied, not only the label
+    assert label.text().strip() == f"{slider.value() / 2:.1f} px"
+    mask = c.project.image("a.png").instance(instance_id).mask.array()
+    assert mask[50, 95], "the vertex edit survives simplifying"
+    assert c.undo_stack.undo_text == "Simplify polygon"
+
+
+def test_undo_of_a_simplify_moves_the_slider_back(qtbot, make_window, image_folder) -> None:
+    window, c, tool, instance_id = _square_in_polygon_mode(qtbot, make_window, image_folder)
+    slider, label = window.tolerance_slider, window.tolerance_label
+    before_value = slider.value()
+    edited = c.project.image("a.png").instance(instance_id).mask
+    _click_groove(qtbot, window)
+    press(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert slider.value() == before_value and tool.tolerance == before_value / 2
+    assert label.text().strip() == f"{before_value / 2:.1f} px"
+    assert c.project.image("a.png").instance(instance_id).mask == edited
+    press(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert slider.value() != before_value and tool.tolerance == slider.value() / 2
