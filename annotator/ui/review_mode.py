@@ -4,7 +4,7 @@ The rules live in :class:`annotator.core.review.ReviewQueue`; this class turns k
 shows the current proposal (:class:`ReviewOverlay`), follows the queue's cursor across images and runs
 "Propose objects…" (:class:`ProposalRunner`).
 
-Keys (``resources/keymap.json``, section ``review``) are active only in review mode and win over the normal
+Keys (bundled ``keymap.json``, section ``review``) are active only in review mode and win over the normal
 shortcuts: on entry the clashing sequences are taken off the window's actions (restored on exit), and an
 application event filter claims them (``ShortcutOverride``) and handles the key press. Keys that are not
 review keys (Ctrl+Z, F, zoom, PgUp/PgDown...) keep their normal meaning; Ctrl+Z undoes the last decision

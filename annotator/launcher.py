@@ -1,0 +1,102 @@
+"""Start the SAM annotator: ``sam-annotator [FOLDER] [--checkpoint PATH] [--device D] [--dtype T]`` (also
+``python -m annotator`` and ``python main.py`` in a checkout) opens the GUI (the bundled samples without
+FOLDER); ``sam-annotator COMMAND ...`` runs a headless command.
+
+Nothing heavy is imported here: a headless command imports only its own module (``annotator.cli``), and the GUI
+imports Qt when it starts."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from annotator.cli.commands import command_names
+
+
+def program_name() -> str:
+    """How the user started us, for usage lines: ``sam-annotator``, ``main.py`` or ``python -m annotator``."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "sam-annotator"
+    return "python -m annotator" if name == "__main__.py" else name
+
+
+def gui_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=program_name(),
+        description="SAM annotator. Without COMMAND: open FOLDER (default: the bundled samples) in the GUI.",
+        epilog=f"Headless commands: {program_name()} COMMAND --help (COMMAND: {', '.join(sorted(command_names()))})",
+    )
+    parser.add_argument("folder", nargs="?", type=Path, help="image folder to annotate")
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="SAM checkpoint (.pth); default: the one chosen in Settings > Models, else the classical engine",
+    )
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="default: settings, auto")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), help="default: settings, float32")
+    return parser
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    """Open the window; startup errors the user can act on are shown in a dialog, never as a traceback."""
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from annotator.bundled import ResourceError
+    from annotator.core.settings import Settings, SettingsError, load_settings
+    from annotator.ui.app import StartupError, create_controller, samples_folder
+    from annotator.ui.main_window import MainWindow
+    from annotator.ui.models_settings import disk_cache, prefetch_depth, startup_engine
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("SAM annotator")
+    try:
+        folder = (args.folder or samples_folder()).expanduser().resolve()
+    except ResourceError as exc:
+        QMessageBox.critical(None, "Cannot start", str(exc))
+        return 2
+    checkpoint = str(args.checkpoint.expanduser().resolve()) if args.checkpoint else None
+    if checkpoint is not None and not Path(checkpoint).is_file():
+        QMessageBox.critical(None, "Cannot start", f"{checkpoint}: checkpoint file not found")
+        return 2
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        QMessageBox.warning(None, "Settings not read", f"{exc}\nDefault settings are used.")
+        settings = Settings()
+    engine, engine_warning = startup_engine(settings, checkpoint, args.device, args.dtype)
+    try:
+        controller, warnings = create_controller(
+            folder, engine=engine, disk_cache=disk_cache(settings), prefetch_depth=prefetch_depth(settings)
+        )
+    except StartupError as exc:
+        QMessageBox.critical(None, "Cannot open the folder", str(exc))
+        return 2
+    window = MainWindow(controller)
+    window.engine_request = engine
+    window.show()
+    for warning in warnings:
+        window.show_error("Project restored from backup", warning)
+    if engine_warning is not None:
+        window.show_error("Configured checkpoint not found", engine_warning)
+    controller.step_image(+1)
+    return int(app.exec())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if argv and argv[0] in command_names():
+        from annotator.cli import main as cli_main
+
+        return cli_main(argv, prog=program_name())
+    args = gui_parser().parse_args(argv)
+    if args.folder is not None and not args.folder.is_dir():
+        print(f"error: {args.folder}: image folder not found", file=sys.stderr)
+        return 2
+    return run_gui(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
