@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from annotator.cli.commands import command_names
+
+log = logging.getLogger(__name__)
 
 
 def program_name() -> str:
@@ -48,6 +51,7 @@ def run_gui(args: argparse.Namespace) -> int:
     from annotator.ui.app import StartupError, create_controller, samples_folder
     from annotator.ui.main_window import MainWindow
     from annotator.ui.models_settings import disk_cache, prefetch_depth, startup_engine
+    from annotator.workers.threads import set_quit_wait
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("SAM annotator")
@@ -81,7 +85,29 @@ def run_gui(args: argparse.Namespace) -> int:
     if engine_warning is not None:
         window.show_error("Configured checkpoint not found", engine_warning)
     controller.step_image(+1)
-    return int(app.exec())
+    # Quit within a second: closing stops the threads, waiting at most QUIT_WAIT_MS for a job in progress.
+    set_quit_wait(QUIT_WAIT_MS)
+    status = int(app.exec())
+    return finish(status)
+
+
+QUIT_WAIT_MS = 250
+"""How long quitting waits for each worker thread busy with a job (an encode cannot be interrupted)."""
+
+
+def finish(status: int) -> int:
+    """After the event loop: the project is saved (the window's close did it). Threads still finishing a job
+    were told to stop; the process ends without waiting for them (a running QThread must not be destroyed)."""
+    from annotator.workers.threads import parked_threads_running
+
+    busy = parked_threads_running()
+    if busy:
+        log.info("quitting without waiting for %s", ", ".join(busy))
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -161,8 +161,9 @@ class SegmentClient(QObject):
         return self._newest_request
 
     def shutdown(self) -> None:
-        """Stop the worker threads (waits for the job in progress)."""
-        self.worker.mailbox.set_prefetch_plan(())
+        """Stop the worker threads: pending requests are dropped, then the job in progress is waited for (at
+        most the quit wait once the app quits, see ``threads.set_quit_wait``)."""
+        self.worker.mailbox.close()
         if self._prefetch_loader is not None:
             self._prefetch_loader.shutdown()
         stop_worker_thread(self.thread)

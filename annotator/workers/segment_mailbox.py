@@ -26,6 +26,16 @@ class Mailbox:
         self.decodes: dict[str, DecodeRequest] = {}
         self.prefetch_plan: tuple[str, ...] = ()
         self.prefetch: list[EncodeRequest] = []
+        self.closed = False
+
+    def close(self) -> None:
+        """The session ends: drop every pending request and accept no more (the worker's loop returns)."""
+        with self.lock:
+            self.closed = True
+            self.engine = self.encode = None
+            self.decodes.clear()
+            self.prefetch_plan = ()
+            self.prefetch.clear()
 
     def set_prefetch_plan(self, image_ids: tuple[str, ...]) -> None:
         """Images to prefetch, in order; queued prefetches of other images are dropped."""
@@ -36,7 +46,7 @@ class Mailbox:
     def put_prefetch(self, request: EncodeRequest) -> None:
         """Queue a prefetch (ignored unless its image is in the plan), kept in plan order."""
         with self.lock:
-            if request.image_id not in self.prefetch_plan:
+            if self.closed or request.image_id not in self.prefetch_plan:
                 return
             queue = [r for r in self.prefetch if r.image_id != request.image_id] + [request]
             self.prefetch = sorted(queue, key=lambda r: self.prefetch_plan.index(r.image_id))
@@ -51,10 +61,13 @@ class Mailbox:
 
     def put_engine(self, request: EngineRequest) -> None:
         with self.lock:
-            self.engine = request
+            if not self.closed:
+                self.engine = request
 
     def put_encode(self, request: EncodeRequest) -> None:
         with self.lock:
+            if self.closed:
+                return
             self.encode = request
             self.target_image = request.image_id
             # Prompts for any other image can no longer be shown: drop them.
@@ -62,16 +75,16 @@ class Mailbox:
 
     def put_decode(self, request: DecodeRequest) -> None:
         with self.lock:
-            if request.image_id != self.target_image:
+            if self.closed or request.image_id != self.target_image:
                 return
             old = self.decodes.get(request.image_id)
             if old is None or old.request_no < request.request_no:
                 self.decodes[request.image_id] = request
 
     def has_urgent_work(self) -> bool:
-        """Whether an interactive request waits (a prefetch should stop early)."""
+        """Whether an interactive request waits or the mailbox is closed (a prefetch should stop early)."""
         with self.lock:
-            return self.engine is not None or self.encode is not None or bool(self.decodes)
+            return self.closed or self.engine is not None or self.encode is not None or bool(self.decodes)
 
     def next_job(self) -> EngineRequest | EncodeRequest | DecodeRequest | None:
         """Pop the most urgent pending request: engine, then encode, then the target image's decode."""
