@@ -52,6 +52,10 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("delete_instance", "&Delete object", "Delete the selected object"),
     ActionSpec("toggle_hidden", "&Hide/show object", "Hide or show the selected object"),
     ActionSpec("help_keys", "&Keyboard shortcuts", "List the shortcuts"),
+    ActionSpec("new_object", "&New object", "Leave the selected object: the next click starts a new one"),
+    ActionSpec("outline_only", "&Outlines only", "Draw the objects as outlines, without fills"),
+    ActionSpec("hide_all", "Hide &all objects", "Hide every object (the live mask stays visible)"),
+    ActionSpec("hover_preview", "&Hover preview", "Preview the mask under the resting pointer"),
     ActionSpec("propose_objects", "Propose &objects…", "Propose objects in the background for review"),
     ActionSpec("review_proposals", "&Review proposals", "Review the proposals by keyboard (Esc leaves)"),
     ActionSpec(

@@ -3,8 +3,10 @@
 It holds view state only (zoom, pan, the current tool). User gestures are turned into signals in image pixel
 coordinates; the session controller decides what they mean for the annotations.
 
-Mouse: left click = positive point, right click or Shift+click = negative point, left drag = box; middle drag
-or Space + left drag = pan; wheel = zoom around the cursor. In brush/eraser mode a left drag paints.
+Mouse: left click = positive point (or, decided by the controller, selection of the object under it), Alt+click
+= cycle the selection through the objects under the pointer, right click or Shift+click = negative point,
+left drag = box; middle drag or Space + left drag = pan; wheel = zoom around the cursor. In brush/eraser mode a
+left drag paints.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from annotator.ui.outlines import InstanceOutlinesItem
 from annotator.ui.overlay import MaskLayerItem, OutlineItem, PromptItem
 
 DRAG_THRESHOLD = 5  # screen pixels a press must move to become a box drag
@@ -50,12 +53,14 @@ class Canvas(QGraphicsView):
 
     Signals (image pixel coordinates):
         point_clicked(float x, float y, int label): a click, label 1 positive / 0 negative.
+        alt_clicked(float x, float y): an Alt+left click (select the next object under the pointer).
         box_drawn(float x0, float y0, float x1, float y1): a left drag in prompt mode.
         stroke_started(float x, float y), stroke_moved(float x, float y), stroke_finished(): brush/eraser.
         painted(): emitted after each paint of the viewport (benchmarks measure click-to-paint latency).
     """
 
     point_clicked = Signal(float, float, int)
+    alt_clicked = Signal(float, float)
     box_drawn = Signal(float, float, float, float)
     stroke_started = Signal(float, float)
     stroke_moved = Signal(float, float)
@@ -77,6 +82,7 @@ class Canvas(QGraphicsView):
         self.image_item = QGraphicsPixmapItem()
         self.image_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self.instances_layer = MaskLayerItem()
+        self.instance_outlines = InstanceOutlinesItem()
         self.live_layer = MaskLayerItem()
         self.live_outline = OutlineItem()
         self.prompt_item = PromptItem()
@@ -94,6 +100,7 @@ class Canvas(QGraphicsView):
             (
                 self.image_item,
                 self.instances_layer,
+                self.instance_outlines,
                 self.live_layer,
                 self.live_outline,
                 self.prompt_item,
@@ -269,8 +276,12 @@ class Canvas(QGraphicsView):
                 self.box_drawn.emit(start.x(), start.y(), end.x(), end.y())
             else:
                 label = 0 if (self._press_button == Qt.MouseButton.RightButton or shift) else 1
+                alt = bool(event.modifiers() & Qt.KeyboardModifier.AltModifier)
                 if self._image_rect.contains(start):
-                    self.point_clicked.emit(start.x(), start.y(), label)
+                    if alt and label == 1:
+                        self.alt_clicked.emit(start.x(), start.y())
+                    else:
+                        self.point_clicked.emit(start.x(), start.y(), label)
             self._press_pos = None
             self._dragging_box = False
             event.accept()

@@ -136,6 +136,9 @@ class MainWindow(QMainWindow):
         view = menu.addMenu("&View")
         for name in ("fit", "zoom_in", "zoom_out"):
             view.addAction(a[name])
+        from annotator.ui.object_view import install_object_view
+
+        install_object_view(self, view)  # outlines only, hide all, opacity, N and the selection hint
         tools = menu.addMenu("&Tools")
         self.tool_group = QActionGroup(self)
         for name in ("tool_prompt", "tool_brush", "tool_eraser", "tool_polygon"):
@@ -213,6 +216,7 @@ class MainWindow(QMainWindow):
         a["import_coco"].triggered.connect(self.ask_import)
 
         self.canvas.point_clicked.connect(self._on_click)
+        self.canvas.alt_clicked.connect(c.cycle_select_at)
         self.canvas.box_drawn.connect(self._on_box)
         c.image_loaded.connect(self._on_image_loaded)
         c.image_failed.connect(self._on_image_failed)
@@ -345,7 +349,7 @@ class MainWindow(QMainWindow):
     # --- canvas events --------------------------------------------------------------------------------
     def _on_click(self, x: float, y: float, label: int) -> None:
         self._click_time = time.perf_counter()
-        self.controller.add_point(x, y, label)
+        self.controller.click(x, y, label)
 
     def _on_box(self, x0: float, y0: float, x1: float, y1: float) -> None:
         self._click_time = time.perf_counter()
@@ -369,6 +373,7 @@ class MainWindow(QMainWindow):
             self.canvas.live_layer.set_labels(None, [])
             self.canvas.live_outline.set_mask(None)
             self.canvas.instances_layer.set_labels(None, [])
+            self.canvas.instance_outlines.set_outlines([])
         self.file_list.update_record(self.controller.project.image(key))
         direction = self.controller._nav_direction
         QTimer.singleShot(0, lambda: self.controller.step_image(direction))
@@ -378,6 +383,8 @@ class MainWindow(QMainWindow):
         self.canvas.live_layer.set_labels(c.live_labels(), c.live_table())
         self.canvas.live_outline.set_mask(c.live_labels())
         self._await_paint = self._click_time is not None and c.live_labels() is not None
+        if c.selected_id is not None:  # refining: the old fill and outline give way to the new mask
+            self._refresh_instances()
 
     def _refresh_live_region(self, rect: QRect) -> None:
         self.canvas.live_layer.changed(rect)
@@ -386,6 +393,7 @@ class MainWindow(QMainWindow):
         exclude = self.brush.editing_instance
         labels, table = self.controller.instance_labels(exclude=exclude)
         self.canvas.instances_layer.set_labels(labels, table)
+        self.canvas.instance_outlines.set_outlines(self.controller.instance_outlines(exclude=exclude))
         self._refresh_instance_panel()
         self.polygon.refresh()
 
