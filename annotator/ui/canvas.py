@@ -54,6 +54,8 @@ class Canvas(QGraphicsView):
     Signals (image pixel coordinates):
         point_clicked(float x, float y, int label): a click, label 1 positive / 0 negative.
         alt_clicked(float x, float y): an Alt+left click (select the next object under the pointer).
+        hovered(float x, float y): the pointer moved over the image with no button pressed (prompt tool).
+        hover_left(): the pointer left the view, or a button was pressed.
         box_drawn(float x0, float y0, float x1, float y1): a left drag in prompt mode.
         stroke_started(float x, float y), stroke_moved(float x, float y), stroke_finished(): brush/eraser.
         painted(): emitted after each paint of the viewport (benchmarks measure click-to-paint latency).
@@ -61,6 +63,8 @@ class Canvas(QGraphicsView):
 
     point_clicked = Signal(float, float, int)
     alt_clicked = Signal(float, float)
+    hovered = Signal(float, float)
+    hover_left = Signal()
     box_drawn = Signal(float, float, float, float)
     stroke_started = Signal(float, float)
     stroke_moved = Signal(float, float)
@@ -84,6 +88,7 @@ class Canvas(QGraphicsView):
         self.instances_layer = MaskLayerItem()
         self.instance_outlines = InstanceOutlinesItem()
         self.live_layer = MaskLayerItem()
+        self.hover_layer = MaskLayerItem()  # the hover preview, under the live mask
         self.live_outline = OutlineItem()
         self.prompt_item = PromptItem()
         self._rubber = QGraphicsRectItem()
@@ -109,6 +114,8 @@ class Canvas(QGraphicsView):
         ):
             item.setZValue(z)
             self.scene().addItem(item)
+        self.hover_layer.setZValue(self.live_layer.zValue() - 0.5)
+        self.scene().addItem(self.hover_layer)
         self.brush_cursor.setZValue(100)
         self.scene().addItem(self.brush_cursor)
 
@@ -199,6 +206,7 @@ class Canvas(QGraphicsView):
         super().keyReleaseEvent(event)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
+        self.hover_left.emit()
         button = event.button()
         if button == Qt.MouseButton.MiddleButton or (
             button == Qt.MouseButton.LeftButton and self._space_down
@@ -249,7 +257,13 @@ class Canvas(QGraphicsView):
                 self._rubber.setVisible(True)
             event.accept()
             return
+        if self.tool == Tool.PROMPT and event.buttons() == Qt.MouseButton.NoButton and not self._space_down:
+            self.hovered.emit(pos.x(), pos.y())
         super().mouseMoveEvent(event)
+
+    def leaveEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        self.hover_left.emit()
+        super().leaveEvent(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._pan_last is not None and event.button() in (

@@ -40,6 +40,8 @@ class SessionPart:
         selection_changed: SignalInstance
         status: SignalInstance
         message: SignalInstance
+        hover_changed: SignalInstance
+        current_image_changed: SignalInstance
 
         def current_category(self) -> Category | None: ...
 
@@ -61,3 +63,5 @@ class SessionPart:
 
         # InstanceMixin
         def select_instance(self, instance_id: int | None) -> None: ...
+
+        def click_selects(self, x: float, y: float, label: int) -> int | None: ...

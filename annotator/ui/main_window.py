@@ -139,6 +139,9 @@ class MainWindow(QMainWindow):
         from annotator.ui.object_view import install_object_view
 
         install_object_view(self, view)  # outlines only, hide all, opacity, N and the selection hint
+        from annotator.ui.hover_view import install_hover_view
+
+        install_hover_view(self, view)  # the hover preview and its switch
         tools = menu.addMenu("&Tools")
         self.tool_group = QActionGroup(self)
         for name in ("tool_prompt", "tool_brush", "tool_eraser", "tool_polygon"):

@@ -30,7 +30,8 @@ class SegmentClient(QObject):
 
     Signals:
         encoding_started(str image_id), encoded(str image_id), decoded(DecodeResult),
-        failed(str message): for the current image only; engine_ready(EngineInfo), engine_failed(str),
+        failed(str message): for the current image only; hover_decoded(DecodeResult): the answer to the newest
+        hover preview, while no click waits for its answer; engine_ready(EngineInfo), engine_failed(str),
         status(str): a short line for the status bar; prefetched(str image_id, int outcome): a prefetch
         finished (``segment_worker.PREFETCH_*``).
     """
@@ -38,6 +39,7 @@ class SegmentClient(QObject):
     encoding_started = Signal(str)
     encoded = Signal(str)
     decoded = Signal(object)
+    hover_decoded = Signal(object)
     failed = Signal(str)
     engine_ready = Signal(object)
     engine_failed = Signal(str)
@@ -73,6 +75,7 @@ class SegmentClient(QObject):
         self.engine: EngineInfo | None = None
         self._request_no = 0
         self._newest_request = -1
+        self._hover_no = 0
         self.pending_decode = False
 
     # --- requests -------------------------------------------------------------------------------------
@@ -116,6 +119,7 @@ class SegmentClient(QObject):
             raise RuntimeError("decode() without a current image")
         self._request_no += 1
         self._newest_request = self._request_no
+        self._hover_no += 1  # a click: no preview answer still on its way is shown
         request = DecodeRequest(
             image_id=self.current_image,
             request_no=self._request_no,
@@ -130,6 +134,38 @@ class SegmentClient(QObject):
         self.worker.mailbox.put_decode(request)
         self._wake.emit()
         return self._request_no
+
+    def hover(
+        self,
+        points: np.ndarray,
+        labels: np.ndarray,
+        box: np.ndarray | None,
+        mask_input: np.ndarray | None,
+        multimask: bool,
+    ) -> int:
+        """Ask for a hover preview on the current image (lowest priority; any click or new hover replaces it);
+        returns its hover number. Ignored (returns -1) while the image is not encoded or a click waits."""
+        if self.current_image is None or not self.image_ready or self.pending_decode:
+            return -1
+        self._hover_no += 1
+        request = DecodeRequest(
+            image_id=self.current_image,
+            request_no=self._hover_no,
+            points=frozen_array(points, np.float32),
+            labels=frozen_array(labels, np.int32),
+            box=frozen_array(box, np.float32),
+            mask_input=frozen_array(mask_input, np.float32),
+            multimask=multimask,
+            hover=True,
+        )
+        self.worker.mailbox.put_hover(request)
+        self._wake.emit()
+        return self._hover_no
+
+    def cancel_hover(self) -> None:
+        """Drop the queued preview and ignore the one being decoded (the pointer moved)."""
+        self._hover_no += 1
+        self.worker.mailbox.cancel_hover()
 
     def prefetch_files(self, items: Sequence[tuple[str, Path]]) -> None:
         """Encode these images ahead, in this order, at low priority (replaces the previous plan).
@@ -179,6 +215,11 @@ class SegmentClient(QObject):
 
     @Slot(object)
     def _on_decoded(self, result: DecodeResult) -> None:
+        if result.hover:
+            current = result.image_id == self.current_image and result.request_no == self._hover_no
+            if current and not self.pending_decode:
+                self.hover_decoded.emit(result)
+            return
         if result.image_id != self.current_image or result.request_no != self._newest_request:
             return
         self.pending_decode = False
