@@ -87,6 +87,10 @@ class MainWindow(QMainWindow):
         from annotator.ui.propagate_command import FindSimilar
 
         self.find_similar = FindSimilar(self)  # Tools > Find similar in all / selected images
+        from annotator.ui.busy_view import BusyView
+
+        self.busy_view = BusyView(self)  # busy indicator, "file — 12 / 480" title, stale messages cleared
+        self.busy_view.watch_jobs()
         self.refresh_categories()
         self.file_list.set_records(controller.project.images)
         self.canvas.setFocus()

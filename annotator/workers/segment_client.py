@@ -33,7 +33,9 @@ class SegmentClient(QObject):
         failed(str message): for the current image only; hover_decoded(DecodeResult): the answer to the newest
         hover preview, while no click waits for its answer; engine_ready(EngineInfo), engine_failed(str),
         status(str): a short line for the status bar; prefetched(str image_id, int outcome): a prefetch
-        finished (``segment_worker.PREFETCH_*``).
+        finished (``segment_worker.PREFETCH_*``); busy_changed(str): what the worker is doing for the user
+        now ("Loading engine…", "Encoding image…", "Decoding…"), ``""`` when idle (prefetch and hover
+        previews do not count).
     """
 
     encoding_started = Signal(str)
@@ -45,6 +47,7 @@ class SegmentClient(QObject):
     engine_failed = Signal(str)
     status = Signal(str)
     prefetched = Signal(str, int)
+    busy_changed = Signal(str)
     _wake = Signal()
 
     def __init__(
@@ -64,7 +67,7 @@ class SegmentClient(QObject):
         self.worker.decoded.connect(self._on_decoded)
         self.worker.failed.connect(self._on_failed)
         self.worker.engine_ready.connect(self._on_engine_ready)
-        self.worker.engine_failed.connect(self.engine_failed)
+        self.worker.engine_failed.connect(self._on_engine_failed)
         self.worker.busy.connect(self.status)
         self.worker.prefetched.connect(self.prefetched)
         self.thread = start_worker_thread(self.worker, "segment-worker")
@@ -77,13 +80,18 @@ class SegmentClient(QObject):
         self._newest_request = -1
         self._hover_no = 0
         self.pending_decode = False
+        self.engine_loading = segmenter is None
+        self._encode_failed = False
+        self.busy = ""
 
     # --- requests -------------------------------------------------------------------------------------
     def load_engine(self, request: EngineRequest) -> None:
         """Replace the engine in the worker; the current image is encoded again once it is ready."""
         self.image_ready = False
+        self.engine_loading = True
         self.worker.mailbox.put_engine(request)
         self._wake.emit()
+        self._update_busy()
 
     def set_image(self, image_id: str, rgb: np.ndarray, cache_key: str | None = None) -> None:
         """Make ``image_id`` current and encode it in the worker (never blocks)."""
@@ -92,15 +100,19 @@ class SegmentClient(QObject):
         self.pending_decode = False
         self._rgb = rgb
         self._cache_key = cache_key
+        self._encode_failed = False
         self.worker.mailbox.put_encode(EncodeRequest(image_id, frozen_array(rgb), cache_key))
         self.encoding_started.emit(image_id)
         self._wake.emit()
+        self._update_busy()
 
     def clear_image(self) -> None:
         """No current image: every pending answer is dropped."""
         self.current_image = None
         self.image_ready = False
         self._newest_request = self._request_no + 1
+        self.pending_decode = False
+        self._update_busy()
 
     def decode(
         self,
@@ -133,6 +145,7 @@ class SegmentClient(QObject):
         self.pending_decode = True
         self.worker.mailbox.put_decode(request)
         self._wake.emit()
+        self._update_busy()
         return self._request_no
 
     def hover(
@@ -191,6 +204,20 @@ class SegmentClient(QObject):
         self._request_no += 1
         self._newest_request = self._request_no
         self.pending_decode = False
+        self._update_busy()
+
+    def _busy_text(self) -> str:
+        if self.engine_loading:
+            return "Loading engine…"
+        if self.current_image is not None and not self.image_ready and not self._encode_failed:
+            return "Encoding image…" + (" (click queued)" if self.pending_decode else "")
+        return "Decoding…" if self.pending_decode else ""
+
+    def _update_busy(self) -> None:
+        text = self._busy_text()
+        if text != self.busy:
+            self.busy = text
+            self.busy_changed.emit(text)
 
     @property
     def newest_request(self) -> int:
@@ -210,6 +237,7 @@ class SegmentClient(QObject):
         if image_id != self.current_image:
             return
         self.image_ready = True
+        self._update_busy()
         self.status.emit("Ready" + (" (cached embedding)" if from_cache else ""))
         self.encoded.emit(image_id)
 
@@ -223,6 +251,7 @@ class SegmentClient(QObject):
         if result.image_id != self.current_image or result.request_no != self._newest_request:
             return
         self.pending_decode = False
+        self._update_busy()
         self.decoded.emit(result)
 
     @Slot(str, int, str)
@@ -232,11 +261,26 @@ class SegmentClient(QObject):
         if request_no >= 0 and request_no != self._newest_request:
             return
         self.pending_decode = False
+        if request_no < 0:
+            self._encode_failed = True
+        self._update_busy()
         self.failed.emit(message)
+
+    @Slot(str)
+    def _on_engine_failed(self, message: str) -> None:
+        self.engine_loading = False
+        if self.engine is not None and self.current_image is not None:
+            self.set_image(self.current_image, self._rgb, self._cache_key)  # the old engine is still there
+        elif self.engine is None:
+            self._encode_failed = True  # no engine at all: nothing will be encoded until one loads
+        self._update_busy()
+        self.engine_failed.emit(message)
 
     @Slot(object)
     def _on_engine_ready(self, info: EngineInfo) -> None:
         self.engine = info
+        self.engine_loading = False
+        self._update_busy()
         self.engine_ready.emit(info)
         if self.current_image is not None:
             self.set_image(self.current_image, self._rgb, self._cache_key)
