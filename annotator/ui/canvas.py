@@ -82,6 +82,9 @@ class Canvas(QGraphicsView):
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setDragMode(QGraphicsView.DragMode.NoDrag)
+        # The scene is wider than the image (see _fit_scene_rect): scroll bars would only mislead.
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
         self.image_item = QGraphicsPixmapItem()
         self.image_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
@@ -120,7 +123,7 @@ class Canvas(QGraphicsView):
         self.scene().addItem(self.brush_cursor)
 
         self.tool = Tool.PROMPT
-        self.brush_radius = 8.0
+        self.brush_radius = 12.0  # screen pixels
         self._press_pos: QPointF | None = None
         self._press_button = Qt.MouseButton.NoButton
         self._pan_last: QPointF | None = None
@@ -146,22 +149,47 @@ class Canvas(QGraphicsView):
         """Fit the whole image in the window."""
         if self.has_image:
             self.fitInView(self._image_rect, Qt.AspectRatioMode.KeepAspectRatio)
+            self._fit_scene_rect()
+            self.centerOn(self._image_rect.center())
+            self._update_brush_cursor(None)
 
     def zoom(self, factor: float, anchor: QPointF | None = None) -> None:
-        """Zoom by ``factor`` keeping ``anchor`` (viewport pixels; default: centre) still; clamped."""
+        """Zoom by ``factor`` keeping ``anchor`` (viewport pixels; default: centre) still; clamped.
+
+        The scene rectangle is widened around the image (``_fit_scene_rect``) so the view can always be
+        translated: the point under the pointer stays put even when the fitted image is smaller than the view.
+        """
         current = self.transform().m11()
         factor = max(0.02 / current, min(64.0 / current, factor))
         if anchor is None:
-            self.scale(factor, factor)
-            return
+            anchor = QPointF(self.viewport().rect().center())
         before = self.mapToScene(anchor.toPoint())
         old_anchor = self.transformationAnchor()
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
         self.scale(factor, factor)
-        after = self.mapToScene(anchor.toPoint())
-        delta = after - before
-        self.translate(delta.x(), delta.y())
+        self._fit_scene_rect()
         self.setTransformationAnchor(old_anchor)
+        # Scroll so that ``before`` is again under ``anchor`` (scroll bars move in whole pixels: the error is
+        # below one screen pixel).
+        now = self.mapFromScene(before)
+        delta = QPointF(now) - anchor
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + round(delta.x()))
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + round(delta.y()))
+        self._update_brush_cursor(None)
+
+    def _fit_scene_rect(self) -> None:
+        """A scene rectangle of the image plus one view size on every side, so panning and anchored zoom work
+        at any scale (QGraphicsView otherwise centres a scene smaller than the view and ignores scrolling)."""
+        if not self.has_image:
+            return
+        scale = self.scale_factor()
+        margin_x = self.viewport().width() / scale
+        margin_y = self.viewport().height() / scale
+        self.setSceneRect(self._image_rect.adjusted(-margin_x, -margin_y, margin_x, margin_y))
+
+    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        super().resizeEvent(event)
+        self._fit_scene_rect()
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         delta = event.angleDelta().y()
@@ -176,12 +204,17 @@ class Canvas(QGraphicsView):
         self._update_brush_cursor(None)
 
     def set_brush_radius(self, radius: float) -> None:
+        """The brush circle's radius in screen pixels (the cursor keeps that size at any zoom)."""
         self.brush_radius = radius
         self._update_brush_cursor(None)
 
+    def scale_factor(self) -> float:
+        """Screen pixels per image pixel at the current zoom."""
+        return max(self.transform().m11(), 1e-6)
+
     def _update_brush_cursor(self, pos: QPointF | None) -> None:
         center = pos if pos is not None else self.brush_cursor.rect().center()
-        r = self.brush_radius
+        r = self.brush_radius / self.scale_factor()
         self.brush_cursor.setRect(QRectF(center.x() - r, center.y() - r, 2 * r, 2 * r))
 
     def to_image(self, viewport_pos: QPointF) -> QPointF:

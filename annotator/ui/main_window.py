@@ -238,7 +238,7 @@ class MainWindow(QMainWindow):
         c.message.connect(self.show_error)
         c.project_event.connect(self._on_project_event)
         c.client.engine_ready.connect(self._on_engine_ready)
-        c.client.engine_failed.connect(lambda msg: self.show_error("Cannot load the engine", msg))
+        c.client.engine_failed.connect(self._on_engine_failed)
         self.canvas.painted.connect(self._on_painted)
 
         self.file_list.image_chosen.connect(c.open_image)
@@ -430,6 +430,20 @@ class MainWindow(QMainWindow):
     def _on_engine_ready(self, info: EngineInfo) -> None:
         where = Path(info.checkpoint).name if info.checkpoint else "classical (no checkpoint)"
         self.engine_label.setText(f"engine: {where} · {info.device}")
+        if info.device in self.device_actions:  # the menu shows the device in use
+            self.device_actions[info.device].setChecked(True)
+
+    def _on_engine_failed(self, message: str) -> None:
+        """The engine asked for did not load: the menu and label go back to the engine still in use."""
+        info = self.controller.client.engine
+        if info is not None:
+            self.engine_request = EngineRequest(info.checkpoint, info.device, info.dtype)
+            self.device_actions.get(info.device, self.device_actions["auto"]).setChecked(True)
+            self._on_engine_ready(info)
+        else:
+            self.engine_label.setText("engine: none loaded")
+        self.statusBar().showMessage(message)
+        self.show_error("Cannot load the engine", message)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.review.shutdown()
