@@ -18,6 +18,16 @@ from annotator.core.prompts import PromptState
 HOVER_DELAY_MS = 60
 """How long the pointer must rest before a preview is asked for (debounce; every move restarts it)."""
 
+HOVER_BUDGET_S = 0.25
+"""The most a mask decode may take for previews to stay on. An engine that holds Python's GIL while it decodes
+(the classical engine's graph cut) stalls the pointer for that long, so slower engines pause the preview."""
+
+
+def hover_affordable(last_decode_s: float | None, budget_s: float | None) -> bool:
+    """Whether previews fit the budget, given the engine's last decode time (``None``: not known yet, or no
+    budget: previews on)."""
+    return budget_s is None or last_decode_s is None or last_decode_s <= budget_s
+
 
 @dataclass(frozen=True)
 class HoverKey:

@@ -4,7 +4,9 @@ Every pointer move restarts a short timer (``HOVER_DELAY_MS``) and drops the pre
 another pixel; when the timer fires, one low-priority decode goes to the segment worker (it never delays a
 click: the worker's mailbox hands any click out first and drops the queued preview). The answer is shown only
 while the image, the prompts and the pointer's pixel are those it was asked for (``annotator.core.hover``).
-Nothing here waits: the pointer never waits on a decode.
+Nothing here waits. An engine whose decode takes longer than ``hover_budget_s`` (it would stall the pointer
+while it holds the GIL, see ``HOVER_BUDGET_S``) pauses the preview until a decode is fast again; the status bar
+says so once.
 """
 
 from __future__ import annotations
@@ -12,7 +14,14 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QTimer
 
-from annotator.core.hover import HOVER_DELAY_MS, HoverKey, hover_key, hover_prompt
+from annotator.core.hover import (
+    HOVER_BUDGET_S,
+    HOVER_DELAY_MS,
+    HoverKey,
+    hover_affordable,
+    hover_key,
+    hover_prompt,
+)
 from annotator.ui.controller_base import SessionPart
 from annotator.ui.overlay import color_table
 from annotator.workers.requests import DecodeResult
@@ -24,6 +33,7 @@ class HoverMixin(SessionPart):
     """The hover preview (a part of ``SessionController``); ``hover_enabled`` switches it (View menu)."""
 
     hover_enabled: bool = True
+    hover_budget_s: float | None = HOVER_BUDGET_S
 
     def _init_hover(self) -> None:
         self._hover_timer = QTimer(self)  # type: ignore[arg-type]
@@ -36,7 +46,11 @@ class HoverMixin(SessionPart):
         self._hover_shown: HoverKey | None = None
         self._hover_labels: np.ndarray | None = None
         self.hover_requests = 0  # previews sent to the worker (tests, benchmarks)
+        self.last_decode_s: float | None = None  # the engine's last decode (click or preview)
+        self._hover_paused_said = False
         self.client.hover_decoded.connect(self._on_hover_decoded)
+        self.client.decoded.connect(self._note_decode_time)
+        self.client.engine_ready.connect(self._forget_decode_time)
         self.prompts_changed.connect(self.hover_left)
         self.current_image_changed.connect(lambda _key: self.hover_left())
 
@@ -87,9 +101,30 @@ class HoverMixin(SessionPart):
             self._hover_labels = None
             self.hover_changed.emit()
 
+    def _note_decode_time(self, result: DecodeResult) -> None:
+        self.last_decode_s = result.decode_seconds
+        if hover_affordable(self.last_decode_s, self.hover_budget_s):
+            self._hover_paused_said = False
+
+    def _forget_decode_time(self, _info: object = None) -> None:
+        self.last_decode_s = None
+        self._hover_paused_said = False
+
+    def hover_paused(self) -> bool:
+        """Whether previews are paused because the engine decodes too slowly for the pointer to stay smooth."""
+        return not hover_affordable(self.last_decode_s, self.hover_budget_s)
+
     def _hover_allowed(self, x: float, y: float) -> bool:
         """A preview only where a click would add a prompt point that the worker can decode now."""
         if not self.client.image_ready or self.client.pending_decode:
+            return False
+        if self.hover_paused():
+            if not self._hover_paused_said and self.last_decode_s is not None:
+                self._hover_paused_said = True
+                self.status.emit(
+                    f"Hover preview paused: this engine takes {self.last_decode_s * 1000:.0f} ms per mask "
+                    f"(budget {self.hover_budget_s * 1000:.0f} ms)"  # type: ignore[operator]
+                )
             return False
         if self.selected_id is not None and self.prompts.state.is_empty:
             return False  # the click would refine the selected object from its mask
@@ -113,6 +148,7 @@ class HoverMixin(SessionPart):
     def _on_hover_decoded(self, result: DecodeResult) -> None:
         key = self._hover_sent
         self._hover_sent = None
+        self._note_decode_time(result)
         if key is None or key != self._hover_wanted or self.current_key != key.image_key:
             return
         if key.prompts != (self.prompts.state.points, self.prompts.state.box):

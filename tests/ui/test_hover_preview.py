@@ -86,6 +86,20 @@ def test_setting_turns_the_preview_off_and_is_kept(qtbot, make_window, image_fol
     assert not second.actions_by_id["hover_preview"].isChecked() and not second.controller.hover_enabled
 
 
+def test_slow_engine_pauses_the_preview(qtbot, make_window, image_folder) -> None:
+    window = make_window(image_folder, segmenter=DiscSegmenter())
+    c = window.controller
+    c.hover_budget_s = 0.0  # every real decode takes longer than this
+    click_image(qtbot, window, 40, 40)
+    assert c.hover_paused()
+    with qtbot.waitSignal(c.status, timeout=5000) as said:
+        qtbot.mouseMove(window.canvas.viewport(), view_point(window, 100, 80))
+    assert said.args[0].startswith("Hover preview paused")
+    assert c.hover_requests == 0 and c.hover_labels() is None
+    c.hover_budget_s = 10.0  # a fast engine again: previews resume
+    _rest(qtbot, window, 110, 90)
+
+
 def test_a_click_supersedes_a_queued_preview() -> None:
     mailbox = Mailbox()
     mailbox.put_encode(EncodeRequest("a", np.zeros((4, 4, 3), np.uint8)))
