@@ -250,6 +250,8 @@ class MainWindow(QMainWindow):
         self.category_panel.recolor_requested.connect(
             lambda cid, rgb: self._push(recolor_category_command(c.project, cid, rgb))
         )
+        self.category_panel.delete_requested.connect(lambda cid: self.remove_category(cid, merge=False))
+        self.category_panel.merge_requested.connect(lambda cid: self.remove_category(cid, merge=True))
         self.instance_panel.selected.connect(c.select_instance)
         self.instance_panel.hidden_toggled.connect(c.set_instance_hidden)
         self.instance_panel.delete_requested.connect(c.delete_instance)
@@ -266,6 +268,20 @@ class MainWindow(QMainWindow):
 
     def add_category(self, name: str) -> None:
         self._push(AddCategoryCommand(self.controller.project, name))
+
+    def remove_category(self, category_id: int, *, merge: bool) -> None:
+        """Category > Delete… / Merge…: ask what happens to its objects, then one undoable step."""
+        from annotator.core.category_ops import remove_category_command
+        from annotator.ui.category_dialogs import ask_category_removal
+
+        project = self.controller.project
+
+        def done(move_to: int | None) -> None:
+            if merge and move_to is None:
+                return
+            self._push(remove_category_command(project, category_id, move_to))
+
+        self.category_dialog = ask_category_removal(self, project, category_id, merge=merge, done=done)
 
     def pick_category_number(self, number: int) -> None:
         categories = self.controller.project.categories
@@ -338,7 +354,11 @@ class MainWindow(QMainWindow):
         ask_import(self, self.controller)
 
     def show_shortcuts(self) -> None:
-        QMessageBox.information(self, "Keyboard shortcuts", shortcuts_html(self.keymap))
+        from annotator.ui.shortcuts_dialog import ShortcutsDialog
+
+        dialog = ShortcutsDialog(shortcuts_html(self.keymap), self)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
 
     def show_error(self, title: str, text: str) -> None:
         """A window-modal warning; a repeat of one still open (e.g. every save failing) updates it instead of
