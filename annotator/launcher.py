@@ -47,6 +47,7 @@ def run_gui(args: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from annotator.bundled import ResourceError
+    from annotator.core.prefs import start_folder
     from annotator.core.settings import Settings, SettingsError, load_settings
     from annotator.ui.app import StartupError, create_controller, samples_folder
     from annotator.ui.main_window import MainWindow
@@ -55,11 +56,6 @@ def run_gui(args: argparse.Namespace) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("SAM annotator")
-    try:
-        folder = (args.folder or samples_folder()).expanduser().resolve()
-    except ResourceError as exc:
-        QMessageBox.critical(None, "Cannot start", str(exc))
-        return 2
     checkpoint = str(args.checkpoint.expanduser().resolve()) if args.checkpoint else None
     if checkpoint is not None and not Path(checkpoint).is_file():
         QMessageBox.critical(None, "Cannot start", f"{checkpoint}: checkpoint file not found")
@@ -69,6 +65,14 @@ def run_gui(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         QMessageBox.warning(None, "Settings not read", f"{exc}\nDefault settings are used.")
         settings = Settings()
+    try:
+        # The folder given, else the last one (and its last image), else the bundled samples.
+        given = args.folder.expanduser().resolve() if args.folder is not None else None
+        folder, start_image = start_folder(settings, given, samples_folder())
+        folder = folder.expanduser().resolve()
+    except ResourceError as exc:
+        QMessageBox.critical(None, "Cannot start", str(exc))
+        return 2
     engine, engine_warning = startup_engine(settings, checkpoint, args.device, args.dtype)
     try:
         controller, warnings = create_controller(
@@ -84,7 +88,10 @@ def run_gui(args: argparse.Namespace) -> int:
         window.show_error("Project restored from backup", warning)
     if engine_warning is not None:
         window.show_error("Configured checkpoint not found", engine_warning)
-    controller.step_image(+1)
+    if start_image is not None and start_image in controller.image_keys:
+        controller.open_image(start_image)  # where the user left off
+    else:
+        controller.step_image(+1)
     # Quit within a second: closing stops the threads, waiting at most QUIT_WAIT_MS for a job in progress.
     set_quit_wait(QUIT_WAIT_MS)
     status = int(app.exec())

@@ -67,3 +67,17 @@ def update_settings(change: object, path: Path | None = None) -> str | None:
     except (SettingsError, OSError) as exc:
         return f"Preferences not saved: {exc}"
     return None
+
+
+def start_folder(settings: Settings, given: Path | None, fallback: Path) -> tuple[Path, str | None]:
+    """Where the GUI opens: the ``given`` folder, else the last folder (if it still exists), else ``fallback``
+    (the bundled samples); with the image to show first when it is the last folder (``None``: the first)."""
+    last_folder, last_image = last_session(settings)
+    if given is not None:
+        folder = given
+    elif last_folder is not None and last_folder.is_dir():
+        folder = last_folder
+    else:
+        return fallback, None
+    same = last_folder is not None and folder.resolve() == last_folder.resolve()
+    return folder, last_image if same else None

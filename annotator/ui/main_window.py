@@ -91,6 +91,9 @@ class MainWindow(QMainWindow):
 
         self.busy_view = BusyView(self)  # busy indicator, "file — 12 / 480" title, stale messages cleared
         self.busy_view.watch_jobs()
+        from annotator.ui.folder_view import FolderView
+
+        self.folder_view = FolderView(self, self.file_menu)  # recent, last folder/image, rescans
         self.refresh_categories()
         self.file_list.set_records(controller.project.images)
         self.canvas.setFocus()
@@ -109,6 +112,7 @@ class MainWindow(QMainWindow):
         file_menu = menu.addMenu("&File")
         for name in ("open_folder", "load_checkpoint"):
             file_menu.addAction(a[name])
+        self.file_menu = file_menu  # File > Open recent is added by FolderView
         device_menu = file_menu.addMenu("&Device")
         self.device_group = QActionGroup(self)
         self.device_actions: dict[str, QAction] = {}
