@@ -92,6 +92,7 @@ class Canvas(QGraphicsView):
         self.instance_outlines = InstanceOutlinesItem()
         self.live_layer = MaskLayerItem()
         self.hover_layer = MaskLayerItem()  # the hover preview, under the live mask
+        self.hover_outline = OutlineItem()
         self.live_outline = OutlineItem()
         self.prompt_item = PromptItem()
         self._rubber = QGraphicsRectItem()
@@ -118,7 +119,9 @@ class Canvas(QGraphicsView):
             item.setZValue(z)
             self.scene().addItem(item)
         self.hover_layer.setZValue(self.live_layer.zValue() - 0.5)
+        self.hover_outline.setZValue(self.live_layer.zValue() - 0.25)
         self.scene().addItem(self.hover_layer)
+        self.scene().addItem(self.hover_outline)
         self.brush_cursor.setZValue(100)
         self.scene().addItem(self.brush_cursor)
 

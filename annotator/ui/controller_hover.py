@@ -26,7 +26,7 @@ from annotator.ui.controller_base import SessionPart
 from annotator.ui.overlay import color_table
 from annotator.workers.requests import DecodeResult
 
-HOVER_ALPHA = 85
+HOVER_ALPHA = 100
 
 
 class HoverMixin(SessionPart):

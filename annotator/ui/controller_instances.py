@@ -63,8 +63,7 @@ class InstanceMixin(SessionPart):
             return
         hit = self.click_selects(x, y, label)
         if hit is not None:
-            self.select_instance(hit)
-            self.status.emit(self.selection_hint())
+            self.select_instance(hit)  # the window shows selection_hint() while it lasts
             return
         self.new_object_armed = False
         self.add_point(x, y, label)
@@ -74,7 +73,6 @@ class InstanceMixin(SessionPart):
         hit = pick(instances_at(self.current_instances(), x, y), self.selected_id, cycle=True)
         if hit is not None and hit != self.selected_id:
             self.select_instance(hit)
-            self.status.emit(self.selection_hint())
 
     def new_object(self) -> None:
         """N: leave the selected object (its refinement prompts are dropped); the next click starts a new

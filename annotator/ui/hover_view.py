@@ -35,4 +35,9 @@ def install_hover_view(window: MainWindow, view_menu: QMenu) -> None:
     action.toggled.connect(toggle)
     canvas.hovered.connect(c.hover_at)
     canvas.hover_left.connect(c.hover_left)
-    c.hover_changed.connect(lambda: canvas.hover_layer.set_labels(c.hover_labels(), c.hover_table()))
+
+    def show() -> None:
+        canvas.hover_layer.set_labels(c.hover_labels(), c.hover_table())
+        canvas.hover_outline.set_mask(c.hover_labels())
+
+    c.hover_changed.connect(show)
