@@ -1,8 +1,10 @@
-"""Headless commands over the same core as the GUI: ``python main.py COMMAND ...``.
+"""Headless commands over the same core as the GUI: ``sam-annotator COMMAND ...`` (``python main.py COMMAND``).
 
 Each command lives in its own module that defines ``register(subparsers) -> None``: it adds its parser and sets
-``func`` (``Callable[[argparse.Namespace], int]``) with ``set_defaults``. Errors a user can act on are printed as
-one line on stderr with exit status 2; a traceback is never shown for them.
+``func`` (``Callable[[argparse.Namespace], int]``) with ``set_defaults``. The modules are listed, with their help
+lines, in ``commands.py``; only the module of the command being run is imported (startup without torch for the
+commands that do not need it). Errors a user can act on are printed as one line on stderr with exit status 2; a
+traceback is never shown for them.
 """
 
 from __future__ import annotations
@@ -12,16 +14,17 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-# One module per command (or group of sub-commands).
-COMMAND_MODULES: tuple[str, ...] = (
-    "annotator.cli.export_cmd",
-    "annotator.cli.import_cmd",
-    "annotator.cli.bench_cmd",
-    "annotator.cli.auto_cmd",
-    "annotator.cli.models_cmd",
-    "annotator.cli.encode_cmd",
-    "annotator.cli.propagate_cmd",
-)
+from annotator.cli.commands import COMMANDS, command_names
+
+__all__ = [
+    "CliError",
+    "build_parser",
+    "command_names",
+    "main",
+    "non_negative_int",
+    "positive_int",
+    "unit_interval",
+]
 
 
 class CliError(Exception):
@@ -58,29 +61,26 @@ positive_int = _int_at_least(1)
 non_negative_int = _int_at_least(0)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="main.py", description="SAM annotator: headless commands.")
+def build_parser(command: str | None = None, prog: str = "main.py") -> argparse.ArgumentParser:
+    """The parser with ``command``'s module registered (``None``: every command's); the other commands get
+    a placeholder with their help line, so ``--help`` lists them all without importing them."""
+    parser = argparse.ArgumentParser(prog=prog, description="SAM annotator: headless commands.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    for name, entry in COMMANDS.items():
+        if command is None or name == command:
+            importlib.import_module(entry.module).register(subparsers)
+        else:
+            subparsers.add_parser(name, help=entry.help, add_help=False)
     return parser
 
 
-def command_names() -> set[str]:
-    """Names of the sub-commands this build offers."""
-    parser = build_parser()
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return set(action.choices)
-    return set()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "main.py") -> int:
     """Run one command; returns the process exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else "", prog)
+    args = parser.parse_args(argv)
     from sam_model.errors import SamModelError
 
-    parser = build_parser()
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         return int(args.func(args) or 0)
     except (CliError, SamModelError, OSError) as exc:

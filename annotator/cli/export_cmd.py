@@ -12,10 +12,12 @@ import sys
 from pathlib import Path
 
 from annotator.cli import CliError
-from annotator.core.coco import IMAGE_CHOICES, export_coco
-from annotator.core.errors import CoreError
-from annotator.core.model import SEGMENTATION_MODES
-from annotator.core.project_store import ProjectStore, default_project_file
+
+# The choices of --segmentation and --images (annotator.core.model.SEGMENTATION_MODES and
+# annotator.core.coco.IMAGE_CHOICES; a test keeps them equal). The core (NumPy, OpenCV, pycocotools) is imported
+# when the command runs, so ``export --help`` starts at once.
+SEGMENTATION_CHOICES = ("auto", "polygon", "rle")
+IMAGE_CHOICES = ("annotated", "done", "all")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, required=True, help="the COCO JSON file to write")
     parser.add_argument(
         "--segmentation",
-        choices=SEGMENTATION_MODES,
+        choices=SEGMENTATION_CHOICES,
         default=None,
         help="polygons where exact (auto), polygons forced (polygon) or RLE (rle); default: the project's",
     )
@@ -45,6 +47,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from annotator.core.coco import export_coco
+    from annotator.core.errors import CoreError
+    from annotator.core.project_store import ProjectStore, default_project_file
+
     project_file = args.project or default_project_file(args.folder)
     if not Path(project_file).is_file():
         raise CliError(f"{project_file}: no project file (open the folder in the app or import COCO first)")

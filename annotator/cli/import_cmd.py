@@ -10,9 +10,6 @@ import argparse
 from pathlib import Path
 
 from annotator.cli import CliError
-from annotator.core.coco_import import import_coco
-from annotator.core.errors import CoreError
-from annotator.core.project_store import ProjectStore
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,6 +21,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: ``import --help`` starts without loading the core's NumPy/OpenCV/pycocotools.
+    from annotator.core.coco_import import import_coco
+    from annotator.core.errors import CoreError
+    from annotator.core.project_store import ProjectStore
+
     try:
         store = ProjectStore.open(args.folder, args.project)
         for warning in store.warnings:

@@ -163,7 +163,12 @@ class Project:
         return name.strip()
 
     def _default_color(self, cid: int, color: RGB | None) -> RGB:
-        return PALETTE[(cid - 1) % len(PALETTE)] if color is None else check_rgb(color)
+        """``color`` checked, or a colour unlike those of the existing categories (``colors.distinct_color``)."""
+        if color is not None:
+            return check_rgb(color)
+        from annotator.core.colors import distinct_color
+
+        return distinct_color((c.color for c in self._categories.values()), cid - 1)
 
     # -- images ---------------------------------------------------------------------------------------------
     @property

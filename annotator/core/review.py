@@ -146,6 +146,15 @@ class ReviewQueue:
         items = [p for k in keys for p in self.proposals(k)]
         return sum(not p.is_pending for p in items), len(items)
 
+    def decision_counts(self, key: str | None = None) -> tuple[int, int, int]:
+        """``(decided, skipped, total)`` for image ``key`` or the whole project: *decided* counts accepted,
+        rejected and merged proposals only; a skipped one (by the user or covered by objects) is not decided."""
+        keys = [key] if key is not None else [r.file_name for r in self.project.images]
+        items = [p for k in keys for p in self.proposals(k)]
+        skipped = sum(p.state is ProposalState.SKIPPED for p in items)
+        decided = sum(not p.is_pending and p.state is not ProposalState.SKIPPED for p in items)
+        return decided, skipped, len(items)
+
     def images_with_pending(self) -> list[str]:
         keys = [r.file_name for r in self.project.images]
         return [k for k in keys if any(p.is_pending for p in self.proposals(k))]

@@ -1,17 +1,19 @@
-"""Named actions and their shortcuts, loaded from ``resources/keymap.json`` (the Help menu lists them)."""
+"""Named actions and their shortcuts, loaded from the bundled ``keymap.json`` (the Help menu lists them)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
-KEYMAP_PATH = RESOURCES / "keymap.json"
+from annotator.bundled import resource
+
+KEYMAP_PATH: Path | Traversable = resource("keymap.json")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,10 @@ SPECS: tuple[ActionSpec, ...] = (
         "The selected box-only object's box becomes the prompt; Enter replaces the box by the mask",
     ),
     ActionSpec("help_keys", "&Keyboard shortcuts", "List the shortcuts"),
+    ActionSpec("new_object", "&New object", "Leave the selected object: the next click starts a new one"),
+    ActionSpec("outline_only", "&Outlines only", "Draw the objects as outlines, without fills"),
+    ActionSpec("hide_all", "Hide &all objects", "Hide every object (the live mask stays visible)"),
+    ActionSpec("hover_preview", "&Hover preview", "Preview the mask under the resting pointer"),
     ActionSpec("propose_objects", "Propose &objects…", "Propose objects in the background for review"),
     ActionSpec("review_proposals", "&Review proposals", "Review the proposals by keyboard (Esc leaves)"),
     ActionSpec(
@@ -70,7 +76,7 @@ SPECS: tuple[ActionSpec, ...] = (
 )
 
 
-def load_keymap(path: Path = KEYMAP_PATH) -> dict[str, list[str]]:
+def load_keymap(path: Path | Traversable = KEYMAP_PATH) -> dict[str, list[str]]:
     """Action id -> key sequences. Raises ``ValueError`` naming the file when it is malformed."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from PySide6.QtWidgets import QWidget
 
+from annotator.bundled import resource
 from annotator.core.errors import CoreError, ImageLoadError
 from annotator.core.images import list_images, read_image_info
 from annotator.core.model import ImageStatus, Project
 from annotator.core.project_store import Autosaver, ProjectStore, sync_images
-from annotator.ui.actions import RESOURCES
 from annotator.ui.controller import SessionController
 from annotator.workers.image_loader import ImageLoader
 from annotator.workers.prefetch import PrefetchPlanner
@@ -24,8 +25,14 @@ from sam_model.protocol import Segmenter
 
 log = logging.getLogger(__name__)
 
-SAMPLES = RESOURCES / "samples"
-DEFAULT_CATEGORIES = RESOURCES / "default_categories.json"
+DEFAULT_CATEGORIES: Path | Traversable = resource("default_categories.json")
+
+
+def samples_folder() -> Path:
+    """The bundled sample images (opened when no folder is given)."""
+    from annotator.bundled import resource_dir
+
+    return resource_dir("samples")
 
 
 OPEN_WINDOWS: list[QWidget] = []  # windows opened by File > Open folder… (kept alive here)
@@ -46,7 +53,7 @@ def _hex_to_rgb(text: str) -> tuple[int, int, int]:
     return int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)
 
 
-def add_default_categories(project: Project, path: Path = DEFAULT_CATEGORIES) -> None:
+def add_default_categories(project: Project, path: Path | Traversable = DEFAULT_CATEGORIES) -> None:
     """Give a project without categories the bundled default ones."""
     data = json.loads(path.read_text(encoding="utf-8"))
     for item in data["categories"]:

@@ -3,8 +3,10 @@
 It holds view state only (zoom, pan, the current tool). User gestures are turned into signals in image pixel
 coordinates; the session controller decides what they mean for the annotations.
 
-Mouse: left click = positive point, right click or Shift+click = negative point, left drag = box; middle drag
-or Space + left drag = pan; wheel = zoom around the cursor. In brush/eraser mode a left drag paints.
+Mouse: left click = positive point (or, decided by the controller, selection of the object under it), Alt+click
+= cycle the selection through the objects under the pointer, right click or Shift+click = negative point,
+left drag = box; middle drag or Space + left drag = pan; wheel = zoom around the cursor. In brush/eraser mode a
+left drag paints.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from annotator.ui.outlines import InstanceOutlinesItem
 from annotator.ui.overlay import MaskLayerItem, OutlineItem, PromptItem
 
 DRAG_THRESHOLD = 5  # screen pixels a press must move to become a box drag
@@ -50,12 +53,18 @@ class Canvas(QGraphicsView):
 
     Signals (image pixel coordinates):
         point_clicked(float x, float y, int label): a click, label 1 positive / 0 negative.
+        alt_clicked(float x, float y): an Alt+left click (select the next object under the pointer).
+        hovered(float x, float y): the pointer moved over the image with no button pressed (prompt tool).
+        hover_left(): the pointer left the view, or a button was pressed.
         box_drawn(float x0, float y0, float x1, float y1): a left drag in prompt mode.
         stroke_started(float x, float y), stroke_moved(float x, float y), stroke_finished(): brush/eraser.
         painted(): emitted after each paint of the viewport (benchmarks measure click-to-paint latency).
     """
 
     point_clicked = Signal(float, float, int)
+    alt_clicked = Signal(float, float)
+    hovered = Signal(float, float)
+    hover_left = Signal()
     box_drawn = Signal(float, float, float, float)
     stroke_started = Signal(float, float)
     stroke_moved = Signal(float, float)
@@ -73,11 +82,17 @@ class Canvas(QGraphicsView):
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setDragMode(QGraphicsView.DragMode.NoDrag)
+        # The scene is wider than the image (see _fit_scene_rect): scroll bars would only mislead.
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
         self.image_item = QGraphicsPixmapItem()
         self.image_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self.instances_layer = MaskLayerItem()
+        self.instance_outlines = InstanceOutlinesItem()
         self.live_layer = MaskLayerItem()
+        self.hover_layer = MaskLayerItem()  # the hover preview, under the live mask
+        self.hover_outline = OutlineItem()
         self.live_outline = OutlineItem()
         self.prompt_item = PromptItem()
         self._rubber = QGraphicsRectItem()
@@ -94,6 +109,7 @@ class Canvas(QGraphicsView):
             (
                 self.image_item,
                 self.instances_layer,
+                self.instance_outlines,
                 self.live_layer,
                 self.live_outline,
                 self.prompt_item,
@@ -102,11 +118,15 @@ class Canvas(QGraphicsView):
         ):
             item.setZValue(z)
             self.scene().addItem(item)
+        self.hover_layer.setZValue(self.live_layer.zValue() - 0.5)
+        self.hover_outline.setZValue(self.live_layer.zValue() - 0.25)
+        self.scene().addItem(self.hover_layer)
+        self.scene().addItem(self.hover_outline)
         self.brush_cursor.setZValue(100)
         self.scene().addItem(self.brush_cursor)
 
         self.tool = Tool.PROMPT
-        self.brush_radius = 8.0
+        self.brush_radius = 12.0  # screen pixels
         self._press_pos: QPointF | None = None
         self._press_button = Qt.MouseButton.NoButton
         self._pan_last: QPointF | None = None
@@ -132,22 +152,47 @@ class Canvas(QGraphicsView):
         """Fit the whole image in the window."""
         if self.has_image:
             self.fitInView(self._image_rect, Qt.AspectRatioMode.KeepAspectRatio)
+            self._fit_scene_rect()
+            self.centerOn(self._image_rect.center())
+            self._update_brush_cursor(None)
 
     def zoom(self, factor: float, anchor: QPointF | None = None) -> None:
-        """Zoom by ``factor`` keeping ``anchor`` (viewport pixels; default: centre) still; clamped."""
+        """Zoom by ``factor`` keeping ``anchor`` (viewport pixels; default: centre) still; clamped.
+
+        The scene rectangle is widened around the image (``_fit_scene_rect``) so the view can always be
+        translated: the point under the pointer stays put even when the fitted image is smaller than the view.
+        """
         current = self.transform().m11()
         factor = max(0.02 / current, min(64.0 / current, factor))
         if anchor is None:
-            self.scale(factor, factor)
-            return
+            anchor = QPointF(self.viewport().rect().center())
         before = self.mapToScene(anchor.toPoint())
         old_anchor = self.transformationAnchor()
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
         self.scale(factor, factor)
-        after = self.mapToScene(anchor.toPoint())
-        delta = after - before
-        self.translate(delta.x(), delta.y())
+        self._fit_scene_rect()
         self.setTransformationAnchor(old_anchor)
+        # Scroll so that ``before`` is again under ``anchor`` (scroll bars move in whole pixels: the error is
+        # below one screen pixel).
+        now = self.mapFromScene(before)
+        delta = QPointF(now) - anchor
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + round(delta.x()))
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + round(delta.y()))
+        self._update_brush_cursor(None)
+
+    def _fit_scene_rect(self) -> None:
+        """A scene rectangle of the image plus one view size on every side, so panning and anchored zoom work
+        at any scale (QGraphicsView otherwise centres a scene smaller than the view and ignores scrolling)."""
+        if not self.has_image:
+            return
+        scale = self.scale_factor()
+        margin_x = self.viewport().width() / scale
+        margin_y = self.viewport().height() / scale
+        self.setSceneRect(self._image_rect.adjusted(-margin_x, -margin_y, margin_x, margin_y))
+
+    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        super().resizeEvent(event)
+        self._fit_scene_rect()
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         delta = event.angleDelta().y()
@@ -162,12 +207,17 @@ class Canvas(QGraphicsView):
         self._update_brush_cursor(None)
 
     def set_brush_radius(self, radius: float) -> None:
+        """The brush circle's radius in screen pixels (the cursor keeps that size at any zoom)."""
         self.brush_radius = radius
         self._update_brush_cursor(None)
 
+    def scale_factor(self) -> float:
+        """Screen pixels per image pixel at the current zoom."""
+        return max(self.transform().m11(), 1e-6)
+
     def _update_brush_cursor(self, pos: QPointF | None) -> None:
         center = pos if pos is not None else self.brush_cursor.rect().center()
-        r = self.brush_radius
+        r = self.brush_radius / self.scale_factor()
         self.brush_cursor.setRect(QRectF(center.x() - r, center.y() - r, 2 * r, 2 * r))
 
     def to_image(self, viewport_pos: QPointF) -> QPointF:
@@ -192,6 +242,7 @@ class Canvas(QGraphicsView):
         super().keyReleaseEvent(event)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
+        self.hover_left.emit()
         button = event.button()
         if button == Qt.MouseButton.MiddleButton or (
             button == Qt.MouseButton.LeftButton and self._space_down
@@ -242,7 +293,13 @@ class Canvas(QGraphicsView):
                 self._rubber.setVisible(True)
             event.accept()
             return
+        if self.tool == Tool.PROMPT and event.buttons() == Qt.MouseButton.NoButton and not self._space_down:
+            self.hovered.emit(pos.x(), pos.y())
         super().mouseMoveEvent(event)
+
+    def leaveEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        self.hover_left.emit()
+        super().leaveEvent(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._pan_last is not None and event.button() in (
@@ -269,8 +326,12 @@ class Canvas(QGraphicsView):
                 self.box_drawn.emit(start.x(), start.y(), end.x(), end.y())
             else:
                 label = 0 if (self._press_button == Qt.MouseButton.RightButton or shift) else 1
+                alt = bool(event.modifiers() & Qt.KeyboardModifier.AltModifier)
                 if self._image_rect.contains(start):
-                    self.point_clicked.emit(start.x(), start.y(), label)
+                    if alt and label == 1:
+                        self.alt_clicked.emit(start.x(), start.y())
+                    else:
+                        self.point_clicked.emit(start.x(), start.y(), label)
             self._press_pos = None
             self._dragging_box = False
             event.accept()

@@ -22,6 +22,7 @@ from annotator.core.model import Category, ImageStatus, Project
 from annotator.core.project_store import Autosaver
 from annotator.core.prompts import PromptSession
 from annotator.core.undo import UndoStack, UndoStep, redo_step, undo_step
+from annotator.ui.controller_hover import HoverMixin
 from annotator.ui.controller_instances import InstanceMixin
 from annotator.ui.controller_live import CandidateView, LiveMaskMixin
 from annotator.ui.live_edit import LiveMaskCommand
@@ -33,7 +34,7 @@ __all__ = ["CandidateView", "SessionController"]
 log = logging.getLogger(__name__)
 
 
-class SessionController(LiveMaskMixin, InstanceMixin, QObject):
+class SessionController(LiveMaskMixin, InstanceMixin, HoverMixin, QObject):
     """Annotation session state and the rules of the interactive loop.
 
     Signals:
@@ -49,6 +50,7 @@ class SessionController(LiveMaskMixin, InstanceMixin, QObject):
         status(str): a status-bar line. message(str, str): an error to show the user (title, text).
         notice(str): what an undo/redo did or is about to do (shown until the next one; ``""`` clears it).
         history_changed(): what Undo/Redo would do changed (``undo_step()`` / ``redo_step()``).
+        hover_changed(): ``hover_labels()`` changed (hover preview shown or dropped).
     """
 
     image_loaded = Signal(object)
@@ -65,6 +67,7 @@ class SessionController(LiveMaskMixin, InstanceMixin, QObject):
     project_event = Signal(object)
     notice = Signal(str)
     history_changed = Signal()
+    hover_changed = Signal()
 
     def __init__(
         self,
@@ -87,6 +90,7 @@ class SessionController(LiveMaskMixin, InstanceMixin, QObject):
         self.current_category_id: int | None = project.categories[0].id if project.categories else None
         self.selected_id: int | None = None
         self._init_live_state()
+        self._init_hover()
         self._nav_direction = 1
 
         self.prompts.events.connect(self._on_prompt_event)

@@ -94,6 +94,13 @@ class MainWindow(QMainWindow):
         from annotator.ui.propagate_command import FindSimilar
 
         self.find_similar = FindSimilar(self)  # Tools > Find similar in all / selected images
+        from annotator.ui.busy_view import BusyView
+
+        self.busy_view = BusyView(self)  # busy indicator, "file — 12 / 480" title, stale messages cleared
+        self.busy_view.watch_jobs()
+        from annotator.ui.folder_view import FolderView
+
+        self.folder_view = FolderView(self, self.file_menu)  # recent, last folder/image, rescans
         self.refresh_categories()
         self._refresh_history_actions()
         self.file_list.set_records(controller.project.images)
@@ -113,6 +120,7 @@ class MainWindow(QMainWindow):
         file_menu = menu.addMenu("&File")
         for name in ("open_folder", "load_checkpoint"):
             file_menu.addAction(a[name])
+        self.file_menu = file_menu  # File > Open recent is added by FolderView
         device_menu = file_menu.addMenu("&Device")
         self.device_group = QActionGroup(self)
         self.device_actions: dict[str, QAction] = {}
@@ -155,6 +163,12 @@ class MainWindow(QMainWindow):
         view = menu.addMenu("&View")
         for name in ("fit", "zoom_in", "zoom_out"):
             view.addAction(a[name])
+        from annotator.ui.object_view import install_object_view
+
+        install_object_view(self, view)  # outlines only, hide all, opacity, N and the selection hint
+        from annotator.ui.hover_view import install_hover_view
+
+        install_hover_view(self, view)  # the hover preview and its switch
         tools = menu.addMenu("&Tools")
         self.tool_group = QActionGroup(self)
         for name in ("tool_prompt", "tool_brush", "tool_eraser", "tool_polygon"):
@@ -232,6 +246,7 @@ class MainWindow(QMainWindow):
         a["import_coco"].triggered.connect(self.ask_import)
 
         self.canvas.point_clicked.connect(self._on_click)
+        self.canvas.alt_clicked.connect(c.cycle_select_at)
         self.canvas.box_drawn.connect(self._on_box)
         c.image_loaded.connect(self._on_image_loaded)
         c.image_failed.connect(self._on_image_failed)
@@ -248,7 +263,7 @@ class MainWindow(QMainWindow):
         c.history_changed.connect(self._refresh_history_actions)
         c.project_event.connect(self._on_project_event)
         c.client.engine_ready.connect(self._on_engine_ready)
-        c.client.engine_failed.connect(lambda msg: self.show_error("Cannot load the engine", msg))
+        c.client.engine_failed.connect(self._on_engine_failed)
         self.canvas.painted.connect(self._on_painted)
 
         self.file_list.image_chosen.connect(c.open_image)
@@ -260,6 +275,8 @@ class MainWindow(QMainWindow):
         self.category_panel.recolor_requested.connect(
             lambda cid, rgb: self._push(recolor_category_command(c.project, cid, rgb))
         )
+        self.category_panel.delete_requested.connect(lambda cid: self.remove_category(cid, merge=False))
+        self.category_panel.merge_requested.connect(lambda cid: self.remove_category(cid, merge=True))
         self.instance_panel.selected.connect(c.select_instance)
         self.instance_panel.hidden_toggled.connect(c.set_instance_hidden)
         self.instance_panel.delete_requested.connect(c.delete_instance)
@@ -276,6 +293,20 @@ class MainWindow(QMainWindow):
 
     def add_category(self, name: str) -> None:
         self._push(AddCategoryCommand(self.controller.project, name))
+
+    def remove_category(self, category_id: int, *, merge: bool) -> None:
+        """Category > Delete… / Merge…: ask what happens to its objects, then one undoable step."""
+        from annotator.core.category_ops import remove_category_command
+        from annotator.ui.category_dialogs import ask_category_removal
+
+        project = self.controller.project
+
+        def done(move_to: int | None) -> None:
+            if merge and move_to is None:
+                return
+            self._push(remove_category_command(project, category_id, move_to))
+
+        self.category_dialog = ask_category_removal(self, project, category_id, merge=merge, done=done)
 
     def pick_category_number(self, number: int) -> None:
         categories = self.controller.project.categories
@@ -355,7 +386,11 @@ class MainWindow(QMainWindow):
         ask_import(self, self.controller)
 
     def show_shortcuts(self) -> None:
-        QMessageBox.information(self, "Keyboard shortcuts", shortcuts_html(self.keymap))
+        from annotator.ui.shortcuts_dialog import ShortcutsDialog
+
+        dialog = ShortcutsDialog(shortcuts_html(self.keymap), self)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
 
     def show_error(self, title: str, text: str) -> None:
         """A window-modal warning; a repeat of one still open (e.g. every save failing) updates it instead of
@@ -373,7 +408,7 @@ class MainWindow(QMainWindow):
     # --- canvas events --------------------------------------------------------------------------------
     def _on_click(self, x: float, y: float, label: int) -> None:
         self._click_time = time.perf_counter()
-        self.controller.add_point(x, y, label)
+        self.controller.click(x, y, label)
 
     def _on_box(self, x0: float, y0: float, x1: float, y1: float) -> None:
         self._click_time = time.perf_counter()
@@ -397,6 +432,7 @@ class MainWindow(QMainWindow):
             self.canvas.live_layer.set_labels(None, [])
             self.canvas.live_outline.set_mask(None)
             self.canvas.instances_layer.set_labels(None, [])
+            self.canvas.instance_outlines.set_outlines([])
         self.file_list.update_record(self.controller.project.image(key))
         direction = self.controller._nav_direction
         QTimer.singleShot(0, lambda: self.controller.step_image(direction))
@@ -406,6 +442,8 @@ class MainWindow(QMainWindow):
         self.canvas.live_layer.set_labels(c.live_labels(), c.live_table())
         self.canvas.live_outline.set_mask(c.live_labels())
         self._await_paint = self._click_time is not None and c.live_labels() is not None
+        if c.selected_id is not None:  # refining: the old fill and outline give way to the new mask
+            self._refresh_instances()
 
     def _refresh_live_region(self, rect: QRect) -> None:
         self.canvas.live_layer.changed(rect)
@@ -414,6 +452,7 @@ class MainWindow(QMainWindow):
         exclude = self.brush.editing_instance
         labels, table = self.controller.instance_labels(exclude=exclude)
         self.canvas.instances_layer.set_labels(labels, table)
+        self.canvas.instance_outlines.set_outlines(self.controller.instance_outlines(exclude=exclude))
         self._refresh_instance_panel()
         self.polygon.refresh()
 
@@ -469,6 +508,8 @@ class MainWindow(QMainWindow):
         self.engine_label.setToolTip(info.note or "")
         if info.note is not None:  # stays in the engine label (with the reason as its tooltip) and the log
             self.statusBar().showMessage(info.note)
+        if info.device in self.device_actions:  # the menu shows the device in use
+            self.device_actions[info.device].setChecked(True)
 
     def confirm_discard_unaccepted(self) -> bool:
         """Ask before unaccepted live masks are lost (quit, open another folder); ``True``: go on."""
@@ -490,6 +531,19 @@ class MainWindow(QMainWindow):
             return False
         self.controller.discard_unaccepted()
         return True
+
+    def _on_engine_failed(self, message: str) -> None:
+        """The engine asked for did not load: the menu and label go back to the engine still in use."""
+        info = self.controller.client.engine
+        if info is not None:
+            self.engine_request = EngineRequest(info.checkpoint, info.device, info.dtype)
+            self.device_actions.get(info.device, self.device_actions["auto"]).setChecked(True)
+            self.dtype_actions.get(info.dtype, self.dtype_actions["auto"]).setChecked(True)
+            self._on_engine_ready(info)
+        else:
+            self.engine_label.setText("engine: none loaded")
+        self.statusBar().showMessage(message)
+        self.show_error("Cannot load the engine", message)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.controller.closed and not self.confirm_discard_unaccepted():

@@ -24,13 +24,15 @@ class CategoryPanel(QWidget):
     """The category list. Emits intents; the main window turns them into undoable commands.
 
     Signals: category_picked(int id), add_requested(str name), rename_requested(int id, str name),
-    recolor_requested(int id, tuple rgb).
+    recolor_requested(int id, tuple rgb), delete_requested(int id), merge_requested(int id).
     """
 
     category_picked = Signal(int)
     add_requested = Signal(str)
     rename_requested = Signal(int, str)
     recolor_requested = Signal(int, object)
+    delete_requested = Signal(int)
+    merge_requested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -41,14 +43,24 @@ class CategoryPanel(QWidget):
         add.clicked.connect(self.ask_add)
         rename.clicked.connect(self.rename_current)
         color.clicked.connect(self.recolor_current)
+        delete, merge = QPushButton("Delete…"), QPushButton("Merge…")
+        delete.setObjectName("delete_category")
+        merge.setObjectName("merge_category")
+        delete.clicked.connect(lambda: self._emit_current(self.delete_requested))
+        merge.clicked.connect(lambda: self._emit_current(self.merge_requested))
         buttons = QHBoxLayout()
         for b in (add, rename, color):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             buttons.addWidget(b)
+        more = QHBoxLayout()
+        for b in (delete, merge):
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            more.addWidget(b)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.list)
         layout.addLayout(buttons)
+        layout.addLayout(more)
         self.list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
     def set_categories(self, categories: tuple[Category, ...], current: int | None) -> None:
@@ -58,6 +70,7 @@ class CategoryPanel(QWidget):
             prefix = f"{i + 1}  " if i < 9 else "    "
             item = QListWidgetItem(swatch(category.color), f"{prefix}{category.name}")
             item.setData(Qt.ItemDataRole.UserRole, category.id)
+            item.setData(Qt.ItemDataRole.UserRole + 1, category.color)
             self.list.addItem(item)
             if category.id == current:
                 self.list.setCurrentItem(item)
@@ -85,9 +98,15 @@ class CategoryPanel(QWidget):
         cid = self.current_id()
         if cid is None:
             return
-        color = QColorDialog.getColor(QColor(255, 255, 255), self, "Category colour")
+        r, g, b = self.list.currentItem().data(Qt.ItemDataRole.UserRole + 1)  # start on the current colour
+        color = QColorDialog.getColor(QColor(r, g, b), self, "Category colour")
         if color.isValid():
             self.recolor_requested.emit(cid, (color.red(), color.green(), color.blue()))
+
+    def _emit_current(self, signal: object) -> None:
+        cid = self.current_id()
+        if cid is not None:
+            signal.emit(cid)  # type: ignore[attr-defined]
 
     def _picked(self, item: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
         if item is not None:
@@ -171,6 +190,11 @@ class InstancePanel(QWidget):
     def _current(self) -> int | None:
         item = self.list.currentItem()
         return None if item is None else int(item.data(Qt.ItemDataRole.UserRole))
+
+    def _emit_current(self, signal: object) -> None:
+        cid = self.current_id()
+        if cid is not None:
+            signal.emit(cid)  # type: ignore[attr-defined]
 
     def _picked(self, item: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
         self._sync_controls()

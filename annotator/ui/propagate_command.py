@@ -19,13 +19,12 @@ from PySide6.QtWidgets import QMessageBox, QProgressDialog
 from annotator.core.embedding_cache import EmbeddingCache
 from annotator.core.errors import CoreError
 from annotator.core.model import ImageStatus
-from annotator.core.propagation import PropagationOptions
 from annotator.ui.job_runner import close_job_progress, open_job_progress, set_job_progress
-from annotator.ui.propagate_dialog import ask_propagate_choice
 from annotator.ui.propagate_runner import PropagationRunner
 from annotator.workers.segment_worker import DiskCacheStore
 
 if TYPE_CHECKING:
+    from annotator.core.propagation import PropagationOptions
     from annotator.ui.main_window import MainWindow
 
 NEEDS_SAM = (
@@ -43,6 +42,13 @@ NEEDS_TARGETS = (
 )
 
 
+def _ask_propagate_choice(*args: object) -> object:
+    """The options dialog, imported on first use (it pulls in PerSAM, hence torch)."""
+    from annotator.ui.propagate_dialog import ask_propagate_choice
+
+    return ask_propagate_choice(*args)  # type: ignore[arg-type]
+
+
 class FindSimilar(QObject):
     """The "Find similar" commands of one main window (actions, dialog, progress, results)."""
 
@@ -53,7 +59,7 @@ class FindSimilar(QObject):
         self.queue = window.review.queue
         self.runner = PropagationRunner(self.queue, parent=self)
         self.progress_dialog: QProgressDialog | None = None
-        self.ask_choice = ask_propagate_choice
+        self.ask_choice = _ask_propagate_choice
         """The options dialog (replaceable: ``(parent, reference, scope, selected_count) -> choice``)."""
 
         actions = window.actions_by_id

@@ -10,16 +10,18 @@ references) stay, so finding a second kind of object never discards the first on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Slot
 
 from annotator.core.embedding_cache import EmbeddingCache
-from annotator.core.propagation import PropagationOptions
 from annotator.core.review import ReviewQueue
 from annotator.ui.job_runner import BackgroundJobRunner
-from annotator.workers.propagation_worker import PropagationJob, PropagationWorker
 from annotator.workers.requests import EngineRequest, SegmenterFactory, create_engine_segmenter, frozen_array
+
+if TYPE_CHECKING:  # torch (PerSAM) is imported when a job starts, not when the window opens
+    from annotator.core.propagation import PropagationOptions
 
 
 @dataclass
@@ -69,6 +71,8 @@ class PropagationRunner(BackgroundJobRunner):
         project = self.queue.project
         instance = project.image(ref_key).instance(instance_id)
         root = project.root
+        from annotator.workers.propagation_worker import PropagationJob, PropagationWorker
+
         job = PropagationJob(
             job_id=self._next_id(),
             ref_key=ref_key,

@@ -1,4 +1,4 @@
-"""Review-mode key bindings, read from the ``"review"`` section of ``resources/keymap.json``.
+"""Review-mode key bindings, read from the ``"review"`` section of the bundled ``keymap.json``.
 
 They are active only while review mode is on and take precedence over the normal shortcuts (which are taken
 off the clashing actions for that time and restored on exit, see ``annotator.ui.review_mode.ReviewMode``).
@@ -7,6 +7,7 @@ off the clashing actions for that time and restored on exit, see ``annotator.ui.
 from __future__ import annotations
 
 import json
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -39,7 +40,7 @@ REVIEW_HELP: dict[str, str] = {
 }
 
 
-def load_review_keys(path: Path = KEYMAP_PATH) -> dict[str, list[str]]:
+def load_review_keys(path: Path | Traversable = KEYMAP_PATH) -> dict[str, list[str]]:
     """Command -> key sequences; the defaults for commands the file does not name.
 
     Raises ``ValueError`` naming the file when the section is malformed.

@@ -4,7 +4,7 @@ The rules live in :class:`annotator.core.review.ReviewQueue`; this class turns k
 shows the current proposal (:class:`ReviewOverlay`), follows the queue's cursor across images and runs
 "Propose objects…" (:class:`ProposalRunner`).
 
-Keys (``resources/keymap.json``, section ``review``) are active only in review mode and win over the normal
+Keys (bundled ``keymap.json``, section ``review``) are active only in review mode and win over the normal
 shortcuts: on entry the clashing sequences are taken off the window's actions (restored on exit), and an
 application event filter claims them (``ShortcutOverride``) and handles the key press. Keys that are not
 review keys (Ctrl+Z, F, zoom, PgUp/PgDown...) keep their normal meaning; Ctrl+Z undoes the last decision
@@ -281,8 +281,10 @@ class ReviewMode(QObject):
         pending = [p for p in self.queue.proposals(key) if p.is_pending]
         self.overlay.show(image.rgb.shape[:2], pending, current)
         if current is None:
-            reviewed, total = self.queue.counts()
-            self.overlay.set_caption(f"Review done: {reviewed} / {total} reviewed · Esc leaves")
+            decided, skipped, total = self.queue.decision_counts()
+            self.overlay.set_caption(
+                f"Review done: {decided} / {total} decided, {skipped} skipped · Esc leaves"
+            )
             self.window.canvas.fit()
             return
         index = [p.id for p in self.queue.proposals(key)].index(current.id) + 1
@@ -300,15 +302,17 @@ class ReviewMode(QObject):
             self.overlay.focus(current.mask.bbox)
 
     def _update_counter(self) -> None:
-        reviewed, total = self.queue.counts()
+        # Decisions (accept, reject, merge) count; skips are shown apart: a skipped proposal is not reviewed.
+        decided, skipped, total = self.queue.decision_counts()
         key = self.controller.current_key
         if total == 0:
             self.counter.setText("")
             return
-        on_image = self.queue.counts(key) if key is not None else (0, 0)
+        on_image = self.queue.decision_counts(key) if key is not None else (0, 0, 0)
         mode = "Review" if self.active else "Proposals"
+        skips = f" · {skipped} skipped" if skipped else ""
         self.counter.setText(
-            f"{mode}: {reviewed} / {total} reviewed (this image {on_image[0]} / {on_image[1]})"
+            f"{mode}: {decided} / {total} decided{skips} (this image {on_image[0]} / {on_image[2]})"
         )
 
     def _say(self, text: str) -> None:

@@ -43,20 +43,31 @@ class BrushTool(QObject):
         super().__init__(canvas)
         self.controller = controller
         self.canvas = canvas
-        self.radius = 8.0
+        self.screen_radius = 12.0  # screen pixels: the same feel at any zoom and image size
         self.editing_instance: int | None = None
         self._working: np.ndarray | None = None
         self._last: tuple[float, float] | None = None
         canvas.stroke_started.connect(self.start)
         canvas.stroke_moved.connect(self.move)
         canvas.stroke_finished.connect(self.finish)
-        canvas.set_brush_radius(self.radius)
+        canvas.set_brush_radius(self.screen_radius)
+
+    @property
+    def radius(self) -> float:
+        """The radius in image pixels at the current zoom (what a stroke paints)."""
+        return self.screen_radius / self.canvas.scale_factor()
+
+    def set_screen_radius(self, radius: float) -> None:
+        """The brush radius in screen pixels (1 to 400)."""
+        self.screen_radius = float(min(400.0, max(1.0, radius)))
+        self.canvas.set_brush_radius(self.screen_radius)
 
     def resize(self, factor: float) -> None:
-        """``[`` / ``]``: brush radius times ``factor`` (1 to 500 pixels)."""
-        self.radius = float(min(500.0, max(1.0, self.radius * factor)))
-        self.canvas.set_brush_radius(self.radius)
-        self.controller.status.emit(f"Brush radius {self.radius:.0f} px")
+        """``[`` / ``]``: brush radius times ``factor`` (screen pixels, 1 to 400)."""
+        self.set_screen_radius(self.screen_radius * factor)
+        self.controller.status.emit(
+            f"Brush radius {self.screen_radius:.0f} screen px ({self.radius:.1f} image px)"
+        )
 
     @property
     def erase(self) -> bool:

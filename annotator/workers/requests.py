@@ -64,6 +64,8 @@ class DecodeRequest:
         seed_mask: ``H x W`` bool mask of the object being refined, used when there are no logits yet: the
             worker turns it into ``mask_input`` in the engine's low-res frame (``Segmenter.low_res_frame``).
         multimask: ask for three candidate masks (ambiguous prompt) instead of one.
+        hover: a hover preview (the mask under the resting pointer): the lowest priority, dropped by any click;
+            its ``request_no`` counts hover requests only.
     """
 
     image_id: str
@@ -74,6 +76,7 @@ class DecodeRequest:
     mask_input: np.ndarray | None
     multimask: bool
     seed_mask: np.ndarray | None = None
+    hover: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,8 @@ class DecodeResult:
 
     Attributes:
         masks: ``C x H x W`` bool; ``scores``: ``C`` float32 predicted IoU; ``low_res_logits``:
-            ``C x 256 x 256`` float32; ``decode_seconds``: time spent in ``predict``.
+            ``C x 256 x 256`` float32; ``decode_seconds``: time spent in ``predict``; ``hover``: the answer to a
+            hover preview request.
     """
 
     image_id: str
@@ -91,6 +95,7 @@ class DecodeResult:
     scores: np.ndarray
     low_res_logits: np.ndarray
     decode_seconds: float
+    hover: bool = False
 
     @property
     def best_index(self) -> int:

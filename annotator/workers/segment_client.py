@@ -30,19 +30,24 @@ class SegmentClient(QObject):
 
     Signals:
         encoding_started(str image_id), encoded(str image_id), decoded(DecodeResult),
-        failed(str message): for the current image only; engine_ready(EngineInfo), engine_failed(str),
+        failed(str message): for the current image only; hover_decoded(DecodeResult): the answer to the newest
+        hover preview, while no click waits for its answer; engine_ready(EngineInfo), engine_failed(str),
         status(str): a short line for the status bar; prefetched(str image_id, int outcome): a prefetch
-        finished (``segment_worker.PREFETCH_*``).
+        finished (``segment_worker.PREFETCH_*``); busy_changed(str): what the worker is doing for the user
+        now ("Loading engine…", "Encoding image…", "Decoding…"), ``""`` when idle (prefetch and hover
+        previews do not count).
     """
 
     encoding_started = Signal(str)
     encoded = Signal(str)
     decoded = Signal(object)
+    hover_decoded = Signal(object)
     failed = Signal(str)
     engine_ready = Signal(object)
     engine_failed = Signal(str)
     status = Signal(str)
     prefetched = Signal(str, int)
+    busy_changed = Signal(str)
     _wake = Signal()
 
     def __init__(
@@ -62,7 +67,7 @@ class SegmentClient(QObject):
         self.worker.decoded.connect(self._on_decoded)
         self.worker.failed.connect(self._on_failed)
         self.worker.engine_ready.connect(self._on_engine_ready)
-        self.worker.engine_failed.connect(self.engine_failed)
+        self.worker.engine_failed.connect(self._on_engine_failed)
         self.worker.busy.connect(self.status)
         self.worker.prefetched.connect(self.prefetched)
         self.thread = start_worker_thread(self.worker, "segment-worker")
@@ -73,14 +78,20 @@ class SegmentClient(QObject):
         self.engine: EngineInfo | None = None
         self._request_no = 0
         self._newest_request = -1
+        self._hover_no = 0
         self.pending_decode = False
+        self.engine_loading = segmenter is None
+        self._encode_failed = False
+        self.busy = ""
 
     # --- requests -------------------------------------------------------------------------------------
     def load_engine(self, request: EngineRequest) -> None:
         """Replace the engine in the worker; the current image is encoded again once it is ready."""
         self.image_ready = False
+        self.engine_loading = True
         self.worker.mailbox.put_engine(request)
         self._wake.emit()
+        self._update_busy()
 
     def set_image(self, image_id: str, rgb: np.ndarray, cache_key: str | None = None) -> None:
         """Make ``image_id`` current and encode it in the worker (never blocks)."""
@@ -89,15 +100,19 @@ class SegmentClient(QObject):
         self.pending_decode = False
         self._rgb = rgb
         self._cache_key = cache_key
+        self._encode_failed = False
         self.worker.mailbox.put_encode(EncodeRequest(image_id, frozen_array(rgb), cache_key))
         self.encoding_started.emit(image_id)
         self._wake.emit()
+        self._update_busy()
 
     def clear_image(self) -> None:
         """No current image: every pending answer is dropped."""
         self.current_image = None
         self.image_ready = False
         self._newest_request = self._request_no + 1
+        self.pending_decode = False
+        self._update_busy()
 
     def decode(
         self,
@@ -116,6 +131,7 @@ class SegmentClient(QObject):
             raise RuntimeError("decode() without a current image")
         self._request_no += 1
         self._newest_request = self._request_no
+        self._hover_no += 1  # a click: no preview answer still on its way is shown
         request = DecodeRequest(
             image_id=self.current_image,
             request_no=self._request_no,
@@ -129,7 +145,40 @@ class SegmentClient(QObject):
         self.pending_decode = True
         self.worker.mailbox.put_decode(request)
         self._wake.emit()
+        self._update_busy()
         return self._request_no
+
+    def hover(
+        self,
+        points: np.ndarray,
+        labels: np.ndarray,
+        box: np.ndarray | None,
+        mask_input: np.ndarray | None,
+        multimask: bool,
+    ) -> int:
+        """Ask for a hover preview on the current image (lowest priority; any click or new hover replaces it);
+        returns its hover number. Ignored (returns -1) while the image is not encoded or a click waits."""
+        if self.current_image is None or not self.image_ready or self.pending_decode:
+            return -1
+        self._hover_no += 1
+        request = DecodeRequest(
+            image_id=self.current_image,
+            request_no=self._hover_no,
+            points=frozen_array(points, np.float32),
+            labels=frozen_array(labels, np.int32),
+            box=frozen_array(box, np.float32),
+            mask_input=frozen_array(mask_input, np.float32),
+            multimask=multimask,
+            hover=True,
+        )
+        self.worker.mailbox.put_hover(request)
+        self._wake.emit()
+        return self._hover_no
+
+    def cancel_hover(self) -> None:
+        """Drop the queued preview and ignore the one being decoded (the pointer moved)."""
+        self._hover_no += 1
+        self.worker.mailbox.cancel_hover()
 
     def prefetch_files(self, items: Sequence[tuple[str, Path]]) -> None:
         """Encode these images ahead, in this order, at low priority (replaces the previous plan).
@@ -155,14 +204,29 @@ class SegmentClient(QObject):
         self._request_no += 1
         self._newest_request = self._request_no
         self.pending_decode = False
+        self._update_busy()
+
+    def _busy_text(self) -> str:
+        if self.engine_loading:
+            return "Loading engine…"
+        if self.current_image is not None and not self.image_ready and not self._encode_failed:
+            return "Encoding image…" + (" (click queued)" if self.pending_decode else "")
+        return "Decoding…" if self.pending_decode else ""
+
+    def _update_busy(self) -> None:
+        text = self._busy_text()
+        if text != self.busy:
+            self.busy = text
+            self.busy_changed.emit(text)
 
     @property
     def newest_request(self) -> int:
         return self._newest_request
 
     def shutdown(self) -> None:
-        """Stop the worker threads (waits for the job in progress)."""
-        self.worker.mailbox.set_prefetch_plan(())
+        """Stop the worker threads: pending requests are dropped, then the job in progress is waited for (at
+        most the quit wait once the app quits, see ``threads.set_quit_wait``)."""
+        self.worker.mailbox.close()
         if self._prefetch_loader is not None:
             self._prefetch_loader.shutdown()
         stop_worker_thread(self.thread)
@@ -173,14 +237,21 @@ class SegmentClient(QObject):
         if image_id != self.current_image:
             return
         self.image_ready = True
+        self._update_busy()
         self.status.emit("Ready" + (" (cached embedding)" if from_cache else ""))
         self.encoded.emit(image_id)
 
     @Slot(object)
     def _on_decoded(self, result: DecodeResult) -> None:
+        if result.hover:
+            current = result.image_id == self.current_image and result.request_no == self._hover_no
+            if current and not self.pending_decode:
+                self.hover_decoded.emit(result)
+            return
         if result.image_id != self.current_image or result.request_no != self._newest_request:
             return
         self.pending_decode = False
+        self._update_busy()
         self.decoded.emit(result)
 
     @Slot(str, int, str)
@@ -190,11 +261,26 @@ class SegmentClient(QObject):
         if request_no >= 0 and request_no != self._newest_request:
             return
         self.pending_decode = False
+        if request_no < 0:
+            self._encode_failed = True
+        self._update_busy()
         self.failed.emit(message)
+
+    @Slot(str)
+    def _on_engine_failed(self, message: str) -> None:
+        self.engine_loading = False
+        if self.engine is not None and self.current_image is not None:
+            self.set_image(self.current_image, self._rgb, self._cache_key)  # the old engine is still there
+        elif self.engine is None:
+            self._encode_failed = True  # no engine at all: nothing will be encoded until one loads
+        self._update_busy()
+        self.engine_failed.emit(message)
 
     @Slot(object)
     def _on_engine_ready(self, info: EngineInfo) -> None:
         self.engine = info
+        self.engine_loading = False
+        self._update_busy()
         self.engine_ready.emit(info)
         if self.current_image is not None:
             self.set_image(self.current_image, self._rgb, self._cache_key)

@@ -248,6 +248,11 @@ class SegmentWorker(PrefetchMixin, QObject):
     def _decode(self, request: DecodeRequest) -> None:
         segmenter = self._segmenter
         if segmenter is None or self._current_image != request.image_id:
+            if (
+                request.hover
+            ):  # a preview for an image no longer encoded here: nothing to show, nothing to report
+                log.debug("hover preview for %s dropped: the image is not encoded", request.image_id)
+                return
             self.failed.emit(request.image_id, request.request_no, "the image is not encoded")
             return
         start = time.perf_counter()
@@ -263,10 +268,15 @@ class SegmentWorker(PrefetchMixin, QObject):
                 multimask_output=request.multimask,
             )
         except SamModelError as exc:
+            if request.hover:  # the click at that point will report it; a preview never opens a dialog
+                log.warning("hover preview on %s failed: %s", request.image_id, exc)
+                return
             self.failed.emit(request.image_id, request.request_no, str(exc))
             return
         except Exception as exc:  # reported to the user, with the traceback in the log
             log.exception("decoding on %s failed", request.image_id)
+            if request.hover:
+                return
             self.failed.emit(request.image_id, request.request_no, f"decoding failed: {exc}")
             return
         self.decoded.emit(
@@ -277,6 +287,7 @@ class SegmentWorker(PrefetchMixin, QObject):
                 scores=scores.astype("float32", copy=False),
                 low_res_logits=logits.astype("float32", copy=False),
                 decode_seconds=time.perf_counter() - start,
+                hover=request.hover,
             )
         )
 

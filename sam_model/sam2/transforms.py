@@ -35,7 +35,9 @@ class Sam2Transforms:
 
     def prepare_image(self, image: np.ndarray, device: torch.device | str = "cpu") -> Tensor:
         """``H x W x 3`` uint8 RGB -> ``1 x 3 x R x R`` float32, resized and normalised (the trunk's input)."""
-        src = image if image.flags.writeable else image.copy()  # torch warns on read-only arrays (cached pixels)
+        src = (
+            image if image.flags.writeable else image.copy()
+        )  # torch warns on read-only arrays (cached pixels)
         x = torch.as_tensor(src, device=device).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
         if tuple(x.shape[-2:]) != self.input_size:
             x = F.interpolate(x, size=self.input_size, mode="bilinear", align_corners=False, antialias=True)

@@ -17,6 +17,12 @@ def no_thread_left_running(qapp) -> Iterator[None]:
     assert not left, f"worker threads left running: {left}"
 
 
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path_factory, monkeypatch) -> None:
+    """Windows remember folders and preferences in the user settings: keep them out of the real ones."""
+    monkeypatch.setenv("SAM_ANNOTATOR_HOME", str(tmp_path_factory.mktemp("settings-home")))
+
+
 @pytest.fixture
 def image_folder(tmp_path):
     """A folder with two small images (different sizes) and one corrupt file."""

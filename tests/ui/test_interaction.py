@@ -124,6 +124,7 @@ def test_brush_and_eraser_change_exported_mask(qtbot, make_window, image_folder,
     inst = c.current_instances()[0]
     c.select_instance(inst.id)
     press(window, Qt.Key.Key_B)
+    window.brush.set_screen_radius(8 * window.canvas.scale_factor())  # 8 image pixels at this zoom
     _drag(qtbot, window, [(100, 20), (130, 20)])
     press(window, Qt.Key.Key_E)
     _drag(qtbot, window, [(60, 60), (61, 60)])
@@ -141,6 +142,7 @@ def test_brush_on_live_mask_is_undoable(qtbot, make_window, image_folder) -> Non
     c = window.controller
     click_image(qtbot, window, 60, 60)
     press(window, Qt.Key.Key_B)
+    window.brush.set_screen_radius(8 * window.canvas.scale_factor())  # 8 image pixels at this zoom
     press(window, Qt.Key.Key_BracketRight)
     assert window.brush.radius == pytest.approx(10.0)
     _drag(qtbot, window, [(120, 100), (125, 100)])

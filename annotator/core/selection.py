@@ -1,0 +1,81 @@
+"""Which object a click on the canvas means, and how the objects are coloured (Qt-free rules).
+
+Objects are drawn in the order of the image's instance list, so the *last* one containing a pixel is the one on
+top. A plain click picks the topmost; Alt-click cycles downwards through the objects under the pointer,
+starting from the one selected. Each object gets its own shade of its category's colour, so neighbours of one
+category stay apart.
+"""
+
+from __future__ import annotations
+
+import colorsys
+from collections.abc import Sequence
+
+from annotator.core.records import Instance
+
+RGB = tuple[int, int, int]
+
+# (hue shift in turns, value factor): object k of a category gets entry k % len; entry 0 is the category colour.
+_SHADES: tuple[tuple[float, float], ...] = (
+    (0.0, 1.0),
+    (0.045, 0.78),
+    (-0.045, 1.18),
+    (0.09, 0.92),
+    (-0.09, 0.7),
+    (0.0, 1.3),
+)
+
+
+def instances_at(instances: Sequence[Instance], x: float, y: float) -> list[int]:
+    """Ids of the visible instances whose mask contains image pixel ``(x, y)``, topmost first."""
+    col, row = int(x), int(y)
+    hits: list[int] = []
+    for inst in reversed(instances):
+        if inst.hidden:
+            continue
+        h, w = inst.mask.shape
+        if not (0 <= row < h and 0 <= col < w):
+            continue
+        bx, by, bw, bh = inst.mask.bbox
+        if not (bx <= col < bx + bw and by <= row < by + bh):
+            continue
+        if inst.mask.array()[row, col]:
+            hits.append(inst.id)
+    return hits
+
+
+def pick(hits: Sequence[int], selected: int | None, *, cycle: bool) -> int | None:
+    """The object a click selects: the topmost of ``hits``; with ``cycle`` the one below ``selected`` (wrapping
+    round), or the topmost when ``selected`` is not under the pointer. ``None`` when nothing is hit."""
+    if not hits:
+        return None
+    if cycle and selected in hits:
+        return hits[(list(hits).index(selected) + 1) % len(hits)]
+    return hits[0]
+
+
+def shade(color: RGB, index: int) -> RGB:
+    """The ``index``-th shade of a category ``color`` (index 0 is the colour itself)."""
+    dh, fv = _SHADES[index % len(_SHADES)]
+    if index == 0:
+        return color
+    h, s, v = colorsys.rgb_to_hsv(*(c / 255 for c in color))
+    if v < 0.25:  # dark colours are lightened, never made darker
+        fv = 1.0 + abs(fv - 1.0) * 2
+    r, g, b = colorsys.hsv_to_rgb((h + dh) % 1.0, s, min(1.0, max(0.15, v * fv)))
+    return round(r * 255), round(g * 255), round(b * 255)
+
+
+def object_colors(instances: Sequence[Instance], category_colors: dict[int, RGB]) -> dict[int, RGB]:
+    """Instance id -> its colour: the n-th object of a category (in list order) gets that category's n-th
+    shade. Instances of unknown categories are left out."""
+    counts: dict[int, int] = {}
+    colors: dict[int, RGB] = {}
+    for inst in instances:
+        base = category_colors.get(inst.category_id)
+        if base is None:
+            continue
+        n = counts.get(inst.category_id, 0)
+        counts[inst.category_id] = n + 1
+        colors[inst.id] = shade(base, n)
+    return colors

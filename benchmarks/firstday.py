@@ -1,0 +1,224 @@
+"""First-day figures (issue 13): launch to usable window, quit, ``main.py export --help``, and the hover preview
+on a 2 MP image with the classical engine (longest event-loop stall while hovering, pointer stop -> preview).
+
+``python -m benchmarks.firstday`` (``make bench-firstday``); ``--quick`` runs each measurement once (a smoke
+run, not a figure). Targets: launch <= 2 s, quit <= 1 s, ``export --help`` <= 1.5 s, hover stall <= 30 ms,
+preview <= 150 ms after the pointer stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Child process for launch/quit: starts the app like ``main.py FOLDER`` and reports, in wall-clock seconds,
+# when the window shows the image (and has processed its events), when it was asked to close, then exits.
+LAUNCH_CHILD = """
+import sys, time
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+import annotator.launcher as launcher
+
+def poll():
+    for w in QApplication.topLevelWidgets():
+        if type(w).__name__ == "MainWindow" and w.isVisible() and w.canvas.has_image:
+            print("READY", time.time(), flush=True)
+            QTimer.singleShot(float(sys.argv[2]) * 1000, lambda: close(w))
+            return
+    QTimer.singleShot(5, poll)
+
+def close(w):
+    print("CLOSE", time.time(), flush=True)
+    w.close()
+
+QTimer.singleShot(0, poll)
+status = launcher.main([sys.argv[1]])
+sys.exit(status)
+"""
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = dict(os.environ, SAM_ANNOTATOR_HOME=str(home), PYTHONPATH=str(ROOT))
+    env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    return env
+
+
+def measure_launch_quit(folder: Path, home: Path, settle_s: float) -> tuple[float, float]:
+    """``(launch_s, quit_s)``: process start to window with image; close() to process exit."""
+    start = time.time()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LAUNCH_CHILD, str(folder), str(settle_s)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=_env(home),
+        cwd=ROOT,
+    )
+    marks: dict[str, float] = {}
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        name, _, stamp = line.partition(" ")
+        if name in ("READY", "CLOSE"):
+            marks[name] = float(stamp)
+    proc.wait(timeout=120)
+    end = time.time()
+    if "READY" not in marks or "CLOSE" not in marks:
+        raise RuntimeError(f"the app did not report its window (exit status {proc.returncode})")
+    return marks["READY"] - start, end - marks["CLOSE"]
+
+
+def measure_export_help(home: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "export", "--help"],
+        check=True,
+        capture_output=True,
+        env=_env(home),
+    )
+    return time.perf_counter() - start
+
+
+def make_folder(root: Path, width: int, height: int) -> Path:
+    """A folder with one synthetic ``width x height`` photo-like image (shapes on a gradient)."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    folder = root / "images"
+    folder.mkdir(parents=True, exist_ok=True)
+    yy, xx = np.mgrid[0:height, 0:width]
+    base = np.stack([xx * 200 // width, yy * 200 // height, (xx + yy) * 100 // (width + height)], -1)
+    image = Image.fromarray(base.astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    rng = np.random.default_rng(0)
+    for _ in range(25):
+        x, y = int(rng.integers(0, width - 200)), int(rng.integers(0, height - 200))
+        size = int(rng.integers(60, 300))
+        color = tuple(int(c) for c in rng.integers(0, 255, 3))
+        draw.ellipse((x, y, x + size, y + size), fill=color)
+    image.save(folder / "photo.png")
+    return folder
+
+
+def measure_hover(folder: Path, stops: int) -> tuple[float, list[float], float, bool]:
+    """``(longest_stall_s, preview_latencies_s, click_decode_s, paused_by_default)``: the pointer glides across
+    the image in 60 Hz steps, then rests; the stall is the longest gap of a 2 ms timer beyond its interval while
+    gliding and resting. The preview budget (``HOVER_BUDGET_S``) is lifted for the measurement; whether the
+    default budget would have paused the preview for this engine is reported."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QElapsedTimer, QPoint, Qt, QTimer
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    from annotator.ui.app import create_controller
+    from annotator.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    controller, _warnings = create_controller(folder)
+    window = MainWindow(controller)
+    window.resize(1400, 900)
+    window.show()
+    controller.step_image(+1)
+    deadline = time.monotonic() + 120
+    while not (controller.client.image_ready and controller.client.engine is not None):
+        app.processEvents()
+        if time.monotonic() > deadline:
+            raise RuntimeError("the image was not encoded within 120 s")
+        time.sleep(0.002)
+
+    # One real click (then Esc) gives the engine's decode time, as the app sees it.
+    viewport = window.canvas.viewport()
+    centre = viewport.rect().center()
+    QTest.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=centre)
+    while controller.live_mask() is None:
+        app.processEvents()
+    click_decode = controller.last_decode_s or 0.0
+    paused = controller.hover_paused()
+    controller.clear_prompts()
+    controller.hover_budget_s = None
+
+    clock = QElapsedTimer()
+    clock.start()
+    gaps = {"last": clock.elapsed(), "max": 0}
+
+    def tick() -> None:
+        now = clock.elapsed()
+        gaps["max"] = max(gaps["max"], now - gaps["last"] - 2)
+        gaps["last"] = now
+
+    ticker = QTimer()
+    ticker.setInterval(2)
+    ticker.timeout.connect(tick)
+    ticker.start()
+    rect = viewport.rect()
+    latencies: list[float] = []
+    rng = __import__("random").Random(1)
+    for _ in range(stops):
+        # Glide 20 steps (a third of a second at 60 Hz) to a random point, then rest.
+        x0, y0 = rng.randint(50, rect.width() - 50), rng.randint(50, rect.height() - 50)
+        x1, y1 = rng.randint(50, rect.width() - 50), rng.randint(50, rect.height() - 50)
+        for k in range(21):
+            QTest.mouseMove(viewport, QPoint(x0 + (x1 - x0) * k // 20, y0 + (y1 - y0) * k // 20))
+            step_end = time.perf_counter() + 1 / 60
+            while time.perf_counter() < step_end:
+                app.processEvents()
+        stopped = time.perf_counter()
+        while controller.hover_labels() is None:
+            app.processEvents()
+            if time.perf_counter() - stopped > 10:
+                raise RuntimeError("no hover preview within 10 s")
+        latencies.append(time.perf_counter() - stopped)
+        rest_end = time.perf_counter() + 0.2
+        while time.perf_counter() < rest_end:
+            app.processEvents()
+    ticker.stop()
+    window.close()
+    return gaps["max"] / 1000, latencies, click_decode, paused
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one run of each (smoke test, not a figure)")
+    parser.add_argument("--repeats", type=int, default=5, help="launches and export --help runs")
+    parser.add_argument("--stops", type=int, default=20, help="pointer stops for the hover figures")
+    args = parser.parse_args(argv)
+    repeats, stops = (1, 2) if args.quick else (args.repeats, args.stops)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        home = root / "home"
+        folder = make_folder(root, 1920, 1080)  # 2.07 MP
+        launches, quits = [], []
+        for _ in range(repeats):
+            launch, quit_s = measure_launch_quit(folder, home, settle_s=1.0)
+            launches.append(launch)
+            quits.append(quit_s)
+        helps = [measure_export_help(home) for _ in range(repeats)]
+        stall, previews, click_decode, paused = measure_hover(folder, stops)
+    med = statistics.median
+    print(
+        f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, {'quick' if args.quick else 'full'}"
+    )
+    print(f"launch to usable window: median {med(launches):.2f} s, max {max(launches):.2f} s (target 2 s)")
+    print(f"quit (close -> process exit): median {med(quits):.2f} s, max {max(quits):.2f} s (target 1 s)")
+    print(f"main.py export --help: median {med(helps):.2f} s (target 1.5 s)")
+    print(
+        f"classical engine, 2 MP: one click decodes in {click_decode * 1000:.0f} ms; the default hover budget "
+        f"{'pauses' if paused else 'keeps'} the preview"
+    )
+    print(f"hover (budget lifted): longest event-loop stall {stall * 1000:.0f} ms (target 30 ms)")
+    print(
+        f"hover preview after the pointer stops: median {med(previews) * 1000:.0f} ms, "
+        f"max {max(previews) * 1000:.0f} ms over {len(previews)} stops (target 150 ms)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Hover preview (issue 13, item 2): the mask under the resting pointer, debounced, dropped when the pointer
+moves, never ahead of a click, before the first click and as the next-point preview; a setting turns it off."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from annotator.core.hover import hover_prompt
+from annotator.core.prompts import PromptState
+from annotator.workers.requests import DecodeRequest, EncodeRequest
+from annotator.workers.segment_mailbox import Mailbox
+from tests.ui.fakes import DiscSegmenter
+from tests.ui.helpers import click_image, press, view_point
+
+
+@pytest.fixture(autouse=True)
+def settings_home(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("SAM_ANNOTATOR_HOME", str(home))
+    return home
+
+
+def _rest(qtbot, window, x, y):
+    """Move the pointer to image pixel (x, y) and wait for the preview there."""
+    c = window.controller
+    qtbot.mouseMove(window.canvas.viewport(), view_point(window, x, y))
+    qtbot.waitUntil(lambda: c.hover_labels() is not None and c.hover_labels()[int(y), int(x)], timeout=10000)
+
+
+def test_preview_before_the_first_click_follows_the_pointer(qtbot, make_window, image_folder) -> None:
+    window = make_window(image_folder, segmenter=DiscSegmenter())
+    c = window.controller
+    _rest(qtbot, window, 60, 50)
+    assert c.prompt_state.is_empty and c.live_mask() is None  # only a preview: nothing was added
+    assert window.canvas.hover_layer.labels is not None
+    # Moving drops the preview at once (no stale mask under the pointer), then the new one comes.
+    qtbot.mouseMove(window.canvas.viewport(), view_point(window, 120, 90))
+    assert c.hover_labels() is None and window.canvas.hover_layer.labels is None
+    _rest(qtbot, window, 120, 90)
+    assert not c.hover_labels()[50, 60]
+    decodes = c.decode_requests
+    click_image(qtbot, window, 120, 90)  # the click is a real decode; the preview is gone
+    assert c.decode_requests == decodes + 1 and c.hover_labels() is None
+    assert c.live_mask()[90, 120]
+
+
+def test_next_point_preview_between_clicks(qtbot, make_window, image_folder) -> None:
+    segmenter = DiscSegmenter()
+    window = make_window(image_folder, segmenter=segmenter)
+    c = window.controller
+    click_image(qtbot, window, 40, 40)
+    _rest(qtbot, window, 100, 80)
+    call = segmenter.calls[-1]
+    assert np.allclose(call["points"], [[40, 40], [100, 80]], atol=1.0)
+    assert call["mask_input"] is not None  # as the click would send it: the current object's logits
+    assert len(c.prompt_state.points) == 1  # still one real point
+    window.canvas.hover_left.emit()
+    assert c.hover_labels() is None
+
+
+def test_no_preview_over_an_object_a_click_would_select(qtbot, make_window, image_folder) -> None:
+    window = make_window(image_folder, segmenter=DiscSegmenter())
+    c = window.controller
+    click_image(qtbot, window, 40, 40)
+    press(window, Qt.Key.Key_Return)
+    qtbot.mouseMove(window.canvas.viewport(), view_point(window, 41, 41))
+    qtbot.waitUntil(lambda: not c._hover_timer.isActive(), timeout=5000)
+    assert c.hover_requests == 0 and c.hover_labels() is None
+
+
+def test_setting_turns_the_preview_off_and_is_kept(qtbot, make_window, image_folder, settings_home) -> None:
+    window = make_window(image_folder, segmenter=DiscSegmenter())
+    c = window.controller
+    action = window.actions_by_id["hover_preview"]
+    assert action.isChecked()
+    action.trigger()
+    assert not c.hover_enabled
+    assert json.loads((settings_home / "settings.json").read_text())["hover_preview"] is False
+    qtbot.mouseMove(window.canvas.viewport(), view_point(window, 60, 50))
+    assert not c._hover_timer.isActive() and c.hover_requests == 0
+    second = make_window(image_folder, segmenter=DiscSegmenter(), open_first=False)
+    assert not second.actions_by_id["hover_preview"].isChecked() and not second.controller.hover_enabled
+
+
+def test_slow_engine_pauses_the_preview(qtbot, make_window, image_folder) -> None:
+    window = make_window(image_folder, segmenter=DiscSegmenter())
+    c = window.controller
+    c.hover_budget_s = 0.0  # every real decode takes longer than this
+    click_image(qtbot, window, 40, 40)
+    assert c.hover_paused()
+    with qtbot.waitSignal(c.status, timeout=5000) as said:
+        qtbot.mouseMove(window.canvas.viewport(), view_point(window, 100, 80))
+    assert said.args[0].startswith("Hover preview paused")
+    assert c.hover_requests == 0 and c.hover_labels() is None
+    c.hover_budget_s = 10.0  # a fast engine again: previews resume
+    _rest(qtbot, window, 110, 90)
+
+
+def test_a_click_supersedes_a_queued_preview() -> None:
+    mailbox = Mailbox()
+    mailbox.put_encode(EncodeRequest("a", np.zeros((4, 4, 3), np.uint8)))
+    assert mailbox.next_job() is not None
+    hover = DecodeRequest("a", 1, None, None, None, None, True, hover=True)
+    click = DecodeRequest("a", 7, None, None, None, None, True)
+    mailbox.put_hover(hover)
+    mailbox.put_decode(click)
+    assert mailbox.next_job() is click
+    assert mailbox.next_job() is None  # the preview was dropped, not decoded after the click
+    mailbox.put_hover(hover)
+    mailbox.cancel_hover()  # the pointer moved
+    assert mailbox.next_job() is None
+
+
+def test_hover_prompt_is_what_the_click_would_send() -> None:
+    first = hover_prompt(PromptState(), 5.5, 6.0)
+    assert first.points.tolist() == [[5.5, 6.0]] and first.labels.tolist() == [1] and first.multimask
+    logits = np.zeros((1, 256, 256), np.float32)
+    state = PromptState().with_point(1, 2, 1).with_point(3, 4, 0).with_logits(logits)
+    nxt = hover_prompt(state, 9, 9)
+    assert nxt.labels.tolist() == [1, 0, 1] and nxt.mask_input is logits and not nxt.multimask
