@@ -138,10 +138,12 @@ class SessionController(LiveMaskMixin, InstanceMixin, HoverMixin, QObject):
             return
         self.undo_stack.discard_prompt_commands()
         self.undo_stack.discard(lambda c: isinstance(c, LiveMaskCommand))
+        # The selection belongs to the image being left: cleared before the new image's parked mask comes back
+        # (restoring it repaints the objects, which reads the selection).
+        self.selected_id = None
         old, self.current_key = self.current_key, key
         self._switch_live(old, key)  # an unaccepted mask is parked, not lost, and comes back with its image
         self.current_image = None
-        self.selected_id = None
         self.client.clear_image()
         self.current_image_changed.emit(key)
         self.selection_changed.emit(None)
