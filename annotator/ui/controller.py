@@ -33,6 +33,9 @@ __all__ = ["CandidateView", "SessionController"]
 
 log = logging.getLogger(__name__)
 
+SAVE_FAILED_TITLE = "Cannot save the project"
+"""Title of the message a failed autosave sends (the window shows it with retry / save elsewhere / export)."""
+
 
 class SessionController(LiveMaskMixin, InstanceMixin, HoverMixin, QObject):
     """Annotation session state and the rules of the interactive loop.
@@ -125,7 +128,7 @@ class SessionController(LiveMaskMixin, InstanceMixin, HoverMixin, QObject):
 
     def _on_autosave_event(self, event: Event) -> None:
         if event.type == "save_failed":
-            self.message.emit("Cannot save the project", str(event.info["error"]))
+            self.message.emit(SAVE_FAILED_TITLE, str(event.info["error"]))
 
     # --- images ---------------------------------------------------------------------------------------
     @property
