@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from annotator.core import limits
 from annotator.core.atomic import atomic_write_bytes
 from annotator.core.errors import ImageLoadError, LimitError, ProjectAccessError, ProjectFileError
 from annotator.core.events import Event, EventEmitter
 from annotator.core.images import list_images, read_image_info
-from annotator.core.limits import MAX_PROJECT_BYTES, read_json
 from annotator.core.model import Project
 from annotator.core.project_format import FORMAT_NAME, FORMAT_VERSION, project_from_dict, project_to_dict
 
@@ -45,7 +45,7 @@ def load_project(path: str | Path, root: str | Path | None = None) -> Project:
     """
     path = Path(path)
     try:
-        data = read_json(path, max_bytes=MAX_PROJECT_BYTES)
+        data = limits.read_json(path, max_bytes=limits.MAX_PROJECT_BYTES)
     except FileNotFoundError:
         raise ProjectFileError(path, "file not found") from None
     except PermissionError as exc:
