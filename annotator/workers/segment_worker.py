@@ -149,6 +149,19 @@ class SegmentWorker(PrefetchMixin, QObject):
                 self.busy.emit(f"Embedding cache not writable: {exc}")
 
     def _load_engine(self, request: EngineRequest) -> None:
+        """Load the requested engine; when a checkpoint cannot be loaded and no engine runs yet, the
+        classical engine is loaded instead (the failure message says so)."""
+        failure = self._try_load_engine(request)
+        if failure is None:
+            return
+        if request.checkpoint is not None and self._segmenter is None:
+            fallback = EngineRequest(None, request.device, request.dtype)
+            if self._try_load_engine(fallback) is None:
+                failure += "; using the classical engine instead"
+        self.engine_failed.emit(failure)
+
+    def _try_load_engine(self, request: EngineRequest) -> str | None:
+        """Build and install ``request``'s engine; the failure message, or ``None`` on success."""
         self.busy.emit("Loading engine…")
         try:
             request, note = resolve_precision(request)
@@ -158,12 +171,10 @@ class SegmentWorker(PrefetchMixin, QObject):
             message = str(exc)
             if request.checkpoint and Path(request.checkpoint).name not in message:
                 message = f"{request.checkpoint}: {message}"  # every load error names the file
-            self.engine_failed.emit(message)
-            return
+            return message
         except Exception as exc:  # shown to the user, traceback logged
             log.exception("engine load failed")
-            self.engine_failed.emit(f"{request.checkpoint or 'classical engine'}: {exc}")
-            return
+            return f"{request.checkpoint or 'classical engine'}: {exc}"
         self._segmenter = segmenter
         self._lru.clear()
         self._current_image = None
@@ -179,6 +190,7 @@ class SegmentWorker(PrefetchMixin, QObject):
                 persam_unavailable=_persam_unavailable(segmenter),
             )
         )
+        return None
 
     def _encode(self, request: EncodeRequest) -> None:
         segmenter = self._segmenter
