@@ -22,6 +22,7 @@ from annotator.core.events import Event, EventEmitter
 from annotator.core.images import list_images, read_image_info
 from annotator.core.model import Project
 from annotator.core.project_format import FORMAT_NAME, FORMAT_VERSION, project_from_dict, project_to_dict
+from annotator.core.project_lock import ProjectLock
 
 PROJECT_DIR = ".sam-annotator"
 PROJECT_FILE = "project.json"
@@ -159,6 +160,14 @@ class ProjectStore:
         self.path = path
         self.warnings: list[str] = warnings or []
         self.needs_save = needs_save
+        self.read_only_reason: str | None = None  # set: every save is refused with this reason
+        self.lock: ProjectLock | None = None  # the write lock this store holds (released by close())
+
+    def close(self) -> None:
+        """Release the write lock, if any (ADR 0009)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     @classmethod
     def open(cls, folder: str | Path, project_file: str | Path | None = None) -> ProjectStore:
@@ -223,6 +232,8 @@ class ProjectStore:
 
     def save(self) -> float:
         """Save now (atomic, with backup); returns the seconds it took."""
+        if self.read_only_reason is not None:
+            raise ProjectFileError(self.path, self.read_only_reason)
         start = time.perf_counter()
         save_project(self.project, self.path)
         return time.perf_counter() - start

@@ -125,6 +125,7 @@ class SessionController(LiveMaskMixin, InstanceMixin, HoverMixin, QObject):
         self.loader.shutdown()
         if self.autosaver is not None:
             self.autosaver.close()
+            self.autosaver.store.close()  # releases the project's write lock
 
     def _on_autosave_event(self, event: Event) -> None:
         if event.type == "save_failed":
