@@ -90,9 +90,9 @@ def read_json(path: Path, *, max_bytes: int, finite_floats: bool = True) -> Any:
     if size > max_bytes:
         raise LimitError(f"file is {size} bytes (limit {max_bytes})")
     with open(path, "rb") as handle:
-        raw = handle.read(max_bytes + 1)
-    if len(raw) > max_bytes:  # grew while reading
-        raise LimitError(f"file is larger than {max_bytes} bytes")
+        raw = handle.read(min(size, max_bytes) + 1)  # read(n) allocates n bytes up front: never the limit
+    if len(raw) > size:  # grew while being read (another writer): not a consistent file
+        raise ValueError("the file changed while it was being read")
     return parse_json(raw, finite_floats=finite_floats)
 
 
