@@ -57,14 +57,14 @@ class SessionController(LiveMaskMixin, InstanceMixin, HoverMixin, QObject):
     """
 
     image_loaded = Signal(object)
-    image_failed = Signal(str, str)
+    image_failed = Signal(object, str)
     live_changed = Signal()
     live_region_changed = Signal(QRect)
     instances_changed = Signal()
     prompts_changed = Signal()
     candidate_changed = Signal(object)
     selection_changed = Signal(object)
-    current_image_changed = Signal(str)
+    current_image_changed = Signal(object)
     status = Signal(str)
     message = Signal(str, str)
     project_event = Signal(object)
@@ -186,7 +186,7 @@ class SessionController(LiveMaskMixin, InstanceMixin, HoverMixin, QObject):
         self.client.set_image(image.key, image.rgb)
         self._restore_parked(image.key)
 
-    @Slot(str, str)
+    @Slot(object, str)
     def _on_image_failed(self, key: str, message: str) -> None:
         self.project.set_image_status(key, ImageStatus.ERROR, message)
         self.image_failed.emit(key, message)
@@ -194,7 +194,7 @@ class SessionController(LiveMaskMixin, InstanceMixin, HoverMixin, QObject):
         if key == self.current_key:
             self.current_image = None
 
-    @Slot(str)
+    @Slot(object)
     def _on_encoded(self, key: str) -> None:
         if self.client.pending_decode:
             self.status.emit("Decoding…")

@@ -77,13 +77,15 @@ class SegmentWorker(PrefetchMixin, QObject):
         engine_ready(EngineInfo) / engine_failed(str message): outcome of an engine request.
     """
 
-    encoded = Signal(str, int)  # int, not bool: PySide6 6.12 mis-counts queued bool args
+    encoded = Signal(
+        object, int
+    )  # key: object, so any file name survives; int, not bool: PySide6 6.12 mis-counts queued bool args
     decoded = Signal(object)
-    failed = Signal(str, int, str)
+    failed = Signal(object, int, str)
     engine_ready = Signal(object)
     engine_failed = Signal(str)
     busy = Signal(str)
-    prefetched = Signal(str, int)  # image_id, PREFETCH_* outcome
+    prefetched = Signal(object, int)  # image_id, PREFETCH_* outcome
 
     def __init__(
         self,
