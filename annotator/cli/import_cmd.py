@@ -28,6 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not Path(args.folder).is_dir():
+        raise CliError(f"{args.folder}: image folder not found")
     # Imported here: ``import --help`` starts without loading the core's NumPy/OpenCV/pycocotools.
     from annotator.core.coco_import import import_coco
     from annotator.core.errors import CoreError

@@ -90,7 +90,10 @@ class ProjectLock:
     def acquire(self, *, take_over_stale: bool = False) -> None:
         """Take the lock, or raise :class:`ProjectLockedError` naming the holder (a stale one is taken
         over only with ``take_over_stale``)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(exist_ok=True)  # the project folder only: never a missing image folder
+        except FileNotFoundError:
+            raise ProjectFileError(self.path.parent.parent, "folder not found") from None
         record = json.dumps(
             {"host": socket.gethostname(), "pid": os.getpid(), "time": time.time(), "app": "sam-annotator"}
         ).encode()
