@@ -81,8 +81,14 @@ def run_gui(args: argparse.Namespace) -> int:
         return 2
     engine, engine_warning = startup_engine(settings, checkpoint, args.device, args.dtype)
     try:
+        from annotator.ui.lock_dialog import ask_locked
+
         controller, warnings = create_controller(
-            folder, engine=engine, disk_cache=disk_cache(settings), prefetch_depth=prefetch_depth(settings)
+            folder,
+            engine=engine,
+            disk_cache=disk_cache(settings),
+            prefetch_depth=prefetch_depth(settings),
+            on_locked=lambda exc: ask_locked(None, exc),  # another process holds the project (ADR 0009)
         )
     except StartupError as exc:
         QMessageBox.critical(None, "Cannot open the folder", str(exc))

@@ -16,6 +16,11 @@ from sam_model.errors import CheckpointNotFoundError, NotACheckpointError, Trunc
 
 StateDict = dict[str, Tensor]
 
+_UNSAFE_PICKLE = (
+    "not a plain weights file: it holds Python objects besides tensors, which are refused because loading "
+    "them could run code; use a checkpoint from the official release"
+)
+
 
 def load_state_dict_file(path: str | Path) -> StateDict:
     """Read a SAM checkpoint with ``torch.load(weights_only=True)`` on the CPU.
@@ -57,10 +62,15 @@ def load_state_dict_file(path: str | Path) -> StateDict:
         text = str(exc).strip()
         if head[:1] == b"\x80" and (isinstance(exc, EOFError) or "ran out of input" in text.lower()):
             raise TruncatedCheckpointError(str(p), "truncated checkpoint (unexpected end of file)") from exc
+        if "weights only" in text.lower() or "weights_only" in text:
+            # Never pass on PyTorch's advice to reload with weights_only=False: that would run the file's code.
+            raise NotACheckpointError(str(p), _UNSAFE_PICKLE) from None
         first = text.splitlines()[0] if text else type(exc).__name__
         raise NotACheckpointError(str(p), f"not a PyTorch checkpoint ({first})") from exc
     except (RuntimeError, ValueError, OSError) as exc:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "weights_only" in str(exc) or "weights only" in str(exc).lower():
+            raise NotACheckpointError(str(p), _UNSAFE_PICKLE) from None
         if "unexpected eof" in text.lower():
             raise TruncatedCheckpointError(str(p), f"truncated checkpoint ({text})") from exc
         raise NotACheckpointError(str(p), f"not a readable PyTorch checkpoint ({text})") from exc
@@ -86,6 +96,11 @@ def _as_state_dict(obj: object, path: Path) -> StateDict:
         state[name] = value
     if not state:
         raise NotACheckpointError(str(path), "holds an empty state dict")
+    for name, value in state.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise NotACheckpointError(
+                str(path), f"tensor {name!r} holds NaN or Inf values (a damaged or diverged checkpoint)"
+            )
     return state
 
 

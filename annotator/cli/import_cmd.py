@@ -17,16 +17,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("folder", type=Path, help="the image folder the COCO file_names are relative to")
     parser.add_argument("coco", type=Path, help="the COCO JSON file")
     parser.add_argument("--project", type=Path, default=None, help="project file, if not the default")
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="if another process has the project open for writing, wait this long for it (default: fail)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if not Path(args.folder).is_dir():
+        raise CliError(f"{args.folder}: image folder not found")
     # Imported here: ``import --help`` starts without loading the core's NumPy/OpenCV/pycocotools.
     from annotator.core.coco_import import import_coco
     from annotator.core.errors import CoreError
-    from annotator.core.project_store import ProjectStore
+    from annotator.core.project_lock import ProjectLock
+    from annotator.core.project_store import ProjectStore, default_project_file
 
+    lock = ProjectLock(Path(args.project) if args.project else default_project_file(args.folder))
     try:
+        lock.wait(max(0.0, args.wait))  # one writer per project (ADR 0009)
         store = ProjectStore.open(args.folder, args.project)
         for warning in store.warnings:
             print(f"warning: {warning}")
@@ -34,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
         store.save()
     except CoreError as exc:
         raise CliError(str(exc)) from None
+    finally:
+        lock.release()
     for message in report.messages:
         print(message)
     print(report.summary())

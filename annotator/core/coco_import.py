@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
 from typing import Any
 
+from annotator.core import limits
 from annotator.core.coco_journal import ImportJournal
 from annotator.core.coco_values import (
     Notes,
@@ -38,7 +39,7 @@ from annotator.core.coco_values import (
     decode_segmentation,
     polygons_inside,
 )
-from annotator.core.errors import CocoError, ImageLoadError, MaskError, ModelError
+from annotator.core.errors import CocoError, ImageLoadError, LimitError, MaskError, ModelError
 from annotator.core.images import read_image_info
 from annotator.core.model import Project
 
@@ -103,9 +104,11 @@ DATASET_KEYS = frozenset({"images", "annotations", "categories"})
 
 def _load(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_bytes())
+        data = limits.read_json(path, max_bytes=limits.MAX_COCO_BYTES, finite_floats=False)
     except FileNotFoundError:
         raise CocoError(path, "file not found") from None
+    except LimitError as exc:
+        raise CocoError(path, str(exc)) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CocoError(path, f"not valid JSON ({exc})") from None
     except OSError as exc:
@@ -308,8 +311,9 @@ def _import_annotation(
         if box is not None:  # a box-only annotation (CVAT rectangles, Label Studio, detection sets)
             mask, polygons = box_mask(box, record.height, record.width), None
         else:
+            _check_extent(segmentation, record.height, record.width)
             mask, polygons = decode_segmentation(segmentation, record.height, record.width, notes)
-    except MaskError as exc:
+    except (MaskError, LimitError) as exc:
         report._error(label, f"malformed segmentation: {exc}")
         return
     report._repaired(label, notes)
@@ -336,3 +340,11 @@ def _import_annotation(
     )
     journal.add_instance(key, instance)
     report.annotations_imported += 1
+
+
+def _check_extent(segmentation: Any, height: int, width: int) -> None:
+    """Bounds before anything is allocated (ADR 0009): polygon extents and RLE sizes against the image."""
+    if isinstance(segmentation, list):
+        limits.check_polygon_extent(segmentation, height, width)
+    elif isinstance(segmentation, dict):
+        limits.check_rle_extent(segmentation, height, width)

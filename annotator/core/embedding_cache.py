@@ -29,6 +29,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import threading
 import time
 import uuid
@@ -127,7 +128,7 @@ class EmbeddingCache:
             return None
         except _DamagedEntryError as exc:
             logger.warning("embedding cache: deleting damaged entry %s: %s", path, exc)
-            path.unlink(missing_ok=True)
+            _remove_entry(path)
             self._count("misses", "corrupt")
             return None
         self._touch(path)
@@ -162,6 +163,8 @@ class EmbeddingCache:
         members[_META] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
         path = self.entry_path(image_key, embedding.model_id)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir() or path.is_symlink():  # a damaged entry of another kind: replaced, never fatal
+            _remove_entry(path)
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
         try:
             with open(tmp, "wb") as handle:
@@ -305,8 +308,38 @@ def _payload_sha256(names: list[str], arrays: list[np.ndarray]) -> str:
     return digest.hexdigest()
 
 
+def _remove_entry(path: Path) -> None:
+    """Delete a damaged entry whatever it is (file, directory, link); a failure is logged, not raised."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    except OSError as exc:
+        logger.warning("embedding cache: cannot delete damaged entry %s: %s", path, exc)
+
+
+def _check_container(path: Path) -> None:
+    """Before anything is read: the entry is a regular file and a zip whose members are stored (np.savez
+    never compresses), so no member can inflate beyond the file's own size (zip bombs are refused)."""
+    if not path.exists():
+        raise FileNotFoundError(path)
+    if not path.is_file():
+        raise _DamagedEntryError("not a regular file")
+    size = path.stat().st_size
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise _DamagedEntryError(f"unreadable ({type(exc).__name__}: {exc})") from exc
+    total = sum(m.file_size for m in members)
+    if any(m.compress_type != zipfile.ZIP_STORED for m in members) or total > size:
+        raise _DamagedEntryError(f"members expand to {total} bytes, more than the {size}-byte entry")
+
+
 def _read_entry(path: Path, image_key: str, model_id: str) -> ImageEmbedding:
     """Load and fully validate one entry. Raises ``FileNotFoundError`` or ``_DamagedEntryError``."""
+    _check_container(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
             meta: Any = json.loads(bytes(npz[_META]).decode("utf-8"))

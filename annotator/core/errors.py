@@ -44,3 +44,12 @@ class CocoError(FileError):
 
 class UndoError(CoreError, RuntimeError):
     """``undo``/``redo`` called with nothing to undo/redo, or a command that cannot apply any more."""
+
+
+class ProjectAccessError(ProjectFileError):
+    """A project file exists but the system refuses access (permissions): reported, never rolled back."""
+
+
+class LimitError(CoreError, ValueError):
+    """An input exceeds a fixed bound (JSON depth or size, RLE or polygon extent, image pixels...); the
+    message names the limit."""

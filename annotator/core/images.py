@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from annotator.core.errors import ImageLoadError
+from annotator.core.errors import ImageLoadError, LimitError
+from annotator.core.limits import check_pixels
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 """Lower-case suffixes of the files listed as images (matched case-insensitively)."""
@@ -96,8 +97,11 @@ class LoadedImage:
 
 
 def _open(path: Path) -> Image.Image:
+    """Open (header only) and refuse images over ``limits.MAX_IMAGE_PIXELS`` before any pixel is decoded."""
     try:
-        return Image.open(path)
+        with warnings.catch_warnings():  # the limit below replaces Pillow's warning (which fires right here)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
     except FileNotFoundError:
         raise ImageLoadError(path, "file not found") from None
     except UnidentifiedImageError:
@@ -106,6 +110,12 @@ def _open(path: Path) -> Image.Image:
         raise ImageLoadError(path, f"image too large: {exc}") from None
     except OSError as exc:
         raise ImageLoadError(path, f"cannot open: {exc}") from exc
+    try:
+        check_pixels(*image.size)
+    except LimitError as exc:
+        image.close()
+        raise ImageLoadError(path, f"image too large: {exc}") from None
+    return image
 
 
 def _orientation(image: Image.Image) -> int:

@@ -95,7 +95,7 @@ def project_from_dict(data: Any, root: Any) -> Project:
                 project._validate_instance(record, inst)
         project.extras = dict(data.get("extras") or {})
         project.restore_counters(int(data.get("next_category_id", 1)), int(data.get("next_instance_id", 1)))
-    except (KeyError, TypeError, AttributeError, ModelError, MaskError) as exc:
+    except (KeyError, TypeError, AttributeError, OverflowError, ModelError, MaskError) as exc:
         raise ValueError(f"inconsistent content: {type(exc).__name__}: {exc}") from exc
     seen: set[int] = set()
     for inst in project.iter_instances():

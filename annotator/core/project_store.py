@@ -15,12 +15,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from annotator.core import limits
 from annotator.core.atomic import atomic_write_bytes
-from annotator.core.errors import ImageLoadError, ProjectFileError
+from annotator.core.errors import ImageLoadError, LimitError, ProjectAccessError, ProjectFileError
 from annotator.core.events import Event, EventEmitter
 from annotator.core.images import list_images, read_image_info
 from annotator.core.model import Project
 from annotator.core.project_format import FORMAT_NAME, FORMAT_VERSION, project_from_dict, project_to_dict
+from annotator.core.project_lock import ProjectLock
 
 PROJECT_DIR = ".sam-annotator"
 PROJECT_FILE = "project.json"
@@ -44,14 +46,18 @@ def load_project(path: str | Path, root: str | Path | None = None) -> Project:
     """
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        data = limits.read_json(path, max_bytes=limits.MAX_PROJECT_BYTES)
     except FileNotFoundError:
         raise ProjectFileError(path, "file not found") from None
+    except PermissionError as exc:
+        raise ProjectAccessError(
+            path, f"permission denied ({exc.strerror}); fix the file's permissions (nothing was changed)"
+        ) from None
     except OSError as exc:
         raise ProjectFileError(path, f"cannot read: {exc}") from exc
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except LimitError as exc:
+        raise ProjectFileError(path, f"broken project file ({exc})") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
         raise ProjectFileError(path, f"broken project file (invalid JSON: {exc})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
         raise ProjectFileError(path, "not a sam-annotator project file")
@@ -65,7 +71,7 @@ def load_project(path: str | Path, root: str | Path | None = None) -> Project:
         root = stored if stored.is_absolute() else (path.parent / stored).resolve()
     try:
         return project_from_dict(data, root)
-    except ValueError as exc:
+    except (ValueError, OverflowError, RecursionError) as exc:
         raise ProjectFileError(path, str(exc)) from None
 
 
@@ -111,34 +117,91 @@ def _refuse_newer(path: Path) -> None:
         raise ProjectFileError(path, _newer_reason(int(match.group(1))))
 
 
-class ProjectStore:
-    """A project bound to its file. ``warnings`` holds messages for the user (e.g. recovered from backup)."""
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if os.name == "nt":  # no cheap check: treat as alive unless the lock says otherwise (ADR 0009)
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
 
-    def __init__(self, project: Project, path: Path, warnings: list[str] | None = None) -> None:
+
+def remove_stale_temp_files(path: Path) -> list[Path]:
+    """Delete the temporary files (``.<name>.tmp-<pid>``, ``.<name>.bak.tmp-<pid>``) that saves of
+    ``path`` killed mid-way left behind; files of processes still running are kept. Returns those removed."""
+    folder = path.parent
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    pattern = re.compile(re.escape(f".{path.name}") + r"(?:\.bak)?\.tmp-(\d+)$")
+    for entry in folder.iterdir():
+        match = pattern.match(entry.name)
+        if match is None or _pid_alive(int(match.group(1))):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            entry.unlink()
+            removed.append(entry)
+    return removed
+
+
+class ProjectStore:
+    """A project bound to its file. ``warnings`` holds messages for the user (e.g. recovered from backup);
+    ``needs_save`` is true when the opened state is not on disk yet (a restore that could not be written)."""
+
+    def __init__(
+        self, project: Project, path: Path, warnings: list[str] | None = None, *, needs_save: bool = False
+    ) -> None:
         self.project = project
         self.path = path
         self.warnings: list[str] = warnings or []
+        self.needs_save = needs_save
+        self.read_only_reason: str | None = None  # set: every save is refused with this reason
+        self.lock: ProjectLock | None = None  # the write lock this store holds (released by close())
+
+    def close(self) -> None:
+        """Release the write lock, if any (ADR 0009)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     @classmethod
     def open(cls, folder: str | Path, project_file: str | Path | None = None) -> ProjectStore:
         """Open the project of image folder ``folder`` (or ``project_file``), or start an empty one.
 
-        A broken project file falls back to its backup when that is good: the broken file is kept as
-        ``<name>.broken-<time>`` and a message is added to ``warnings``. A newer-version file raises
-        :class:`ProjectFileError` and is never overwritten.
+        Temporary files of interrupted saves are removed first. A broken (or missing) project file falls
+        back to its backup when that is good: the broken file is kept as ``<name>.broken-<time>``, the
+        restored project is written at once (the backup itself is left as it is) and a message is added to
+        ``warnings``. A file the system refuses to read raises :class:`ProjectAccessError` and nothing is
+        changed; a newer-version file raises :class:`ProjectFileError` and is never overwritten.
         """
         folder = Path(folder)
         path = Path(project_file) if project_file is not None else default_project_file(folder)
+        remove_stale_temp_files(path)
+        backup = backup_file(path)
         if not path.exists():
+            if backup.exists():
+                return cls._restore(folder, path, ProjectFileError(path, "file not found"))
             if not folder.is_dir():
                 raise ProjectFileError(folder, "image folder not found")
             return cls(Project(folder), path)
         try:
             return cls(load_project(path, root=folder), path)
+        except ProjectAccessError:
+            raise
         except ProjectFileError as exc:
-            if "newer version" in exc.reason or not backup_file(path).exists():
+            if "newer version" in exc.reason or not backup.exists():
                 raise
-            first = exc
+            return cls._restore(folder, path, exc)
+
+    @classmethod
+    def _restore(cls, folder: Path, path: Path, first: ProjectFileError) -> ProjectStore:
+        """Load the backup, move the broken file aside and write the restored project to ``path`` (which
+        no longer exists, so the save leaves the backup untouched)."""
         backup = backup_file(path)
         try:
             project = load_project(backup, root=folder)
@@ -146,16 +209,31 @@ class ProjectStore:
             raise ProjectFileError(
                 path, f"{first.reason}; the backup is not usable either ({exc.reason})"
             ) from None
-        kept = path.with_name(f"{path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
-        os.replace(path, kept)
-        message = (
-            f"{path} could not be read ({first.reason}); restored the backup {backup.name}. "
-            f"The unreadable file was kept as {kept.name}; the last change before it may be missing."
-        )
-        return cls(project, path, [message])
+        message = f"{path} could not be read ({first.reason}); restored the backup {backup.name}."
+        if path.exists():
+            kept = path.with_name(f"{path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+            try:
+                os.replace(path, kept)
+            except OSError as exc:
+                raise ProjectFileError(path, f"{first.reason}; cannot move it aside: {exc}") from exc
+            message += (
+                f" The unreadable file was kept as {kept.name}; the last change before it may be missing."
+            )
+        store = cls(project, path, [message])
+        try:
+            store.save()
+        except ProjectFileError as exc:
+            store.needs_save = True
+            store.warnings[0] += (
+                f" The restored project could not be written ({exc.reason}); "
+                "it is saved with the next change, and the backup is kept until then."
+            )
+        return store
 
     def save(self) -> float:
         """Save now (atomic, with backup); returns the seconds it took."""
+        if self.read_only_reason is not None:
+            raise ProjectFileError(self.path, self.read_only_reason)
         start = time.perf_counter()
         save_project(self.project, self.path)
         return time.perf_counter() - start
@@ -172,7 +250,7 @@ class Autosaver:
     def __init__(self, store: ProjectStore) -> None:
         self.store = store
         self.events = EventEmitter()
-        self.dirty = False
+        self.dirty = store.needs_save
         self.save_count = 0
         self.last_duration_s = 0.0
         self._paused = 0
@@ -200,6 +278,7 @@ class Autosaver:
             self.events.emit(Event("save_failed", self, info={"error": exc}))
             return
         self.dirty = False
+        self.store.needs_save = False
         self.save_count += 1
         self.events.emit(Event("saved", self, info={"seconds": self.last_duration_s}))
 

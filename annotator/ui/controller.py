@@ -33,6 +33,9 @@ __all__ = ["CandidateView", "SessionController"]
 
 log = logging.getLogger(__name__)
 
+SAVE_FAILED_TITLE = "Cannot save the project"
+"""Title of the message a failed autosave sends (the window shows it with retry / save elsewhere / export)."""
+
 
 class SessionController(LiveMaskMixin, InstanceMixin, HoverMixin, QObject):
     """Annotation session state and the rules of the interactive loop.
@@ -54,14 +57,14 @@ class SessionController(LiveMaskMixin, InstanceMixin, HoverMixin, QObject):
     """
 
     image_loaded = Signal(object)
-    image_failed = Signal(str, str)
+    image_failed = Signal(object, str)
     live_changed = Signal()
     live_region_changed = Signal(QRect)
     instances_changed = Signal()
     prompts_changed = Signal()
     candidate_changed = Signal(object)
     selection_changed = Signal(object)
-    current_image_changed = Signal(str)
+    current_image_changed = Signal(object)
     status = Signal(str)
     message = Signal(str, str)
     project_event = Signal(object)
@@ -122,10 +125,11 @@ class SessionController(LiveMaskMixin, InstanceMixin, HoverMixin, QObject):
         self.loader.shutdown()
         if self.autosaver is not None:
             self.autosaver.close()
+            self.autosaver.store.close()  # releases the project's write lock
 
     def _on_autosave_event(self, event: Event) -> None:
         if event.type == "save_failed":
-            self.message.emit("Cannot save the project", str(event.info["error"]))
+            self.message.emit(SAVE_FAILED_TITLE, str(event.info["error"]))
 
     # --- images ---------------------------------------------------------------------------------------
     @property
@@ -184,7 +188,7 @@ class SessionController(LiveMaskMixin, InstanceMixin, HoverMixin, QObject):
         self.client.set_image(image.key, image.rgb)
         self._restore_parked(image.key)
 
-    @Slot(str, str)
+    @Slot(object, str)
     def _on_image_failed(self, key: str, message: str) -> None:
         self.project.set_image_status(key, ImageStatus.ERROR, message)
         self.image_failed.emit(key, message)
@@ -192,7 +196,7 @@ class SessionController(LiveMaskMixin, InstanceMixin, HoverMixin, QObject):
         if key == self.current_key:
             self.current_image = None
 
-    @Slot(str)
+    @Slot(object)
     def _on_encoded(self, key: str) -> None:
         if self.client.pending_decode:
             self.status.emit("Decoding…")

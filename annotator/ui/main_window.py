@@ -25,7 +25,7 @@ from annotator.core.model import ImageStatus
 from annotator.core.undo import AddCategoryCommand, recolor_category_command, rename_category_command
 from annotator.ui.actions import create_actions, load_keymap, shortcuts_html
 from annotator.ui.canvas import Canvas, Tool
-from annotator.ui.controller import CandidateView, SessionController
+from annotator.ui.controller import SAVE_FAILED_TITLE, CandidateView, SessionController
 from annotator.ui.file_list import FileList
 from annotator.ui.models_dialog import open_models_dialog
 from annotator.ui.panels import CategoryPanel, InstancePanel
@@ -60,7 +60,7 @@ class MainWindow(QMainWindow):
             # The window owns its session: deleting it (File > Open folder…) deletes the controller and its
             # signal connections with it, so nothing is ever delivered to a deleted window.
             controller.setParent(self)
-        self.setWindowTitle(f"SAM annotator — {controller.project.root}")
+        self.setWindowTitle(f"SAM annotator — {controller.project.root}[*]")  # [*]: unsaved changes
         self.resize(*initial_size())
         self.keymap = load_keymap()
         self.engine_request = EngineRequest(None)
@@ -82,6 +82,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.notice_label)
         self.statusBar().addPermanentWidget(self.candidate_label)
         self.statusBar().addPermanentWidget(self.engine_label)
+        from annotator.ui.save_guard import SaveGuard
+
+        self.save_guard = SaveGuard(self)  # dirty state, failed saves, the question on close
 
         self.brush = BrushTool(controller, self.canvas)
         self.polygon = PolygonTool(controller, self.canvas)
@@ -396,6 +399,9 @@ class MainWindow(QMainWindow):
         """A window-modal warning; a repeat of one still open (e.g. every save failing) updates it instead of
         stacking another box over it."""
         self.statusBar().showMessage(text)
+        if title == SAVE_FAILED_TITLE:
+            self.save_guard.show_failure(text)
+            return
         for box in self.findChildren(QMessageBox, "error_dialog"):
             if box.isVisible() and box.windowTitle() == title:
                 box.setText(text)
@@ -546,7 +552,9 @@ class MainWindow(QMainWindow):
         self.show_error("Cannot load the engine", message)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.controller.closed and not self.confirm_discard_unaccepted():
+        if not self.controller.closed and not (
+            self.confirm_discard_unaccepted() and self.save_guard.confirm_close()
+        ):
             event.ignore()
             return
         self.review.shutdown()

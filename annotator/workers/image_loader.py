@@ -54,7 +54,7 @@ class DecodedImage:
 
 class _ImageLoadWorker(QObject):
     loaded = Signal(object)
-    failed = Signal(str, str)
+    failed = Signal(object, str)  # key as object: any file name survives (issue 15)
 
     def __init__(self, load: LoadFn) -> None:
         super().__init__()
@@ -94,7 +94,7 @@ class ImageLoader(QObject):
     """GUI-side handle: ``load(key, path)``; answers ``loaded(DecodedImage)`` / ``failed(key, message)``."""
 
     loaded = Signal(object)
-    failed = Signal(str, str)
+    failed = Signal(object, str)  # key as object: any file name survives (issue 15)
     _wake = Signal()
 
     def __init__(self, load: LoadFn = default_load, parent: QObject | None = None) -> None:
@@ -120,7 +120,7 @@ class ImageLoader(QObject):
         if image.key == self.wanted:
             self.loaded.emit(image)
 
-    @Slot(str, str)
+    @Slot(object, str)
     def _on_failed(self, key: str, message: str) -> None:
         if key == self.wanted:
             self.failed.emit(key, message)

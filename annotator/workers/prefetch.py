@@ -99,7 +99,7 @@ class PrefetchImage:
 
 class _PrefetchLoadWorker(QObject):
     loaded = Signal(object)
-    failed = Signal(str, str)
+    failed = Signal(object, str)  # key as object: any file name survives (issue 15)
 
     def __init__(self, load: Callable[[Path], np.ndarray], hash_pixels: bool) -> None:
         super().__init__()
@@ -143,7 +143,7 @@ class PrefetchLoader(QObject):
     """
 
     loaded = Signal(object)
-    failed = Signal(str, str)
+    failed = Signal(object, str)  # key as object: any file name survives (issue 15)
     _wake = Signal()
 
     def __init__(
@@ -188,7 +188,7 @@ class PrefetchPlanner(QObject):
         controller.client.encoded.connect(self._on_encoded)
         controller.client.engine_ready.connect(self._on_engine_ready)
 
-    @Slot(str)
+    @Slot(object)
     def _on_current_changed(self, key: str) -> None:
         keys = self._controller.image_keys
         index = keys.index(key) if key in keys else None
@@ -200,7 +200,7 @@ class PrefetchPlanner(QObject):
     def _on_engine_ready(self, _info: object) -> None:
         self._last = None  # the worker's memory cache was cleared: plan again
 
-    @Slot(str)
+    @Slot(object)
     def _on_encoded(self, key: str) -> None:
         from annotator.core.model import ImageStatus
 

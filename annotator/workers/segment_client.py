@@ -38,15 +38,17 @@ class SegmentClient(QObject):
         previews do not count).
     """
 
-    encoding_started = Signal(str)
-    encoded = Signal(str)
+    # Image keys travel as ``object``: a ``str`` argument becomes a QString, which replaces the surrogate
+    # escapes of file names that are not UTF-8, and the answer would never match the image again.
+    encoding_started = Signal(object)
+    encoded = Signal(object)
     decoded = Signal(object)
     hover_decoded = Signal(object)
     failed = Signal(str)
     engine_ready = Signal(object)
     engine_failed = Signal(str)
     status = Signal(str)
-    prefetched = Signal(str, int)
+    prefetched = Signal(object, int)
     busy_changed = Signal(str)
     _wake = Signal()
 
@@ -232,7 +234,7 @@ class SegmentClient(QObject):
         stop_worker_thread(self.thread)
 
     # --- answers --------------------------------------------------------------------------------------
-    @Slot(str, int)
+    @Slot(object, int)
     def _on_encoded(self, image_id: str, from_cache: int) -> None:
         if image_id != self.current_image:
             return
@@ -254,7 +256,7 @@ class SegmentClient(QObject):
         self._update_busy()
         self.decoded.emit(result)
 
-    @Slot(str, int, str)
+    @Slot(object, int, str)
     def _on_failed(self, image_id: str, request_no: int, message: str) -> None:
         if image_id != self.current_image:
             return

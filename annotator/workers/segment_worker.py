@@ -77,13 +77,15 @@ class SegmentWorker(PrefetchMixin, QObject):
         engine_ready(EngineInfo) / engine_failed(str message): outcome of an engine request.
     """
 
-    encoded = Signal(str, int)  # int, not bool: PySide6 6.12 mis-counts queued bool args
+    encoded = Signal(
+        object, int
+    )  # key: object, so any file name survives; int, not bool: PySide6 6.12 mis-counts queued bool args
     decoded = Signal(object)
-    failed = Signal(str, int, str)
+    failed = Signal(object, int, str)
     engine_ready = Signal(object)
     engine_failed = Signal(str)
     busy = Signal(str)
-    prefetched = Signal(str, int)  # image_id, PREFETCH_* outcome
+    prefetched = Signal(object, int)  # image_id, PREFETCH_* outcome
 
     def __init__(
         self,
@@ -149,6 +151,19 @@ class SegmentWorker(PrefetchMixin, QObject):
                 self.busy.emit(f"Embedding cache not writable: {exc}")
 
     def _load_engine(self, request: EngineRequest) -> None:
+        """Load the requested engine; when a checkpoint cannot be loaded and no engine runs yet, the
+        classical engine is loaded instead (the failure message says so)."""
+        failure = self._try_load_engine(request)
+        if failure is None:
+            return
+        if request.checkpoint is not None and self._segmenter is None:
+            fallback = EngineRequest(None, request.device, request.dtype)
+            if self._try_load_engine(fallback) is None:
+                failure += "; using the classical engine instead"
+        self.engine_failed.emit(failure)
+
+    def _try_load_engine(self, request: EngineRequest) -> str | None:
+        """Build and install ``request``'s engine; the failure message, or ``None`` on success."""
         self.busy.emit("Loading engine…")
         try:
             request, note = resolve_precision(request)
@@ -158,12 +173,10 @@ class SegmentWorker(PrefetchMixin, QObject):
             message = str(exc)
             if request.checkpoint and Path(request.checkpoint).name not in message:
                 message = f"{request.checkpoint}: {message}"  # every load error names the file
-            self.engine_failed.emit(message)
-            return
+            return message
         except Exception as exc:  # shown to the user, traceback logged
             log.exception("engine load failed")
-            self.engine_failed.emit(f"{request.checkpoint or 'classical engine'}: {exc}")
-            return
+            return f"{request.checkpoint or 'classical engine'}: {exc}"
         self._segmenter = segmenter
         self._lru.clear()
         self._current_image = None
@@ -179,6 +192,7 @@ class SegmentWorker(PrefetchMixin, QObject):
                 persam_unavailable=_persam_unavailable(segmenter),
             )
         )
+        return None
 
     def _encode(self, request: EncodeRequest) -> None:
         segmenter = self._segmenter

@@ -29,13 +29,13 @@ def test_failed_autosave_is_reported_and_retried(qtbot, make_window, image_folde
     assert messages and messages[-1][0] == "Cannot save the project"
     assert "No space left" in messages[-1][1]
     assert len(c.current_instances()) == 1 and c.autosaver.dirty  # kept in memory, still to be saved
-    boxes = [b for b in window.findChildren(QMessageBox, "error_dialog") if b.isVisible()]
+    boxes = [b for b in window.findChildren(QMessageBox, "save_failed_dialog") if b.isVisible()]
     assert len(boxes) == 1, "one user action must not stack several error boxes"
     box = boxes[0]
     assert "No space left" in box.text()
     qtbot.mouseClick(box.button(QMessageBox.StandardButton.Ok), Qt.MouseButton.LeftButton)  # as the user does
     qtbot.waitUntil(
-        lambda: not [b for b in window.findChildren(QMessageBox, "error_dialog") if b.isVisible()]
+        lambda: not [b for b in window.findChildren(QMessageBox, "save_failed_dialog") if b.isVisible()]
     )
     window.activateWindow()  # offscreen Qt does not hand activation back by itself
     qtbot.waitUntil(window.isActiveWindow)

@@ -88,6 +88,30 @@ def test_engine_failure_is_reported(qtbot, fake) -> None:
         c.shutdown()
 
 
+def test_unloadable_checkpoint_falls_back_to_the_classical_engine(qtbot) -> None:
+    """Issue 15 finding: an unloadable --checkpoint left the app with no engine instead of the classical one."""
+    from annotator.workers.requests import EngineRequest
+    from sam_model.errors import NotACheckpointError
+
+    def factory(request: EngineRequest) -> DiscSegmenter:
+        if request.checkpoint is not None:
+            raise NotACheckpointError(request.checkpoint, "not a torch checkpoint")
+        return DiscSegmenter()
+
+    c = SegmentClient(None, factory=factory)
+    ready: list[object] = []
+    c.engine_ready.connect(ready.append)
+    try:
+        with qtbot.waitSignal(c.engine_failed, timeout=5000) as blocker:
+            c.load_engine(EngineRequest("/tmp/x.pth"))
+        assert "using the classical engine instead" in blocker.args[0]
+        assert len(ready) == 1 and ready[0].checkpoint is None
+        with qtbot.waitSignal(c.encoded, timeout=5000):
+            c.set_image("a", _image())
+    finally:
+        c.shutdown()
+
+
 @pytest.mark.parametrize("frame", ["longest_side", "square"])
 def test_refine_seed_becomes_mask_input_in_the_engines_frame(
     qtbot, client: SegmentClient, fake, frame
