@@ -154,8 +154,8 @@ def _import_categories(journal: ImportJournal, items: list[Any], report: ImportR
         label = f"category {item.get('id')!r}" if isinstance(item, dict) else "category"
         cid = as_int(item.get("id"), "category id", notes) if isinstance(item, dict) else None
         name = item.get("name") if isinstance(item, dict) else None
-        if cid is None or not isinstance(name, str) or not name.strip():
-            report._error(label, "needs an integer 'id' and a non-empty string 'name'")
+        if cid is None or cid < 0 or not isinstance(name, str) or not name.strip():
+            report._error(label, "needs a non-negative integer 'id' and a non-empty string 'name'")
             notes.clear()
             continue
         label = f"category {cid}"

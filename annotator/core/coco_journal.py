@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from annotator.core.errors import ModelError
 from annotator.core.model import RGB, Category, Instance, Project
 from annotator.core.undo import UndoCommand
 
@@ -36,7 +37,11 @@ class ImportJournal:
         return category
 
     def renumber_category(self, category_id: int, new_id: int | None = None) -> Category:
-        """Give an unused category another id (``None``: a fresh one) at the same place in the order."""
+        """Give an unused category another id (``None``: a fresh one) at the same place in the order.
+
+        ``ModelError`` (nothing changed) when ``new_id`` is negative or taken."""
+        if new_id is not None and (new_id < 0 or self.project.has_category(new_id)):
+            raise ModelError(f"category id {new_id} is already used or negative")
         old, index = self.project.remove_category(category_id)
         cid = self.project.reserve_category_id() if new_id is None else new_id
         new = Category(cid, old.name, old.color, old.supercategory)

@@ -145,3 +145,14 @@ def test_import_accepts_what_pycocotools_reads_and_reports_repairs(tmp_path: Pat
         ann["segmentation"] = [r[: len(r) - len(r) % 2] for r in ann["segmentation"] if len(r) >= 6]
         expected = reference.annToMask(ann).astype(bool)
         assert np.array_equal(inst.mask.array(), expected), ann_id
+
+
+def test_a_negative_category_id_is_refused_and_loses_no_category(tmp_path: Path) -> None:
+    """Found by the fuzz test: a file's id -1 named like an unused project category removed that category
+    (renumbered out of the way, then the re-insert with id -1 failed) and a ModelError escaped the import."""
+    project = _folder(tmp_path, defaults=True)
+    before = [(c.id, c.name) for c in project.categories]
+    report = import_coco(project, _write(tmp_path, [{"id": -1, "name": "vehicle"}], [_ann(1, -1)]))
+    assert [(c.id, c.name) for c in project.categories] == before
+    assert any("non-negative" in m.message for m in report.errors)
+    assert project.image("img0.png").instances == ()
