@@ -75,6 +75,7 @@ class SegmentClient(QObject):
         self.thread = start_worker_thread(self.worker, "segment-worker")
         self._hash_pixels = disk_cache is not None
         self._prefetch_loader: PrefetchLoader | None = None  # started on the first prefetch
+        self._shut_down = False
         self.current_image: str | None = None
         self.image_ready = False
         self.engine: EngineInfo | None = None
@@ -186,8 +187,11 @@ class SegmentClient(QObject):
         """Encode these images ahead, in this order, at low priority (replaces the previous plan).
 
         The files are decoded in the ``prefetch-loader`` thread; the worker runs prefetch steps only while no
-        interactive request waits.
+        interactive request waits. Ignored after :meth:`shutdown` (a late ``encoded`` answer can still plan one:
+        a loader thread started then would outlive the app).
         """
+        if self._shut_down:
+            return
         self.worker.mailbox.set_prefetch_plan(tuple(image_id for image_id, _path in items))
         if not items and self._prefetch_loader is None:
             return
@@ -228,6 +232,7 @@ class SegmentClient(QObject):
     def shutdown(self) -> None:
         """Stop the worker threads: pending requests are dropped, then the job in progress is waited for (at
         most the quit wait once the app quits, see ``threads.set_quit_wait``)."""
+        self._shut_down = True
         self.worker.mailbox.close()
         if self._prefetch_loader is not None:
             self._prefetch_loader.shutdown()

@@ -132,3 +132,14 @@ def test_refine_seed_becomes_mask_input_in_the_engines_frame(
     with qtbot.waitSignal(client.decoded, timeout=5000):
         client.decode(np.array([[90.0, 30.0]]), np.array([1]), None, logits, False, seed)
     np.testing.assert_array_equal(fake.calls[-1]["mask_input"], logits)
+
+
+def test_no_prefetch_loader_starts_after_shutdown(fake, tmp_path) -> None:
+    """A late ``encoded`` answer can plan a prefetch after the window closed: no thread may start then (it
+    would outlive the app: "QThread: Destroyed while thread is still running")."""
+    from annotator.workers.threads import running_worker_threads
+
+    c = SegmentClient(fake)
+    c.shutdown()
+    c.prefetch_files([("b.png", tmp_path / "b.png")])
+    assert "prefetch-loader" not in running_worker_threads()
