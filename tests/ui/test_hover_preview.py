@@ -82,6 +82,7 @@ def test_setting_turns_the_preview_off_and_is_kept(qtbot, make_window, image_fol
     assert json.loads((settings_home / "settings.json").read_text())["hover_preview"] is False
     qtbot.mouseMove(window.canvas.viewport(), view_point(window, 60, 50))
     assert not c._hover_timer.isActive() and c.hover_requests == 0
+    window.close()  # the project is locked while a window has it open for writing (issue 15)
     second = make_window(image_folder, segmenter=DiscSegmenter(), open_first=False)
     assert not second.actions_by_id["hover_preview"].isChecked() and not second.controller.hover_enabled
 
