@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export QT_QPA_PLATFORM ?= $(if $(DISPLAY),,offscreen)
 
 .PHONY: run test lint format setup clean bench-engine bench-noc bench-auto bench-ui bench-cache bench-switching \
-	bench-persam bench-firstday
+	bench-persam bench-firstday bench-models
 
 setup: $(STAMP)
 
@@ -60,6 +60,13 @@ bench-persam: $(STAMP)
 
 bench-firstday: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks.firstday
+
+# Our engines against upstream, same run: UPSTREAM is a folder holding clones of segment-anything, MobileSAM and
+# sam2 (see benchmarks/models.py); a missing one leaves its column empty. BENCH_ARGS=--quick for a smoke run.
+UPSTREAM ?= ../upstream
+bench-models: $(STAMP)
+	$(PY) -m benchmarks.models --upstream-sam $(UPSTREAM)/segment-anything \
+		--upstream-mobilesam $(UPSTREAM)/MobileSAM --upstream-sam2 $(UPSTREAM)/sam2 $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
