@@ -41,12 +41,26 @@ def _sdpa_flops(query: Any, key: Any, value: Any, *args: Any, **kwargs: Any) -> 
     return flop_counter.sdpa_flop_count(query, key, value)
 
 
+def _addmm_flops(bias: Any, mat1: Any, mat2: Any, *args: Any, **kwargs: Any) -> int:
+    return flop_counter.mm_flop(mat1, mat2)
+
+
+def _baddbmm_flops(bias: Any, batch1: Any, batch2: Any, *args: Any, **kwargs: Any) -> int:
+    return flop_counter.bmm_flop(batch1, batch2)
+
+
 def count_flops(fn: Callable[[], object]) -> int:
     """FLOPs (2 per multiply-add) of matrix products, convolutions and attention while ``fn`` runs.
 
-    The CPU's fused attention kernel is not in PyTorch's table; it is counted like the other SDPA kernels.
+    PyTorch's table lacks the CPU's fused attention kernel and the in-place ``addmm_`` / ``baddbmm_``; they are
+    counted like their out-of-place versions.
     """
-    mapping = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_flops}
+    aten = torch.ops.aten
+    mapping = {
+        aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_flops,
+        aten.addmm_: _addmm_flops,
+        aten.baddbmm_: _baddbmm_flops,
+    }
     with flop_counter.FlopCounterMode(display=False, custom_mapping=mapping) as mode:
         fn()
     return int(mode.get_total_flops())
