@@ -90,15 +90,11 @@ def build_ours(family: str) -> tuple[nn.Module, Any]:
     predictor."""
     torch.manual_seed(0)
     if family.startswith("sam2"):
-        from sam_model.sam2 import build as sam2_build
+        from sam_model.sam2.build import build_sam2_model
+        from sam_model.sam2.config import preset
         from sam_model.sam2.predictor import Sam2Predictor
 
-        if hasattr(sam2_build, "build_sam2"):
-            model = sam2_build.build_sam2(family)
-        else:
-            from sam_model.sam2.config import preset
-
-            model = sam2_build.build_sam2_model(preset(family))
+        model = build_sam2_model(preset(family))
         model = model.float().eval()
         return model, Sam2Predictor(model, model_id=f"{family}-random")
     from sam_model.sam.build import build_sam
