@@ -137,7 +137,8 @@ def render(results: dict[str, Any]) -> str:
             "timed runs after a FLOP-count run and a warm-up. Click = `predict` with one positive point, multimask "
             "output: prompt encoding, decoding, upscaling to the image, thresholding; median. GFLOP counted with "
             "`FlopCounterMode` (matrix products, convolutions, attention); GFLOP/s = GFLOP / median encode. Peak "
-            "RSS: each side runs in its own process (torch import included).",
+            "RSS: each side runs in its own process; the high-water mark while encoding and clicking (torch import and "
+            "model included, the loading of the weights not).",
             "",
             *notes(results),
         ]
