@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export QT_QPA_PLATFORM ?= $(if $(DISPLAY),,offscreen)
 
 .PHONY: run test lint format setup clean bench-engine bench-noc bench-auto bench-ui bench-cache bench-switching \
-	bench-persam bench-firstday bench-reliability
+	bench-persam bench-firstday bench-reliability bench-models
 
 setup: $(STAMP)
 
@@ -64,6 +64,13 @@ bench-firstday: $(STAMP)
 # Issue 15 figures (ADR 0009); the short default run takes about a minute, --full the issue's counts.
 bench-reliability: $(STAMP)
 	$(PY) -m benchmarks.reliability --full
+
+# Our engines against upstream, same run: UPSTREAM is a folder holding clones of segment-anything, MobileSAM and
+# sam2 (see benchmarks/models.py); a missing one leaves its column empty. BENCH_ARGS=--quick for a smoke run.
+UPSTREAM ?= ../upstream
+bench-models: $(STAMP)
+	$(PY) -m benchmarks.models --upstream-sam $(UPSTREAM)/segment-anything \
+		--upstream-mobilesam $(UPSTREAM)/MobileSAM --upstream-sam2 $(UPSTREAM)/sam2 $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
