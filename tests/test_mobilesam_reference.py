@@ -198,3 +198,26 @@ def test_folded_weights_follow_new_weights(ref: dict[str, Any]) -> None:
         unfolded = stem(image).detach()
     assert (changed - stem_before).abs().max().item() > 1e-2
     assert (changed - unfolded).abs().max().item() <= 1e-4
+
+
+def test_pointwise_conv_as_a_matrix_product_equals_the_convolution() -> None:
+    """The inference path of a 1x1 conv + BN on channels-last input (one addmm over the pixels) gives the plain
+    convolution's numbers and stays channels-last; other layouts take ``conv2d``."""
+    from sam_model.sam.tiny_vit import _ConvBN
+
+    torch.manual_seed(3)
+    layer = _ConvBN(8, 12, kernel_size=1).eval()
+    with torch.no_grad():
+        layer.bn.running_mean.normal_()
+        layer.bn.running_var.uniform_(0.5, 2.0)
+        layer.bn.weight.normal_()
+        layer.bn.bias.normal_()
+    x = torch.randn(2, 8, 5, 7).contiguous(memory_format=torch.channels_last)
+    with torch.enable_grad():
+        expected = layer.bn(layer.c(x)).detach()
+    with torch.inference_mode():
+        fast = layer(x)
+        plain = layer(x.contiguous())
+    assert fast.shape == expected.shape and fast.is_contiguous(memory_format=torch.channels_last)
+    assert (fast - expected).abs().max().item() <= 1e-5
+    assert (plain - expected).abs().max().item() <= 1e-5
