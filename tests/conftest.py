@@ -34,6 +34,22 @@ def sam_reference(shared: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def mobilesam_reference(shared: Path) -> Path:
+    path = shared / "reference" / "mobilesam"
+    if not (path / "mobilesam_a.pth").is_file():
+        pytest.skip(f"MobileSAM reference vectors not found in {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def sam2_reference(shared: Path) -> Path:
+    path = shared / "reference" / "sam2"
+    if not (path / "sam2_tiny_a.pth").is_file():
+        pytest.skip(f"SAM 2 reference vectors not found in {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
 def persam_reference(shared: Path) -> Path:
     path = shared / "reference" / "persam"
     if not (path / "persam_tiny_a.npz").is_file():

@@ -28,14 +28,6 @@ HEAD_KEYS = {
 
 
 @pytest.fixture(scope="module")
-def mobilesam_reference(shared: Path) -> Path:
-    path = shared / "reference" / "mobilesam"
-    if not (path / "mobilesam_a.pth").is_file():
-        pytest.skip(f"MobileSAM reference vectors not found in {path}")
-    return path
-
-
-@pytest.fixture(scope="module")
 def ref(mobilesam_reference: Path) -> dict[str, Any]:
     spec = json.loads((mobilesam_reference / "mobilesam_a.json").read_text())
     arrays = np.load(mobilesam_reference / "mobilesam_a.npz")

@@ -11,14 +11,6 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def sam2_reference(shared: Path) -> Path:
-    path = shared / "reference" / "sam2"
-    if not (path / "sam2_tiny_a.pth").is_file():
-        pytest.skip(f"SAM 2 reference vectors not found in {path}")
-    return path
-
-
-@pytest.fixture(scope="session")
 def sam2_meta(sam2_reference: Path) -> dict[str, Any]:
     return json.loads((sam2_reference / "sam2_tiny_a.json").read_text())
 

@@ -22,14 +22,6 @@ PREFIX = "image_encoder."
 
 
 @pytest.fixture(scope="module")
-def sam2_reference(shared: Path) -> Path:
-    path = shared / "reference" / "sam2"
-    if not (path / "sam2_tiny_a.pth").is_file():
-        pytest.skip(f"SAM 2 reference vectors not found in {path}")
-    return path
-
-
-@pytest.fixture(scope="module")
 def reference_run(sam2_reference: Path):
     """The reference model's encoder with its weights, the full state dict, the arrays and one forward pass."""
     tree = json.loads((sam2_reference / "sam2_tiny_a.json").read_text())["model"]["image_encoder"]
