@@ -40,3 +40,26 @@ def resource_dir(name: str) -> Path:
     if not isinstance(item, Path) or not item.is_dir():
         raise ResourceError(f"{PACKAGE}/{FOLDER}/{name}: bundled folder not found on the file system")
     return item
+
+
+def writable_copy(name: str, destination: Path) -> Path:
+    """``destination`` holding the files of the bundled folder ``name``, copied there on first use.
+
+    The sample images are opened like any folder, so the app writes its project next to them: an installed
+    package's own folder may be read-only (a system install), and writing into it would mix user data with the
+    package. Files already in ``destination`` are kept (the user's project and any image they added); missing
+    ones are copied again. Raises :class:`ResourceError` naming the folder when it cannot be written.
+    """
+    source = resource(name)
+    destination = Path(destination)
+    try:
+        destination.mkdir(parents=True, exist_ok=True)
+        for item in source.iterdir():
+            target = destination / item.name
+            if item.is_file() and not target.exists():
+                target.write_bytes(item.read_bytes())
+    except OSError as exc:
+        raise ResourceError(
+            f"{destination}: cannot copy the bundled {name} there ({exc.strerror or exc})"
+        ) from exc
+    return destination

@@ -138,3 +138,32 @@ def test_no_arguments_means_the_gui(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(launcher, "run_gui", lambda args: opened.append(args) or 0)
     assert launcher.main([]) == 0
     assert opened and opened[0].folder is None
+
+
+def test_samples_open_from_a_copy_in_the_settings_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The GUI writes its project next to the images it opens: the bundled samples are opened from a copy in the
+    settings folder, never from the installed package; a second start keeps what the user left there."""
+    from annotator.bundled import ResourceError, resource_dir, writable_copy
+    from annotator.ui.app import samples_folder
+
+    monkeypatch.setenv("SAM_ANNOTATOR_HOME", str(tmp_path / "home"))
+    folder = samples_folder()
+    bundled = resource_dir("samples")
+    assert folder == tmp_path / "home" / "samples"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        p.name for p in bundled.iterdir() if p.is_file()
+    )
+    (folder / ".sam-annotator").mkdir()
+    (folder / "rocket.jpg").write_bytes(b"edited by the user")
+    (folder / "coffee.jpg").unlink()
+    assert samples_folder() == folder
+    assert (folder / ".sam-annotator").is_dir() and (
+        folder / "rocket.jpg"
+    ).read_bytes() == b"edited by the user"
+    assert (folder / "coffee.jpg").read_bytes() == (bundled / "coffee.jpg").read_bytes()
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ResourceError, match="cannot copy the bundled samples"):
+        writable_copy("samples", blocker / "samples")

@@ -31,10 +31,12 @@ DEFAULT_CATEGORIES: Path | Traversable = resource("default_categories.json")
 
 
 def samples_folder() -> Path:
-    """The bundled sample images (opened when no folder is given)."""
-    from annotator.bundled import resource_dir
+    """The sample images opened when no folder is given: a copy of the bundled ones in the settings folder
+    (``<settings>/samples``), so their project is never written into the installed package."""
+    from annotator.bundled import writable_copy
+    from annotator.core.settings import config_dir
 
-    return resource_dir("samples")
+    return writable_copy("samples", config_dir() / "samples")
 
 
 OPEN_WINDOWS: list[QWidget] = []  # windows opened by File > Open folder… (kept alive here)
