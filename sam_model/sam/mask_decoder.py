@@ -130,6 +130,43 @@ class MaskDecoder(nn.Module):
         masks = masks.view(b, h, w, 2, 2, 2, 2, k).permute(0, 7, 1, 3, 5, 2, 4, 6)
         return masks.reshape(b, k, 4 * h, 4 * w)
 
+    _token_offset = 0
+    """Output tokens before the IoU token (SAM 2 puts its object-score token first)."""
+
+    def _output_tokens(self) -> Tensor:
+        """``1 + K`` learned output tokens ``(1 + K) x D``: IoU, masks."""
+        return torch.cat([self.iou_token.weight, self.mask_tokens.weight], dim=0)
+
+    def run_transformer(
+        self,
+        image_embeddings: Tensor,
+        image_pe: Tensor,
+        sparse_prompt_embeddings: Tensor,
+        dense_prompt_embeddings: Tensor,
+        *,
+        attn_sim: Tensor | None = None,
+        target_embedding: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor, tuple[int, int]]:
+        """The two-way transformer: output tokens ``B x T x D``, image tokens ``B x hw x D``, grid ``(h, w)``."""
+        b = sparse_prompt_embeddings.shape[0]
+        output_tokens = (
+            self._output_tokens().unsqueeze(0).expand(b, -1, -1).to(sparse_prompt_embeddings.dtype)
+        )
+        tokens = torch.cat([output_tokens, sparse_prompt_embeddings], dim=1)
+
+        if image_embeddings.shape[0] not in (1, b):
+            raise ValueError(f"image embeddings batch {image_embeddings.shape[0]} does not match prompts {b}")
+        src = image_embeddings + dense_prompt_embeddings  # broadcasts a single image over the prompt batch
+        if src.shape[0] != b:
+            src = src.expand(b, -1, -1, -1)
+        pos_src = image_pe.expand(b, -1, -1, -1)
+        h, w = src.shape[-2:]
+
+        hs, src_tokens = self.transformer(
+            src, pos_src, tokens, attn_sim=attn_sim, target_embedding=target_embedding
+        )
+        return hs, src_tokens, (int(h), int(w))
+
     def predict_tokens(
         self,
         image_embeddings: Tensor,
@@ -148,24 +185,17 @@ class MaskDecoder(nn.Module):
         Returns:
             IoU predictions ``B x K``, mask tokens ``B x K x D``, image tokens ``B x hw x D``, grid ``(h, w)``.
         """
-        b = sparse_prompt_embeddings.shape[0]
-        output_tokens = torch.cat([self.iou_token.weight, self.mask_tokens.weight], dim=0)
-        output_tokens = output_tokens.unsqueeze(0).expand(b, -1, -1).to(sparse_prompt_embeddings.dtype)
-        tokens = torch.cat([output_tokens, sparse_prompt_embeddings], dim=1)
-
-        if image_embeddings.shape[0] not in (1, b):
-            raise ValueError(f"image embeddings batch {image_embeddings.shape[0]} does not match prompts {b}")
-        src = image_embeddings + dense_prompt_embeddings  # broadcasts a single image over the prompt batch
-        if src.shape[0] != b:
-            src = src.expand(b, -1, -1, -1)
-        pos_src = image_pe.expand(b, -1, -1, -1)
-        h, w = src.shape[-2:]
-
-        hs, src_tokens = self.transformer(
-            src, pos_src, tokens, attn_sim=attn_sim, target_embedding=target_embedding
+        hs, src_tokens, grid = self.run_transformer(
+            image_embeddings,
+            image_pe,
+            sparse_prompt_embeddings,
+            dense_prompt_embeddings,
+            attn_sim=attn_sim,
+            target_embedding=target_embedding,
         )
-        iou_pred = self.iou_prediction_head(hs[:, 0, :])
-        return iou_pred, hs[:, 1 : 1 + self.num_mask_tokens, :], src_tokens, (int(h), int(w))
+        s = self._token_offset
+        iou_pred = self.iou_prediction_head(hs[:, s, :])
+        return iou_pred, hs[:, s + 1 : s + 1 + self.num_mask_tokens, :], src_tokens, grid
 
     def masks_from_tokens(self, mask_tokens_out: Tensor, src_tokens: Tensor, grid: tuple[int, int]) -> Tensor:
         """Hypernetwork heads + upscaling: mask tokens ``B x K x D`` and image tokens ``B x hw x D`` ->

@@ -132,55 +132,10 @@ class Sam2MaskDecoder(MaskDecoder):
             parts.insert(0, self.obj_score_token.weight)
         return torch.cat(parts, dim=0)
 
-    def run_transformer(
-        self,
-        image_embeddings: Tensor,
-        image_pe: Tensor,
-        sparse_prompt_embeddings: Tensor,
-        dense_prompt_embeddings: Tensor,
-        *,
-        attn_sim: Tensor | None = None,
-        target_embedding: Tensor | None = None,
-    ) -> tuple[Tensor, Tensor, tuple[int, int]]:
-        """The two-way transformer: output tokens ``B x T x D``, image tokens ``B x hw x D``, grid ``(h, w)``."""
-        b = sparse_prompt_embeddings.shape[0]
-        output_tokens = self._output_tokens().unsqueeze(0).expand(b, -1, -1)
-        tokens = torch.cat(
-            [output_tokens.to(sparse_prompt_embeddings.dtype), sparse_prompt_embeddings], dim=1
-        )
-        if image_embeddings.shape[0] not in (1, b):
-            raise ValueError(f"image embeddings batch {image_embeddings.shape[0]} does not match prompts {b}")
-        src = image_embeddings + dense_prompt_embeddings  # a single image broadcasts over the prompts
-        if src.shape[0] != b:
-            src = src.expand(b, -1, -1, -1)
-        h, w = src.shape[-2:]
-        hs, src_tokens = self.transformer(
-            src, image_pe.expand(b, -1, -1, -1), tokens, attn_sim=attn_sim, target_embedding=target_embedding
-        )
-        return hs, src_tokens, (int(h), int(w))
-
-    def predict_tokens(
-        self,
-        image_embeddings: Tensor,
-        image_pe: Tensor,
-        sparse_prompt_embeddings: Tensor,
-        dense_prompt_embeddings: Tensor,
-        *,
-        attn_sim: Tensor | None = None,
-        target_embedding: Tensor | None = None,
-    ) -> tuple[Tensor, Tensor, Tensor, tuple[int, int]]:
-        """Transformer + IoU head (as SAM's): IoU ``B x K``, mask tokens ``B x K x D``, image tokens, grid."""
-        hs, src_tokens, grid = self.run_transformer(
-            image_embeddings,
-            image_pe,
-            sparse_prompt_embeddings,
-            dense_prompt_embeddings,
-            attn_sim=attn_sim,
-            target_embedding=target_embedding,
-        )
-        s = 1 if self.pred_obj_scores else 0
-        iou_pred = self.iou_prediction_head(hs[:, s])
-        return iou_pred, hs[:, s + 1 : s + 1 + self.num_mask_tokens], src_tokens, grid
+    @property
+    def _token_offset(self) -> int:  # type: ignore[override]
+        """The object-score token, when there is one, comes before the IoU token."""
+        return 1 if self.pred_obj_scores else 0
 
     def object_scores(self, hs: Tensor) -> Tensor:
         """Object-presence logits ``B x 1`` from :meth:`run_transformer`'s output tokens (upstream: ``+10``,
