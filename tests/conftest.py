@@ -25,36 +25,32 @@ def shared() -> Path:
     return path
 
 
+def _reference(shared: Path, folder: str, marker: str, what: str) -> Path:
+    """``shared/reference/<folder>``, or a skip naming it when its ``marker`` file is absent."""
+    path = shared / "reference" / folder
+    if not (path / marker).is_file():
+        pytest.skip(f"{what} reference vectors not found in {path}")
+    return path
+
+
 @pytest.fixture(scope="session")
 def sam_reference(shared: Path) -> Path:
-    path = shared / "reference" / "sam"
-    if not (path / "sam_tiny_a.pth").is_file():
-        pytest.skip(f"SAM reference vectors not found in {path}")
-    return path
+    return _reference(shared, "sam", "sam_tiny_a.pth", "SAM")
 
 
 @pytest.fixture(scope="session")
 def mobilesam_reference(shared: Path) -> Path:
-    path = shared / "reference" / "mobilesam"
-    if not (path / "mobilesam_a.pth").is_file():
-        pytest.skip(f"MobileSAM reference vectors not found in {path}")
-    return path
+    return _reference(shared, "mobilesam", "mobilesam_a.pth", "MobileSAM")
 
 
 @pytest.fixture(scope="session")
 def sam2_reference(shared: Path) -> Path:
-    path = shared / "reference" / "sam2"
-    if not (path / "sam2_tiny_a.pth").is_file():
-        pytest.skip(f"SAM 2 reference vectors not found in {path}")
-    return path
+    return _reference(shared, "sam2", "sam2_tiny_a.pth", "SAM 2")
 
 
 @pytest.fixture(scope="session")
 def persam_reference(shared: Path) -> Path:
-    path = shared / "reference" / "persam"
-    if not (path / "persam_tiny_a.npz").is_file():
-        pytest.skip(f"PerSAM reference vectors not found in {path}")
-    return path
+    return _reference(shared, "persam", "persam_tiny_a.npz", "PerSAM")
 
 
 @pytest.fixture(scope="session")
