@@ -202,7 +202,16 @@ class Mask:
         """Restore from a saved compressed RLE without re-validating (project files we wrote ourselves)."""
         if not isinstance(rle, dict) or not isinstance(rle.get("counts"), str):
             raise MaskError("a saved mask must be a compressed RLE dict with str counts")
-        return cls._trusted({"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"]})
+        size = rle.get("size")
+        if (
+            not isinstance(size, list | tuple)
+            or len(size) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in size)
+        ):
+            raise MaskError(
+                f"a saved mask's size must be [height, width] (two non-negative integers), got {size!r}"
+            )
+        return cls._trusted({"size": [int(size[0]), int(size[1])], "counts": rle["counts"]})
 
     @property
     def height(self) -> int:

@@ -150,3 +150,20 @@ def test_valid_json_with_wrong_item_types_falls_back_to_backup(tmp_path: Path, w
     reopened = ProjectStore.open(tmp_path)  # a typed error, so the backup is used (no AttributeError)
     assert [i.id for i in reopened.project.image("img0.png").instances] == [iid]
     assert reopened.warnings and "backup" in reopened.warnings[0]
+
+
+@pytest.mark.parametrize("size", [[], [60], [60, "80"], [-1, 80], None, [60.5, 80]])
+def test_a_saved_mask_with_a_bad_size_is_a_mask_error(size: object) -> None:
+    """Found by the project-reader fuzz test: ``"size": []`` raised IndexError (a traceback) instead of the typed
+    error that makes the reader fall back to the backup."""
+    from annotator.core.errors import MaskError
+    from annotator.core.masks import Mask
+
+    with pytest.raises(MaskError, match="size"):
+        Mask.from_json({"size": size, "counts": "PX:4"})
+    assert (
+        Mask.from_json(
+            {"size": [60, 80], "counts": Mask.from_array(np.ones((60, 80), bool)).rle["counts"]}
+        ).area
+        == 4800
+    )
