@@ -29,7 +29,8 @@ from annotator.ui.controller import SAVE_FAILED_TITLE, CandidateView, SessionCon
 from annotator.ui.file_list import FileList
 from annotator.ui.models_dialog import open_models_dialog
 from annotator.ui.panels import CategoryPanel, InstancePanel
-from annotator.ui.tools import BrushTool, PolygonTool
+from annotator.ui.polygon_tool import PolygonTool
+from annotator.ui.tools import BrushTool
 from annotator.workers.image_loader import DecodedImage
 from annotator.workers.requests import EngineInfo, EngineRequest
 

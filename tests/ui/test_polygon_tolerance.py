@@ -57,3 +57,32 @@ def test_undo_of_a_simplify_moves_the_slider_back(qtbot, make_window, image_fold
     assert c.project.image("a.png").instance(instance_id).mask == edited
     press(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert slider.value() != before_value and tool.tolerance == slider.value() / 2
+
+
+def test_undo_and_redo_bring_back_the_edited_vertices_not_a_new_trace(
+    qtbot, make_window, image_folder
+) -> None:
+    window = make_window(image_folder, segmenter=DiscSegmenter())
+    c = window.controller
+    yy, xx = np.mgrid[:120, :160]
+    disc = (yy - 60) ** 2 + (xx - 80) ** 2 <= 35**2
+    instance = c.project.new_instance(Mask.from_array(disc), c.project.categories[0].id)
+    c.project.add_instance("a.png", instance)
+    c.select_instance(instance.id)
+    press(window, Qt.Key.Key_P)
+    tool = window.polygon
+    traced = {ring_id: list(ring) for ring_id, ring in tool.rings.items()}
+    x, y = tool.rings[(0, 0)][0]
+    tool.move_vertex((0, 0), 0, x + 7.5, y + 3.5)  # off the pixel grid: a re-trace could not give it back
+    edited = {ring_id: list(ring) for ring_id, ring in tool.rings.items()}
+    _click_groove(qtbot, window)  # simplify the edited shape
+    simplified = {ring_id: list(ring) for ring_id, ring in tool.rings.items()}
+    assert simplified != edited
+    press(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert tool.rings == edited, "undo restores the vertices as edited"
+    press(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert tool.rings == simplified
+    press(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    press(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # the vertex move itself
+    assert tool.rings == traced
+    assert len(tool.handles) == sum(len(r) for r in tool.rings.values())
