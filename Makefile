@@ -59,7 +59,7 @@ bench-persam: $(STAMP)
 	$(PY) -m benchmarks.persam --repeats 8
 
 bench-firstday: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks.firstday
+	QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks.firstday --checkpoint $(SHARED)/reference/mobilesam/mobilesam_a.pth
 
 # Issue 15 figures (ADR 0009); the short default run takes about a minute, --full the issue's counts.
 bench-reliability: $(STAMP)
