@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,9 @@ from shapely.geometry import MultiPolygon, Polygon
 
 from annotator.core.atomic import atomic_write_bytes
 from annotator.core.errors import CocoError, ModelError
+from annotator.core.formats.output import check_cancel
 from annotator.core.formats.selection import IMAGE_CHOICES as IMAGE_CHOICES
-from annotator.core.formats.selection import ExportSelection, select_for_export
+from annotator.core.formats.selection import ExportSelection, Progress, select_for_export
 from annotator.core.geometry import (
     CocoPolygons,
     coco_polygons_to_mask,
@@ -155,10 +157,16 @@ def build_coco(
 
 
 def build_coco_from(
-    selection: ExportSelection, mode: str, *, contiguous_ids: bool = False
+    selection: ExportSelection,
+    mode: str,
+    *,
+    contiguous_ids: bool = False,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
 ) -> tuple[dict[str, Any], ExportReport]:
     """The COCO dict of an export selection (:func:`~annotator.core.formats.selection.select_for_export`)
-    and a report; safe in a background thread (reads only the snapshot)."""
+    and a report; safe in a background thread (reads only the snapshot). ``progress(done, total)`` after
+    each image; ``cancel`` set: :class:`~annotator.core.formats.output.ExportCancelled`."""
     if mode not in SEGMENTATION_MODES:
         raise ModelError(f"segmentation mode must be one of {SEGMENTATION_MODES}, got {mode!r}")
     category_ids = {c.id: (c.index + 1 if contiguous_ids else c.id) for c in selection.categories}
@@ -167,6 +175,7 @@ def build_coco_from(
     out_images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     for record in selection.images:
+        check_cancel(cancel)
         image_id = len(out_images) + 1
         image = {
             "id": image_id,
@@ -196,6 +205,8 @@ def build_coco_from(
             if item.kind == "box":
                 del annotation["segmentation"]
             annotations.append({**(instance.coco_extras or {}), **annotation})
+        if progress is not None:
+            progress(image_id, len(selection.images))
     categories = [
         {"id": category_ids[c.id], "name": c.name, "supercategory": c.supercategory}
         for c in selection.categories
