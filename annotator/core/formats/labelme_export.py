@@ -118,7 +118,7 @@ def export_labelme(
             rings, holes, iou = object_parts(instance)
             min_iou = iou if min_iou is None else min(min_iou, iou)
             if holes:
-                report.changed.append(f"{label}: {holes} holes filled (labelme has none; IoU {iou:.3f})")
+                report.changed.append(f"{label}: {holes} hole(s) filled (labelme has none; IoU {iou:.3f})")
             group: int | None = None
             if len(rings) > 1:
                 groups += 1

@@ -149,7 +149,7 @@ def export_yolo(
             min_iou = min(min_iou, iou)
             if parts > 1 or holes:
                 report.changed.append(
-                    f"{label}: {parts} parts and {holes} holes joined into one polygon by zero-width bridges "
+                    f"{label}: {parts} part(s) and {holes} hole(s) joined into one polygon by zero-width bridges "
                     f"(IoU {iou:.3f})"
                 )
             if iou < MIN_POLYGON_IOU:
