@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,8 @@ def test_coco_through_the_common_entry_is_build_coco(tmp_path: Path) -> None:
     report = export_dataset(select_for_export(project), tmp_path / "a.json", ExportOptions(mode="auto"))
     coco, expected = build_coco(project, "auto")
     assert report.summary() == expected.summary() and report.warnings == expected.warnings
+    written = json.loads((tmp_path / "a.json").read_text())
+    assert all(written[key] == coco[key] for key in ("images", "annotations", "categories"))
     assert report.path == tmp_path / "a.json"
 
 
