@@ -31,7 +31,8 @@ from annotator.core.formats.output import (
     write_text,
 )
 from annotator.core.formats.selection import ExportSelection, Progress, output_stems
-from annotator.core.geometry import coco_polygons_to_mask, mask_iou, mask_to_geometry
+from annotator.core.formats.tracing import mask_rings, rasterise
+from annotator.core.geometry import mask_iou
 from annotator.core.masks import decode_rle
 from annotator.core.model import Instance
 
@@ -41,18 +42,16 @@ LABELME_VERSION = "5.5.0"
 
 def object_parts(instance: Instance) -> tuple[list[np.ndarray], int, float]:
     """The exterior rings of ``instance`` (``N x 2`` pixel coordinates each), its number of holes, and the
-    IoU of the filled rings against the mask."""
+    IoU of the filled rings (pycocotools) against the mask."""
     if instance.polygons is not None and len(instance.polygons) == 1:  # known exact, no holes by invariant
         return [np.asarray(instance.polygons[0], dtype=np.float64).reshape(-1, 2)], 0, 1.0
     x, y, w, h = instance.mask.bbox
-    crop = np.ascontiguousarray(decode_rle(instance.mask.rle)[y : y + h, x : x + w])
-    geometry = mask_to_geometry(crop)
-    rings = [np.asarray(p.exterior.coords, dtype=np.float64)[:-1] for p in geometry.geoms]
-    holes = sum(len(p.interiors) for p in geometry.geoms)
-    iou = 1.0
-    if holes:
-        iou = mask_iou(coco_polygons_to_mask([r.ravel().tolist() for r in rings], h, w), crop)
-    return [r + np.array([x, y]) for r in rings], holes, iou
+    crop = decode_rle(instance.mask.rle)[y : y + h, x : x + w]
+    parts = mask_rings(crop)
+    exteriors = [exterior for exterior, _holes in parts]
+    holes = sum(len(part_holes) for _exterior, part_holes in parts)
+    iou = mask_iou(rasterise(exteriors, h, w), crop) if holes else 1.0
+    return [ring + np.array([x, y]) for ring in exteriors], holes, iou
 
 
 def _shape(label: str, points: list[list[float]], shape_type: str, group_id: int | None) -> dict[str, Any]:
@@ -124,7 +123,7 @@ def export_labelme(
                 groups += 1
                 group = groups
             for ring in rings:
-                points = [[round(float(px), 3), round(float(py), 3)] for px, py in ring]
+                points = np.round(ring, 3).tolist()
                 shapes.append(_shape(name, points, "polygon", group))
         stem = stems[image.file_name]
         suffix = PurePosixPath(image.file_name).suffix

@@ -24,14 +24,13 @@ def _closest(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
     return int(i), int(j)
 
 
-def merge_rings(rings: CocoPolygons) -> list[float]:
-    """One flat ``[x0, y0, x1, y1, ...]`` ring through every ring of ``rings`` (pixel coordinates).
-
-    One ring is returned as it is. Cost: ``O(sum of N_i * N_(i+1))`` for the closest vertices.
+def merge_rings(rings: CocoPolygons | list[np.ndarray]) -> np.ndarray:
+    """One ``N x 2`` ring through every ring of ``rings`` (flat COCO lists or ``N_i x 2`` arrays, pixel
+    coordinates). One ring is returned as it is. Cost: ``O(sum of N_i * N_(i+1))`` for the closest vertices.
     """
     parts = [np.asarray(ring, dtype=np.float64).reshape(-1, 2) for ring in rings]
     if len(parts) == 1:
-        return [float(v) for v in parts[0].ravel()]
+        return parts[0]
     entry = [0] * len(parts)  # where the walk enters part i (from part i-1)
     exit_ = [0] * len(parts)  # where it leaves part i for part i+1
     for i in range(1, len(parts)):
@@ -49,5 +48,4 @@ def merge_rings(rings: CocoPolygons) -> list[float]:
         out = (exit_[i] - entry[i]) % len(part)
         forward.append(rolled[: out + 1])
         back.append(np.concatenate([rolled[out:], rolled[:1]]))  # the rest of the ring, back to the entry
-    path = np.concatenate(forward + back[::-1])
-    return [float(v) for v in path.ravel()]
+    return np.concatenate(forward + back[::-1])

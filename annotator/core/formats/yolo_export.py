@@ -37,12 +37,8 @@ from annotator.core.formats.output import (
 )
 from annotator.core.formats.polygon_merge import merge_rings
 from annotator.core.formats.selection import ExportSelection, Progress, output_stems, split_train_val
-from annotator.core.geometry import (
-    coco_polygons_to_mask,
-    geometry_to_bridged_polygons,
-    mask_iou,
-    mask_to_geometry,
-)
+from annotator.core.formats.tracing import bridged, mask_rings, rasterise
+from annotator.core.geometry import mask_iou
 from annotator.core.masks import decode_rle
 from annotator.core.model import Instance
 
@@ -70,23 +66,21 @@ def data_yaml(out: Path, categories: list[str], *, split: bool) -> str:
 
 
 def _numbers(values: np.ndarray) -> str:
-    return " ".join(f"{v:.6f}" for v in np.clip(values, 0.0, 1.0))
+    return " ".join(map("{:.6f}".format, np.clip(values, 0.0, 1.0).tolist()))
 
 
-def segment_line(instance: Instance, width: int, height: int) -> tuple[list[float], float, int, int]:
-    """The one polygon of ``instance`` (pixel coordinates), the IoU of its rasterisation against the mask,
-    and how many parts and holes were joined into it."""
+def segment_line(instance: Instance) -> tuple[np.ndarray, float, int, int]:
+    """The one polygon of ``instance`` (``N x 2`` pixel coordinates), the IoU of its rasterisation
+    (pycocotools) against the mask, and how many parts and holes were joined into it."""
     if instance.polygons is not None and len(instance.polygons) == 1:  # known exact, one ring
-        return [float(v) for v in instance.polygons[0]], 1.0, 1, 0
+        return np.asarray(instance.polygons[0], dtype=np.float64).reshape(-1, 2), 1.0, 1, 0
     x, y, w, h = instance.mask.bbox
-    crop = np.ascontiguousarray(decode_rle(instance.mask.rle)[y : y + h, x : x + w])
-    geometry = mask_to_geometry(crop)
-    rings = geometry_to_bridged_polygons(geometry)
-    holes = sum(len(part.interiors) for part in geometry.geoms)
-    ring = merge_rings(rings)
-    iou = mask_iou(coco_polygons_to_mask([ring], h, w), crop)
-    points = np.asarray(ring).reshape(-1, 2) + np.array([x, y])
-    return [float(v) for v in points.ravel()], iou, len(rings), holes
+    crop = decode_rle(instance.mask.rle)[y : y + h, x : x + w]
+    parts = mask_rings(crop)
+    holes = sum(len(part[1]) for part in parts)
+    ring = merge_rings([bridged(exterior, part_holes) for exterior, part_holes in parts])
+    iou = 1.0 if len(parts) == 1 and not holes else mask_iou(rasterise([ring], h, w), crop)
+    return ring + np.array([x, y]), iou, len(parts), holes
 
 
 def _detect_box(instance: Instance) -> tuple[float, float, float, float]:
@@ -145,7 +139,7 @@ def export_yolo(
             if instance.box is not None:
                 report.not_written.append(f"{label}: box only, no mask (export yolo-det, or boxes to masks)")
                 continue
-            ring, iou, parts, holes = segment_line(instance, image.width, image.height)
+            ring, iou, parts, holes = segment_line(instance)
             min_iou = min(min_iou, iou)
             if parts > 1 or holes:
                 report.changed.append(
@@ -154,8 +148,7 @@ def export_yolo(
                 )
             if iou < MIN_POLYGON_IOU:
                 report.warnings.append(f"{label}: the one polygon matches the mask only with IoU {iou:.3f}")
-            scale = np.tile([1.0 / image.width, 1.0 / image.height], len(ring) // 2)
-            lines.append(f"{cls} {_numbers(np.asarray(ring) * scale)}")
+            lines.append(f"{cls} {_numbers((ring / [image.width, image.height]).ravel())}")
         if len(set(lines)) < len(lines):
             report.warnings.append(f"{image.file_name}: identical objects, Ultralytics keeps one of each")
         report.objects += len(lines)
