@@ -30,21 +30,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from shapely.geometry import MultiPolygon, Polygon
 
 from annotator.core.atomic import atomic_write_bytes
 from annotator.core.errors import CocoError, ModelError
 from annotator.core.formats.output import check_cancel
 from annotator.core.formats.selection import IMAGE_CHOICES as IMAGE_CHOICES
 from annotator.core.formats.selection import ExportSelection, Progress, select_for_export
-from annotator.core.geometry import (
-    CocoPolygons,
-    coco_polygons_to_mask,
-    geometry_to_bridged_polygons,
-    geometry_to_coco_polygons,
-    mask_iou,
-    mask_to_geometry,
-)
+from annotator.core.formats.tracing import bridged, decode_crop, mask_rings, rasterise
+from annotator.core.geometry import CocoPolygons, mask_iou
 from annotator.core.model import SEGMENTATION_MODES, Instance, Project
 
 MIN_POLYGON_IOU = 0.98
@@ -103,15 +96,15 @@ class Written:
 
 
 def _polygons_for(crop: np.ndarray, fill_holes: bool) -> tuple[CocoPolygons, np.ndarray]:
-    """Polygons of a bbox crop (holes bridged, or filled) and what pycocotools rasterises them to."""
-    geometry = mask_to_geometry(crop)
-    if fill_holes:
-        polygons = geometry_to_coco_polygons(MultiPolygon([Polygon(p.exterior) for p in geometry.geoms]))
-    else:
-        polygons = geometry_to_bridged_polygons(geometry)
-    if not polygons:
+    """Polygons of a bbox crop (holes bridged, or filled) and what pycocotools rasterises them to.
+
+    The outline is traced exactly (:func:`~annotator.core.formats.tracing.mask_rings`: OpenCV, checked, with
+    :func:`~annotator.core.geometry.mask_to_geometry`'s shapely union as the fallback)."""
+    parts = mask_rings(crop)
+    rings = [exterior if fill_holes else bridged(exterior, holes) for exterior, holes in parts]
+    if not rings:
         return [], np.zeros_like(crop)
-    return polygons, coco_polygons_to_mask(polygons, *crop.shape)
+    return [ring.ravel().tolist() for ring in rings], rasterise(rings, *crop.shape)
 
 
 def segmentation_for(instance: Instance, mode: str, label: str) -> Written:
@@ -127,7 +120,7 @@ def segmentation_for(instance: Instance, mode: str, label: str) -> Written:
     if instance.polygons is not None:  # exact by the Instance invariant
         return Written([list(p) for p in instance.polygons], "polygon", as_rle.area, as_rle.bbox)
     x, y, w, h = mask.bbox
-    crop = np.ascontiguousarray(mask.array()[y : y + h, x : x + w])
+    crop = decode_crop(mask)  # not the shared decode cache: exports run in a worker thread
     polygons, decoded = _polygons_for(crop, fill_holes=False)
     if polygons and np.array_equal(decoded, crop):
         return Written(_shift(polygons, x, y), "polygon", as_rle.area, as_rle.bbox)

@@ -31,9 +31,8 @@ from annotator.core.formats.output import (
     write_text,
 )
 from annotator.core.formats.selection import ExportSelection, Progress, output_stems
-from annotator.core.formats.tracing import mask_rings, rasterise
+from annotator.core.formats.tracing import decode_crop, mask_rings, rasterise
 from annotator.core.geometry import mask_iou
-from annotator.core.masks import decode_rle
 from annotator.core.model import Instance
 
 LABELME_VERSION = "5.5.0"
@@ -46,7 +45,7 @@ def object_parts(instance: Instance) -> tuple[list[np.ndarray], int, float]:
     if instance.polygons is not None and len(instance.polygons) == 1:  # known exact, no holes by invariant
         return [np.asarray(instance.polygons[0], dtype=np.float64).reshape(-1, 2)], 0, 1.0
     x, y, w, h = instance.mask.bbox
-    crop = decode_rle(instance.mask.rle)[y : y + h, x : x + w]
+    crop = decode_crop(instance.mask)
     parts = mask_rings(crop)
     exteriors = [exterior for exterior, _holes in parts]
     holes = sum(len(part_holes) for _exterior, part_holes in parts)
@@ -133,7 +132,7 @@ def export_labelme(
         except ExportError as exc:
             report.warnings.append(f"{image.file_name}: JSON written, image not: {exc.reason}")
         document = labelme_document(target.name, image.height, image.width, shapes)
-        write_text(out / f"{stem}.json", json.dumps(document, ensure_ascii=False, indent=2))
+        write_text(out / f"{stem}.json", json.dumps(document, ensure_ascii=False, separators=(",", ":")))
         report.images += 1
         if progress is not None:
             progress(done + 1, len(selection.images))

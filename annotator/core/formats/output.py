@@ -12,7 +12,6 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from annotator.core.atomic import atomic_write_bytes
 from annotator.core.errors import FileError
 
 IMAGE_MODES: tuple[str, ...] = ("link", "copy")
@@ -83,16 +82,21 @@ def prepare_folder(path: Path, *, overwrite: bool) -> None:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write a UTF-8 text file atomically (parents created). Raises :class:`ExportError`."""
+    """Write a UTF-8 text file as :func:`write_bytes` does. Raises :class:`ExportError`."""
     write_bytes(path, text.encode("utf-8"))
 
 
 def write_bytes(path: Path, data: bytes) -> None:
-    """Write a file atomically (parents created). Raises :class:`ExportError`."""
+    """Write a file (parents created) through a temporary file and ``os.replace``: a reader never sees half a
+    file. Not fsynced (thousands of small files; an interrupted export is simply run again, unlike the
+    project file). Raises :class:`ExportError`."""
+    temporary = path.with_name(f".{path.name}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, data)
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
     except OSError as exc:
+        temporary.unlink(missing_ok=True)
         raise ExportError(path, f"cannot write: {exc}") from exc
 
 

@@ -17,9 +17,25 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from annotator.core.geometry import mask_to_geometry
+from annotator.core.masks import Mask
 
 Ring = np.ndarray
 """``N x 2`` float64 vertices ``(x, y)`` in pixel-edge coordinates, not closed (the last is not the first)."""
+
+
+def decode_crop(mask: Mask) -> np.ndarray:
+    """The ``h x w`` bool crop of ``mask`` at its bounding box ``(x, y, w, h)``.
+
+    Decoded without the shared decode cache (safe in an export thread) and converted to bool only inside the
+    box (the full decode is pycocotools' column-major uint8, cheap to slice).
+    """
+    x, y, w, h = mask.bbox
+    counts = mask.rle["counts"]
+    rle = {
+        "size": list(mask.rle["size"]),
+        "counts": counts.encode("ascii") if isinstance(counts, str) else counts,
+    }
+    return np.ascontiguousarray(mask_utils.decode(rle)[y : y + h, x : x + w], dtype=bool)
 
 
 def rasterise(rings: list[Ring], height: int, width: int) -> np.ndarray:

@@ -44,7 +44,7 @@ from annotator.core.formats.selection import (
     output_stems,
     split_train_val,
 )
-from annotator.core.masks import decode_rle
+from annotator.core.formats.tracing import decode_crop
 from annotator.core.model import Instance
 
 MAX_VALUE = 254
@@ -73,7 +73,7 @@ def palette_png(values: np.ndarray) -> bytes:
     image = Image.fromarray(np.ascontiguousarray(values, dtype=np.uint8))
     image.putpalette(_PALETTE)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    image.save(buffer, format="PNG", compress_level=1)  # fast; these PNGs are small anyway
     return buffer.getvalue()
 
 
@@ -122,7 +122,7 @@ def _paint(
     class_values = np.zeros_like(object_values)
     for value, instance in enumerate(objects, start=1):
         x, y, w, h = instance.mask.bbox
-        crop = decode_rle(instance.mask.rle)[y : y + h, x : x + w]
+        crop = decode_crop(instance.mask)
         object_values[y : y + h, x : x + w][crop] = value
         class_values[y : y + h, x : x + w][crop] = classes[instance.category_id]
     counts = np.bincount(object_values.ravel(), minlength=len(objects) + 1)

@@ -37,9 +37,8 @@ from annotator.core.formats.output import (
 )
 from annotator.core.formats.polygon_merge import merge_rings
 from annotator.core.formats.selection import ExportSelection, Progress, output_stems, split_train_val
-from annotator.core.formats.tracing import bridged, mask_rings, rasterise
+from annotator.core.formats.tracing import bridged, decode_crop, mask_rings, rasterise
 from annotator.core.geometry import mask_iou
-from annotator.core.masks import decode_rle
 from annotator.core.model import Instance
 
 YOLO_TASKS = {"yolo-seg": "segment", "yolo-det": "detect"}
@@ -75,7 +74,7 @@ def segment_line(instance: Instance) -> tuple[np.ndarray, float, int, int]:
     if instance.polygons is not None and len(instance.polygons) == 1:  # known exact, one ring
         return np.asarray(instance.polygons[0], dtype=np.float64).reshape(-1, 2), 1.0, 1, 0
     x, y, w, h = instance.mask.bbox
-    crop = decode_rle(instance.mask.rle)[y : y + h, x : x + w]
+    crop = decode_crop(instance.mask)
     parts = mask_rings(crop)
     holes = sum(len(part[1]) for part in parts)
     ring = merge_rings([bridged(exterior, part_holes) for exterior, part_holes in parts])
