@@ -83,14 +83,12 @@ def _shapely_parts(crop: np.ndarray) -> list[tuple[Ring, list[Ring]]]:
 
 
 def mask_rings(crop: np.ndarray) -> list[tuple[Ring, list[Ring]]]:
-    """The parts of an ``H x W`` bool crop: each an exterior ring and its hole rings, exact (they rasterise
-    with pycocotools, holes subtracted, to ``crop``)."""
+    """The parts of an ``H x W`` bool crop: each an exterior ring and its hole rings, exact: the parts, holes
+    joined by :func:`bridged`, rasterise with pycocotools to ``crop`` (checked; else the shapely outline)."""
     crop = np.asarray(crop, dtype=bool)
     parts = _traced(crop)
     h, w = crop.shape
-    filled = rasterise([p[0] for p in parts], h, w)
-    holes = rasterise([r for p in parts for r in p[1]], h, w)
-    if np.array_equal(filled & ~holes, crop):
+    if np.array_equal(rasterise([bridged(*part) for part in parts], h, w), crop):
         return parts
     return _shapely_parts(crop)
 
