@@ -26,8 +26,10 @@ def folder(tmp_path: Path) -> Path:
     return folder
 
 
-def test_the_cli_offers_every_format() -> None:
+def test_the_cli_offers_every_format_and_the_readme_lists_them() -> None:
     assert FORMAT_CHOICES == EXPORT_FORMATS and EXPORT_FORMATS[0] == "coco"
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert all(f"`{name}`" in readme for name in EXPORT_FORMATS)
 
 
 @pytest.mark.parametrize("name", ["yolo-seg", "yolo-det", "voc", "labelme"])
