@@ -78,3 +78,10 @@ def test_voc_flattens_subfolders_into_unique_names(tmp_path: Path) -> None:
         "img1.xml",
         "sub_img0.xml",
     ]
+
+
+def test_voc_reports_images_stored_rotated(tmp_path: Path) -> None:
+    project = build(tmp_path / "project")
+    project.update_image("img0.png", metadata={"exif_orientation": 6})
+    report = export_voc(select_for_export(project), tmp_path / "voc")
+    assert any("img0.png: the file is stored rotated (EXIF orientation 6)" in w for w in report.warnings)

@@ -42,8 +42,6 @@ LABELME_VERSION = "5.5.0"
 def object_parts(instance: Instance) -> tuple[list[np.ndarray], int, float]:
     """The exterior rings of ``instance`` (``N x 2`` pixel coordinates each), its number of holes, and the
     IoU of the filled rings (pycocotools) against the mask."""
-    if instance.polygons is not None and len(instance.polygons) == 1:  # known exact, no holes by invariant
-        return [np.asarray(instance.polygons[0], dtype=np.float64).reshape(-1, 2)], 0, 1.0
     x, y, w, h = instance.mask.bbox
     crop = decode_crop(instance.mask)
     parts = mask_rings(crop)

@@ -50,6 +50,8 @@ class SelectedImage:
     path: Path
     instances: tuple[Instance, ...]
     coco_extras: dict[str, Any] = field(default_factory=dict)
+    exif_orientation: int = 1
+    """The file's EXIF orientation tag (1: none); sizes and masks are as displayed, with it applied."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,11 @@ def _selected(status: ImageStatus, images: str, annotated: bool) -> bool:
         return True
     done = status is ImageStatus.DONE
     return done if images == "done" else done or annotated
+
+
+def _orientation(metadata: dict[str, Any]) -> int:
+    value = metadata.get("exif_orientation", 1)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 1
 
 
 def select_for_export(project: Project, images: str = "annotated") -> ExportSelection:
@@ -113,6 +120,7 @@ def select_for_export(project: Project, images: str = "annotated") -> ExportSele
                 path=project.root / record.file_name,
                 instances=tuple(kept),
                 coco_extras=dict(record.extras.get("coco", {})),
+                exif_orientation=_orientation(record.metadata),
             )
         )
     categories = tuple(

@@ -15,7 +15,8 @@ drawn on top in the app) owns the pixels; partly or wholly covered objects are r
 objects first, in PNG order, then box-only objects (which have no pixels in the PNGs: reported). ``bndbox`` is
 VOC's 1-based inclusive pixel range; ``truncated`` and ``difficult`` are 0 (the app records neither). At most
 254 mask objects per image fit the object PNG (the rest reported) and at most 254 categories the class PNG.
-Crowd regions are not written (VOC has none): reported.
+Crowd regions are not written (VOC has none): reported. Images stored rotated (an EXIF orientation tag) are
+linked as they are and reported: the masks follow the displayed image, as Ultralytics and labelme read them.
 """
 
 from __future__ import annotations
@@ -182,6 +183,11 @@ def export_voc(
         write_bytes(out / "SegmentationClass" / f"{stem}.png", palette_png(class_values))
         objects = [(category_names[i.category_id], i) for i in masks + boxes]
         write_bytes(out / "Annotations" / f"{stem}.xml", annotation_xml(image, file_name, objects))
+        if image.exif_orientation not in (0, 1):
+            report.warnings.append(
+                f"{image.file_name}: the file is stored rotated (EXIF orientation {image.exif_orientation}); "
+                "the PNGs and boxes follow the displayed image, readers that ignore EXIF see it turned"
+            )
         try:
             report.copied_images += place_image(image.path, out / "JPEGImages" / file_name, image_mode)
         except ExportError as exc:
