@@ -52,3 +52,12 @@ def test_decode_crop_is_the_mask_at_its_box() -> None:
     mask[9, 12] = False
     crop = decode_crop(Mask.from_array(mask))
     assert crop.dtype == bool and np.array_equal(crop, mask[7:19, 11:30])
+    rng = np.random.default_rng(5)
+    for _ in range(100):  # random masks, some touching the borders, some full
+        h, w = (int(v) for v in rng.integers(1, 30, 2))
+        mask = rng.random((h, w)) < rng.uniform(0.05, 1.0)
+        if not mask.any():
+            continue
+        ys, xs = np.nonzero(mask)
+        box = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+        assert np.array_equal(decode_crop(Mask.from_array(mask)), box)

@@ -17,7 +17,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from annotator.core.geometry import mask_to_geometry
-from annotator.core.masks import Mask
+from annotator.core.masks import Mask, rle_runs
 
 Ring = np.ndarray
 """``N x 2`` float64 vertices ``(x, y)`` in pixel-edge coordinates, not closed (the last is not the first)."""
@@ -26,16 +26,18 @@ Ring = np.ndarray
 def decode_crop(mask: Mask) -> np.ndarray:
     """The ``h x w`` bool crop of ``mask`` at its bounding box ``(x, y, w, h)``.
 
-    Decoded without the shared decode cache (safe in an export thread) and converted to bool only inside the
-    box (the full decode is pycocotools' column-major uint8, cheap to slice).
+    Built from the run lengths of the columns ``x .. x+w`` only (RLE is column-major), so an object costs its
+    box, not the whole image; the shared decode cache is not touched (safe in an export thread).
     """
     x, y, w, h = mask.bbox
-    counts = mask.rle["counts"]
-    rle = {
-        "size": list(mask.rle["size"]),
-        "counts": counts.encode("ascii") if isinstance(counts, str) else counts,
-    }
-    return np.ascontiguousarray(mask_utils.decode(rle)[y : y + h, x : x + w], dtype=bool)
+    height = mask.height
+    runs = np.asarray(rle_runs(mask.rle), dtype=np.int64)
+    ends = np.cumsum(runs)
+    low, high = x * height, (x + w) * height
+    lengths = np.clip(ends, low, high) - np.clip(ends - runs, low, high)
+    values = np.arange(len(runs)) % 2 == 1  # runs alternate, background first
+    columns = np.repeat(values, lengths).reshape(w, height)
+    return np.ascontiguousarray(columns.T[y : y + h])
 
 
 def rasterise(rings: list[Ring], height: int, width: int) -> np.ndarray:
