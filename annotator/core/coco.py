@@ -69,11 +69,11 @@ class ExportReport:
 
 
 def _shift(polygons: CocoPolygons, dx: int, dy: int) -> CocoPolygons:
-    out = []
-    for ring in polygons:
-        pts = np.asarray(ring, dtype=np.float64).reshape(-1, 2) + np.array([dx, dy])
-        out.append([round(float(v), 3) for v in pts.ravel()])
-    return out
+    shift = np.array([dx, dy], dtype=np.float64)
+    return [
+        np.round(np.asarray(ring, dtype=np.float64).reshape(-1, 2) + shift, 3).ravel().tolist()
+        for ring in polygons
+    ]
 
 
 def _bbox(mask: np.ndarray) -> list[int]:

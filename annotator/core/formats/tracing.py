@@ -50,7 +50,9 @@ def rasterise(rings: list[Ring], height: int, width: int) -> np.ndarray:
 
 def _edge_ring(contour: np.ndarray) -> Ring:
     points = (contour.reshape(-1, 2) - 1 + 1) // 2  # padded by 1; ceil(u / 2) == (u + 1) // 2
-    keep = np.any(points != np.roll(points, 1, axis=0), axis=1)
+    keep = np.ones(len(points), dtype=bool)  # drop a vertex equal to the one before it (cyclically)
+    keep[1:] = np.any(points[1:] != points[:-1], axis=1)
+    keep[0] = len(points) == 1 or bool(np.any(points[0] != points[-1]))
     return points[keep].astype(np.float64)
 
 
