@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export QT_QPA_PLATFORM ?= $(if $(DISPLAY),,offscreen)
 
 .PHONY: run test lint format setup clean bench-engine bench-noc bench-auto bench-ui bench-cache bench-switching \
-	bench-persam bench-firstday bench-reliability bench-models
+	bench-persam bench-firstday bench-reliability bench-models bench-formats
 
 setup: $(STAMP)
 
@@ -60,6 +60,10 @@ bench-persam: $(STAMP)
 
 bench-firstday: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks.firstday --checkpoint $(SHARED)/reference/mobilesam/mobilesam_a.pth
+
+# Issue 14: export of 2,000 objects on 50 images in each format (target <= 5 s each).
+bench-formats: $(STAMP)
+	$(PY) -m benchmarks.formats
 
 # Issue 15 figures (ADR 0009); the short default run takes about a minute, --full the issue's counts.
 bench-reliability: $(STAMP)

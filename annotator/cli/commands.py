@@ -19,7 +19,9 @@ class CommandEntry:
 
 
 COMMANDS: dict[str, CommandEntry] = {
-    "export": CommandEntry("annotator.cli.export_cmd", "export a project's annotations as COCO JSON"),
+    "export": CommandEntry(
+        "annotator.cli.export_cmd", "export a project's annotations (COCO JSON, YOLO, Pascal VOC or labelme)"
+    ),
     "import": CommandEntry("annotator.cli.import_cmd", "import a COCO JSON file into a folder's project"),
     "bench": CommandEntry("annotator.cli.bench_cmd", "benchmarks of the segmentation engines"),
     "auto": CommandEntry(

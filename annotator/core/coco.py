@@ -24,28 +24,23 @@ from __future__ import annotations
 
 import datetime
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from shapely.geometry import MultiPolygon, Polygon
 
 from annotator.core.atomic import atomic_write_bytes
 from annotator.core.errors import CocoError, ModelError
-from annotator.core.geometry import (
-    CocoPolygons,
-    coco_polygons_to_mask,
-    geometry_to_bridged_polygons,
-    geometry_to_coco_polygons,
-    mask_iou,
-    mask_to_geometry,
-)
-from annotator.core.model import SEGMENTATION_MODES, ImageRecord, ImageStatus, Instance, Project
+from annotator.core.formats.output import check_cancel
+from annotator.core.formats.selection import IMAGE_CHOICES as IMAGE_CHOICES
+from annotator.core.formats.selection import ExportSelection, Progress, select_for_export
+from annotator.core.formats.tracing import bridged, decode_crop, mask_rings, rasterise
+from annotator.core.geometry import CocoPolygons, mask_iou
+from annotator.core.model import SEGMENTATION_MODES, Instance, Project
 
 MIN_POLYGON_IOU = 0.98
-IMAGE_CHOICES: tuple[str, ...] = ("annotated", "done", "all")
-"""Which images an export writes (see the module docstring)."""
 
 
 @dataclass
@@ -74,11 +69,11 @@ class ExportReport:
 
 
 def _shift(polygons: CocoPolygons, dx: int, dy: int) -> CocoPolygons:
-    out = []
-    for ring in polygons:
-        pts = np.asarray(ring, dtype=np.float64).reshape(-1, 2) + np.array([dx, dy])
-        out.append([round(float(v), 3) for v in pts.ravel()])
-    return out
+    shift = np.array([dx, dy], dtype=np.float64)
+    return [
+        np.round(np.asarray(ring, dtype=np.float64).reshape(-1, 2) + shift, 3).ravel().tolist()
+        for ring in polygons
+    ]
 
 
 def _bbox(mask: np.ndarray) -> list[int]:
@@ -101,15 +96,15 @@ class Written:
 
 
 def _polygons_for(crop: np.ndarray, fill_holes: bool) -> tuple[CocoPolygons, np.ndarray]:
-    """Polygons of a bbox crop (holes bridged, or filled) and what pycocotools rasterises them to."""
-    geometry = mask_to_geometry(crop)
-    if fill_holes:
-        polygons = geometry_to_coco_polygons(MultiPolygon([Polygon(p.exterior) for p in geometry.geoms]))
-    else:
-        polygons = geometry_to_bridged_polygons(geometry)
-    if not polygons:
+    """Polygons of a bbox crop (holes bridged, or filled) and what pycocotools rasterises them to.
+
+    The outline is traced exactly (:func:`~annotator.core.formats.tracing.mask_rings`: OpenCV, checked, with
+    :func:`~annotator.core.geometry.mask_to_geometry`'s shapely union as the fallback)."""
+    parts = mask_rings(crop)
+    rings = [exterior if fill_holes else bridged(exterior, holes) for exterior, holes in parts]
+    if not rings:
         return [], np.zeros_like(crop)
-    return polygons, coco_polygons_to_mask(polygons, *crop.shape)
+    return [ring.ravel().tolist() for ring in rings], rasterise(rings, *crop.shape)
 
 
 def segmentation_for(instance: Instance, mode: str, label: str) -> Written:
@@ -125,7 +120,7 @@ def segmentation_for(instance: Instance, mode: str, label: str) -> Written:
     if instance.polygons is not None:  # exact by the Instance invariant
         return Written([list(p) for p in instance.polygons], "polygon", as_rle.area, as_rle.bbox)
     x, y, w, h = mask.bbox
-    crop = np.ascontiguousarray(mask.array()[y : y + h, x : x + w])
+    crop = decode_crop(mask)  # not the shared decode cache: exports run in a worker thread
     polygons, decoded = _polygons_for(crop, fill_holes=False)
     if polygons and np.array_equal(decoded, crop):
         return Written(_shift(polygons, x, y), "polygon", as_rle.area, as_rle.bbox)
@@ -143,13 +138,6 @@ def segmentation_for(instance: Instance, mode: str, label: str) -> Written:
     return as_rle
 
 
-def _selected(record: ImageRecord, images: str, annotated: bool) -> bool:
-    if images == "all":
-        return True
-    done = record.status is ImageStatus.DONE
-    return done if images == "done" else done or annotated
-
-
 def build_coco(
     project: Project, mode: str | None = None, *, images: str = "annotated", contiguous_ids: bool = False
 ) -> tuple[dict[str, Any], ExportReport]:
@@ -158,32 +146,29 @@ def build_coco(
     mode = project.settings.segmentation_mode if mode is None else mode
     if mode not in SEGMENTATION_MODES:
         raise ModelError(f"segmentation mode must be one of {SEGMENTATION_MODES}, got {mode!r}")
-    if images not in IMAGE_CHOICES:
-        raise ModelError(f"images must be one of {IMAGE_CHOICES}, got {images!r}")
-    category_ids = {
-        c.id: (index if contiguous_ids else c.id) for index, c in enumerate(project.categories, start=1)
-    }
-    report = ExportReport()
+    return build_coco_from(select_for_export(project, images), mode, contiguous_ids=contiguous_ids)
+
+
+def build_coco_from(
+    selection: ExportSelection,
+    mode: str,
+    *,
+    contiguous_ids: bool = False,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> tuple[dict[str, Any], ExportReport]:
+    """The COCO dict of an export selection (:func:`~annotator.core.formats.selection.select_for_export`)
+    and a report; safe in a background thread (reads only the snapshot). ``progress(done, total)`` after
+    each image; ``cancel`` set: :class:`~annotator.core.formats.output.ExportCancelled`."""
+    if mode not in SEGMENTATION_MODES:
+        raise ModelError(f"segmentation mode must be one of {SEGMENTATION_MODES}, got {mode!r}")
+    category_ids = {c.id: (c.index + 1 if contiguous_ids else c.id) for c in selection.categories}
+    report = ExportReport(images_skipped=selection.images_skipped, empty_skipped=selection.empty_skipped)
+    report.warnings += selection.warnings
     out_images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
-    for record in project.images:
-        if record.status is ImageStatus.ERROR:
-            report.images_skipped += 1
-            report.warnings.append(
-                f"{record.file_name}: not written, the image cannot be read ({record.error})"
-            )
-            continue
-        written: list[tuple[Instance, Written]] = []
-        for instance in record.instances:
-            label = f"{record.file_name}, object {instance.id}"
-            if instance.mask.area == 0:
-                report.empty_skipped += 1
-                report.warnings.append(f"{label}: empty mask, not written")
-                continue
-            written.append((instance, segmentation_for(instance, mode, label)))
-        if not _selected(record, images, bool(written)):
-            report.images_skipped += 1
-            continue
+    for record in selection.images:
+        check_cancel(cancel)
         image_id = len(out_images) + 1
         image = {
             "id": image_id,
@@ -191,8 +176,9 @@ def build_coco(
             "width": record.width,
             "height": record.height,
         }
-        out_images.append({**record.extras.get("coco", {}), **image})
-        for instance, item in written:
+        out_images.append({**record.coco_extras, **image})
+        for instance in record.instances:
+            item = segmentation_for(instance, mode, f"{record.file_name}, object {instance.id}")
             if item.warning:
                 report.warnings.append(item.warning)
             if item.rle_only:
@@ -212,19 +198,20 @@ def build_coco(
             if item.kind == "box":
                 del annotation["segmentation"]
             annotations.append({**(instance.coco_extras or {}), **annotation})
+        if progress is not None:
+            progress(image_id, len(selection.images))
     categories = [
         {"id": category_ids[c.id], "name": c.name, "supercategory": c.supercategory}
-        for c in project.categories
+        for c in selection.categories
     ]
     report.images, report.annotations = len(out_images), len(annotations)
-    kept = project.extras.get("coco", {})  # keys of an imported file: info, licenses...
     coco = {
         "info": {
             "description": "Exported by sam-annotator",
             "date_created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         },
         "licenses": [],
-        **kept,
+        **selection.project_coco_extras,  # keys of an imported file: info, licenses...
         "images": out_images,
         "annotations": annotations,
         "categories": categories,
@@ -242,8 +229,14 @@ def export_coco(
 ) -> ExportReport:
     """Write ``project`` as a COCO JSON file at ``path`` (atomic; options as :func:`build_coco`). Raises
     :class:`CocoError` if it cannot."""
-    path = Path(path)
     coco, report = build_coco(project, mode, images=images, contiguous_ids=contiguous_ids)
+    return write_coco(coco, report, path)
+
+
+def write_coco(coco: dict[str, Any], report: ExportReport, path: str | Path) -> ExportReport:
+    """Write a built COCO dict at ``path`` (atomic) and return ``report`` with its path. Raises
+    :class:`CocoError` if it cannot."""
+    path = Path(path)
     try:
         atomic_write_bytes(path, json.dumps(coco, separators=(",", ":")).encode("utf-8"))
     except OSError as exc:

@@ -103,6 +103,16 @@ def _coco(rle: Rle) -> dict[str, Any]:
     }
 
 
+def rle_runs(rle: Rle) -> list[int]:
+    """The run lengths of a compressed RLE (column-major, background first), without decoding the mask.
+    Raises :class:`MaskError` when the counts are malformed."""
+    counts = rle["counts"]
+    runs = _string_counts(counts.decode("ascii") if isinstance(counts, bytes) else counts)
+    if runs is None:
+        raise MaskError("compressed RLE counts are malformed")
+    return runs
+
+
 def decode_rle(rle: Rle) -> np.ndarray:
     """Decode a compressed RLE to an ``H x W`` bool array (a new, writable array)."""
     return mask_utils.decode(_coco(rle)).astype(bool)

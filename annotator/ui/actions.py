@@ -29,7 +29,9 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("open_folder", "&Open folder…", "Open an image folder (its project is restored)"),
     ActionSpec("load_checkpoint", "&Load checkpoint…", "Load a SAM checkpoint (.pth)"),
     ActionSpec("models", "&Models…", "Download, add and choose SAM checkpoints; clear the embedding cache"),
-    ActionSpec("export_coco", "&Export COCO…", "Write the annotations as COCO JSON"),
+    ActionSpec(
+        "export_coco", "&Export…", "Write the annotations as COCO JSON, YOLO, Pascal VOC or labelme JSON"
+    ),
     ActionSpec("import_coco", "&Import COCO…", "Read annotations from a COCO JSON file"),
     ActionSpec("quit", "&Quit", "Quit"),
     ActionSpec("undo", "&Undo", "Undo the last prompt or annotation change"),

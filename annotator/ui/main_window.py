@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QRect, QSignalBlocker, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence, QPixmap
@@ -33,6 +34,9 @@ from annotator.ui.polygon_tool import PolygonTool
 from annotator.ui.tools import BrushTool
 from annotator.workers.image_loader import DecodedImage
 from annotator.workers.requests import EngineInfo, EngineRequest
+
+if TYPE_CHECKING:
+    from annotator.ui.export_dialog import ExportRunner
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = {
@@ -98,6 +102,7 @@ class MainWindow(QMainWindow):
         from annotator.ui.propagate_command import FindSimilar
 
         self.find_similar = FindSimilar(self)  # Tools > Find similar in all / selected images
+        self.exporter: ExportRunner | None = None  # File > Export… (made on first use)
         from annotator.ui.busy_view import BusyView
 
         self.busy_view = BusyView(self)  # busy indicator, "file — 12 / 480" title, stale messages cleared
@@ -380,9 +385,11 @@ class MainWindow(QMainWindow):
             reopen_folder(self, Path(folder))
 
     def ask_export(self) -> None:
-        from annotator.ui.coco_dialogs import ask_export
+        from annotator.ui.export_dialog import ask_export, make_export_runner
 
-        ask_export(self, self.controller.project)
+        if self.exporter is None:
+            self.exporter = make_export_runner(self)
+        ask_export(self, self.exporter)
 
     def ask_import(self) -> None:
         from annotator.ui.coco_dialogs import ask_import
@@ -560,5 +567,7 @@ class MainWindow(QMainWindow):
             return
         self.review.shutdown()
         self.find_similar.shutdown()
+        if self.exporter is not None:
+            self.exporter.shutdown()
         self.controller.shutdown()
         super().closeEvent(event)
