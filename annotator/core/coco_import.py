@@ -70,6 +70,8 @@ class ImportReport:
     annotations_duplicate: int = 0
     messages: list[ImportMessage] = field(default_factory=list)
     journal: ImportJournal | None = field(default=None, repr=False)
+    format: str = "coco"
+    """The dataset format read (``coco``, ``yolo-seg``, ``yolo-det``, ``voc``, ``labelme``)."""
 
     @property
     def errors(self) -> list[ImportMessage]:
@@ -125,8 +127,13 @@ def import_coco(project: Project, path: str | Path) -> ImportReport:
     """Import the COCO file ``path`` into ``project`` (image files under ``project.root``); one ``reset``
     event."""
     path = Path(path)
-    data = _load(path)
-    report = ImportReport(path)
+    return import_coco_data(project, _load(path), ImportReport(path))
+
+
+def import_coco_data(project: Project, data: dict[str, Any], report: ImportReport) -> ImportReport:
+    """Import the COCO dataset ``data`` (already read, e.g. converted from another format by
+    :mod:`annotator.core.formats`) into ``project``, adding to ``report`` (whose messages may already hold the
+    reader's); one ``reset`` event."""
     journal = report.journal = ImportJournal(project)
     with project.events.blocked():
         kept = {k: v for k, v in data.items() if k not in DATASET_KEYS}

@@ -1,0 +1,91 @@
+"""Which dataset format a path holds, when the user did not say (``main.py import`` without ``--format``).
+
+* a ``.json`` file: labelme when its opening holds ``"shapes"`` and ``"imagePath"``/``"imageHeight"``, COCO
+  when it holds ``"images"`` or ``"annotations"``;
+* a ``.yaml``/``.yml`` file, ``classes.txt`` or ``obj.names``: YOLO;
+* a folder: VOC when it (or ``VOCdevkit/VOC*`` / one ``VOC*`` folder inside) has ``Annotations/`` or
+  ``SegmentationObject/``; YOLO when it has a ``data.yaml`` (or one YAML with ``names``), a ``classes.txt`` or
+  a ``labels/`` folder; labelme when it holds labelme JSON files (searched two levels deep).
+
+YOLO is returned as ``yolo``: segmentation or detection is then told from the label lines.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from annotator.core.formats.dataset import DatasetError
+from annotator.core.formats.yolo_layout import NAME_FILES, find_names_file, find_yaml
+
+FORMATS = ("coco", "yolo-seg", "yolo-det", "voc", "labelme")
+"""The formats ``--format`` accepts."""
+_PEEK = 1 << 20
+
+
+def _opening(path: Path) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read(_PEEK)
+    except OSError as exc:
+        raise DatasetError(path, f"cannot read: {exc.strerror or exc}") from None
+
+
+def json_kind(path: Path) -> str | None:
+    """``labelme``, ``coco`` or ``None`` from the opening of the JSON file ``path``."""
+    text = _opening(path)
+    if '"shapes"' in text and ('"imagePath"' in text or '"imageHeight"' in text):
+        return "labelme"
+    if '"images"' in text or '"annotations"' in text:
+        return "coco"
+    return None
+
+
+def voc_root(folder: Path) -> Path | None:
+    """The VOC folder (the one holding ``Annotations/`` or ``SegmentationObject/``) at or just under
+    ``folder``."""
+    candidates = [folder, *sorted(folder.glob("VOC*")), *sorted(folder.glob("VOCdevkit/VOC*"))]
+    for candidate in candidates:
+        if (candidate / "Annotations").is_dir() or (candidate / "SegmentationObject").is_dir():
+            return candidate
+    return None
+
+
+def labelme_files(folder: Path, limit: int | None = None) -> list[Path]:
+    """The labelme JSON files under ``folder`` (two levels deep), sorted; at most ``limit`` looked at."""
+    found = itertools.chain(folder.glob("*.json"), folder.glob("*/*.json"), folder.glob("*/*/*.json"))
+    files = sorted(found)
+    if limit is not None:
+        files = files[:limit]
+    return [p for p in files if p.is_file() and json_kind(p) == "labelme"]
+
+
+def detect_format(path: Path) -> str:
+    """``coco``, ``yolo``, ``voc`` or ``labelme``; :class:`DatasetError` naming ``path`` when none fits."""
+    if not path.exists():
+        raise DatasetError(path, "not found")
+    if path.is_file():
+        suffix = path.suffix.lower()
+        if suffix == ".json":
+            kind = json_kind(path)
+            if kind is None:
+                raise DatasetError(
+                    path, "a JSON file that is neither COCO (no 'images') nor labelme (no 'shapes')"
+                )
+            return kind
+        if suffix in (".yaml", ".yml") or path.name in NAME_FILES:
+            return "yolo"
+        raise DatasetError(
+            path, "unknown dataset file: give a COCO or labelme JSON, a YOLO data.yaml or a folder"
+        )
+    if voc_root(path) is not None:
+        return "voc"
+    if find_yaml(path) is not None or find_names_file(path) is not None or (path / "labels").is_dir():
+        return "yolo"
+    if labelme_files(path, limit=200):
+        return "labelme"
+    raise DatasetError(
+        path,
+        "no dataset recognised: expected a YOLO data.yaml/classes.txt, VOC Annotations/ or SegmentationObject/, "
+        "or labelme JSON files (or give --format)",
+    )
