@@ -1,7 +1,7 @@
 """Which dataset format a path holds, when the user did not say (``main.py import`` without ``--format``).
 
-* a ``.json`` file: labelme when its opening holds ``"shapes"`` and ``"imagePath"``/``"imageHeight"``, COCO
-  when it holds ``"images"`` or ``"annotations"``;
+* a ``.json`` file: labelme when its opening holds ``"shapes"`` and ``"version"``/``"imagePath"``, else
+  COCO (whose reader reports a file that is not COCO either);
 * a ``.yaml``/``.yml`` file, ``classes.txt`` or ``obj.names``: YOLO;
 * a folder: VOC when it (or ``VOCdevkit/VOC*`` / one ``VOC*`` folder inside) has ``Annotations/`` or
   ``SegmentationObject/``; YOLO when it has a ``data.yaml`` (or one YAML with ``names``), a ``classes.txt`` or
@@ -20,7 +20,7 @@ from annotator.core.formats.yolo_layout import NAME_FILES, find_names_file, find
 
 FORMATS = ("coco", "yolo-seg", "yolo-det", "voc", "labelme")
 """The formats ``--format`` accepts."""
-_PEEK = 1 << 20
+_PEEK = 1 << 16
 
 
 def _opening(path: Path) -> str:
@@ -34,7 +34,7 @@ def _opening(path: Path) -> str:
 def json_kind(path: Path) -> str | None:
     """``labelme``, ``coco`` or ``None`` from the opening of the JSON file ``path``."""
     text = _opening(path)
-    if '"shapes"' in text and ('"imagePath"' in text or '"imageHeight"' in text):
+    if '"shapes"' in text and any(f'"{k}"' in text for k in ("version", "imagePath", "imageHeight")):
         return "labelme"
     if '"images"' in text or '"annotations"' in text:
         return "coco"
@@ -66,13 +66,8 @@ def detect_format(path: Path) -> str:
         raise DatasetError(path, "not found")
     if path.is_file():
         suffix = path.suffix.lower()
-        if suffix == ".json":
-            kind = json_kind(path)
-            if kind is None:
-                raise DatasetError(
-                    path, "a JSON file that is neither COCO (no 'images') nor labelme (no 'shapes')"
-                )
-            return kind
+        if suffix == ".json":  # neither kind recognised: COCO, whose reader says what is wrong
+            return json_kind(path) or "coco"
         if suffix in (".yaml", ".yml") or path.name in NAME_FILES:
             return "yolo"
         raise DatasetError(

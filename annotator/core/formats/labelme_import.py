@@ -12,7 +12,7 @@ of first use.
 from __future__ import annotations
 
 import json
-from pathlib import Path, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -95,8 +95,7 @@ def _load(path: Path) -> dict[str, Any]:
 def _image(file: Path, data: dict[str, Any]) -> tuple[Path, bool]:
     name = data.get("imagePath")
     if isinstance(name, str) and name.strip():
-        name = name.replace("\\", "/") if PureWindowsPath(name).drive == "" else name
-        return file.parent / name, False
+        return file.parent / name.replace("\\", "/"), False  # a Windows path: its file name still matches
     return file.with_suffix(".jpg"), True
 
 

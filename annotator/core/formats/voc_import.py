@@ -78,7 +78,7 @@ def _image_path(root: Path, stem: str, xml: VocXml | None) -> tuple[Path, bool]:
     """The dataset's image file, and whether it is a guess (match by stem)."""
     folder = root / "JPEGImages"
     if xml is not None and xml.filename:
-        return folder / xml.filename, not (folder / xml.filename).is_file()
+        return folder / xml.filename, False
     for ext in sorted(IMAGE_EXTENSIONS):
         if (folder / f"{stem}{ext}").is_file():
             return folder / f"{stem}{ext}", False
