@@ -90,10 +90,10 @@ def read_part(shape: dict[str, Any], height: int, width: int) -> Part:
         angles = np.linspace(0.0, 2 * math.pi, count, endpoint=False)
         ring = np.stack([cx + radius * np.cos(angles), cy + radius * np.sin(angles)], axis=1)
         return Part(ring=[float(v) for v in ring.ravel()])
-    return Part(mask=_mask_part(shape))
+    return Part(mask=_mask_part(shape, height, width))
 
 
-def _mask_part(shape: dict[str, Any]) -> tuple[int, int, np.ndarray]:
+def _mask_part(shape: dict[str, Any], height: int, width: int) -> tuple[int, int, np.ndarray]:
     points = _points(shape, 1)
     data = shape.get("mask")
     if not isinstance(data, str) or not data:
@@ -105,9 +105,17 @@ def _mask_part(shape: dict[str, Any]) -> tuple[int, int, np.ndarray]:
     try:
         with Image.open(io.BytesIO(raw)) as image:
             limits.check_pixels(*image.size)
+            if image.width > width or image.height > height:
+                raise ShapeError(
+                    f"'mask' is {image.width}x{image.height}, larger than the {width}x{height} image"
+                )
             array = np.array(image.convert("L") if image.mode not in ("1", "L", "P") else image) != 0
     except LimitError as exc:
         raise ShapeError(f"'mask' {exc}") from None
+    except ShapeError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ShapeError(f"'mask' is too large: {exc}") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise ShapeError("'mask' is not an image") from None
     if array.ndim != 2:

@@ -65,6 +65,8 @@ def read_index_png(path: Path) -> np.ndarray:
         raise DatasetError(path, "file not found") from None
     except UnidentifiedImageError:
         raise DatasetError(path, "not a PNG image") from None
+    except Image.DecompressionBombError as exc:
+        raise DatasetError(path, f"image too large: {exc}") from None
     except LimitError as exc:
         raise DatasetError(path, str(exc)) from None
     except (OSError, SyntaxError, ValueError) as exc:
