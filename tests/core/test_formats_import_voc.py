@@ -115,7 +115,14 @@ def test_voc_import_twice_and_undo(tmp_path: Path) -> None:
     assert not any(r.instances for r in project.images) and not project.categories
 
 
-def test_voc_labelmap_names_and_matching_by_file_name(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("labelmap.txt", "# label:color_rgb:parts:actions\nbackground:0,0,0::\nroad:1,1,1::\nsign:2,2,2::\n"),
+        ("labels.txt", "background\nroad\nsign\n"),
+    ],
+)
+def test_voc_label_map_names_and_matching_by_stem(tmp_path: Path, name: str, text: str) -> None:
     project = project_with_images(tmp_path / "proj", ["img0.png"])
     voc = tmp_path / "voc"
     objects = np.zeros((H, W), np.uint8)
@@ -123,9 +130,7 @@ def test_voc_labelmap_names_and_matching_by_file_name(tmp_path: Path) -> None:
     classes = np.where(objects == 1, 2, 0).astype(np.uint8)
     palette_png(voc / "SegmentationObject" / "img0.png", objects)
     palette_png(voc / "SegmentationClass" / "img0.png", classes)
-    (voc / "labelmap.txt").write_text(
-        "# label:color_rgb:parts:actions\nbackground:0,0,0::\nroad:1,1,1::\nsign:2,2,2::\n"
-    )
+    (voc / name).write_text(text)
     report = import_dataset(project, voc)
     (inst,) = project.image("img0.png").instances
     assert project.category(inst.category_id).name == "sign" and inst.category_id == 2 and inst.mask.area == 9

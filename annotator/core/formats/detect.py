@@ -5,14 +5,13 @@
 * a ``.yaml``/``.yml`` file, ``classes.txt`` or ``obj.names``: YOLO;
 * a folder: VOC when it (or ``VOCdevkit/VOC*`` / one ``VOC*`` folder inside) has ``Annotations/`` or
   ``SegmentationObject/``; YOLO when it has a ``data.yaml`` (or one YAML with ``names``), a ``classes.txt`` or
-  a ``labels/`` folder; labelme when it holds labelme JSON files (searched two levels deep).
+  a ``labels/`` folder; labelme when it holds labelme JSON files (at any depth).
 
 YOLO is returned as ``yolo``: segmentation or detection is then told from the label lines.
 """
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 from annotator.core.formats.dataset import DatasetError
@@ -52,9 +51,13 @@ def voc_root(folder: Path) -> Path | None:
 
 
 def labelme_files(folder: Path, limit: int | None = None) -> list[Path]:
-    """The labelme JSON files under ``folder`` (two levels deep), sorted; at most ``limit`` looked at."""
-    found = itertools.chain(folder.glob("*.json"), folder.glob("*/*.json"), folder.glob("*/*/*.json"))
-    files = sorted(found)
+    """The labelme JSON files under ``folder`` (any depth, hidden folders skipped), sorted; at most ``limit``
+    looked at."""
+    files = sorted(
+        p
+        for p in folder.rglob("*.json")
+        if not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
     if limit is not None:
         files = files[:limit]
     return [p for p in files if p.is_file() and json_kind(p) == "labelme"]

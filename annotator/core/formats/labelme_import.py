@@ -64,7 +64,7 @@ def read_labelme(project: Project, path: Path) -> DatasetBuilder:
         raise DatasetError(path, "not found")
     files = labelme_files(path)
     if not files:
-        raise DatasetError(path, "no labelme JSON files (with 'shapes') in this folder or two levels below")
+        raise DatasetError(path, "no labelme JSON files (with 'shapes') in this folder or its subfolders")
     for file in files[:MAX_FILES]:
         shown = file.relative_to(path).as_posix()
         try:

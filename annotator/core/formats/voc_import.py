@@ -4,10 +4,10 @@ Per image stem (``Annotations/NAME.xml`` and/or ``SegmentationObject/NAME.png``)
 
 * each index ``i`` of the object PNG (not 0, not 255) is one object with exactly those pixels; its class is the
   ``name`` of the ``i``-th XML object (the devkit's rule), else the class index of its pixels in
-  ``SegmentationClass/NAME.png`` (majority), named by ``labelmap.txt`` or the 20 VOC classes;
+  ``SegmentationClass/NAME.png`` (majority), named by ``labelmap.txt`` / ``labels.txt`` or the 20 VOC classes;
 * every XML object without pixels in an object PNG (or when there is no PNG) is a box-only object.
 
-Category ids: the ``labelmap.txt`` index, else the VOC class index, else the next free id. The image is
+Category ids: the label map's index, else the VOC class index, else the next free id. The image is
 ``JPEGImages/<filename>`` of the XML (else ``JPEGImages/NAME.*``), matched to the project by path or file name,
 and its size as displayed must be the XML's ``size`` and the PNG's. A semantic ``SegmentationClass`` PNG
 without an object PNG gives no objects (reported).
@@ -58,8 +58,8 @@ def read_voc(project: Project, path: Path) -> DatasetBuilder:
     if root is None:
         raise DatasetError(path, "not a VOC dataset: no Annotations/ or SegmentationObject/ folder")
     builder = DatasetBuilder(path, "voc")
-    labelmap = root / "labelmap.txt"
-    classes = _Classes(read_labelmap(labelmap) if labelmap.is_file() else list(VOC_CLASSES))
+    labelmaps = [root / name for name in ("labelmap.txt", "labels.txt") if (root / name).is_file()]
+    classes = _Classes(read_labelmap(labelmaps[0]) if labelmaps else list(VOC_CLASSES))
     matcher = ImageMatcher(project, builder)
     xmls = {p.stem: p for p in sorted((root / "Annotations").glob("*.xml"))}
     objects = {p.stem: p for p in sorted((root / "SegmentationObject").glob("*.png"))}

@@ -6,7 +6,8 @@
 * XML (``Annotations/NAME.xml``): ``filename``, ``size``, and ``object``\\ s with ``name`` and ``bndbox``
   (``xmin..xmax``, ``ymin..ymax``: 1-based, inclusive pixel indices, as the devkit and detectron2 read them).
   A document type declaration (entities) is refused.
-* ``labelmap.txt`` (CVAT and Datumaro): ``name:r,g,b:parts:actions`` per line, the class index is the line.
+* ``labelmap.txt`` (CVAT and Datumaro): ``name:r,g,b:parts:actions`` per line, the class index is the line;
+  ``labels.txt`` (this app's export, mmsegmentation): one name per line, likewise.
 """
 
 from __future__ import annotations
@@ -145,11 +146,13 @@ def read_xml(path: Path) -> VocXml:
 
 
 def read_labelmap(path: Path) -> list[str]:
-    """The class names of a ``labelmap.txt``, index = line (comments and blank lines skipped)."""
+    """The class names of a ``labelmap.txt`` (``name:colour:parts:actions``) or a ``labels.txt`` (one name per
+    line), index = line (comments and blank lines skipped)."""
     names = []
+    colon = path.name == "labelmap.txt"
     for line in read_text(path, 1 << 20, "label map").splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
-            names.append(line.split(":", 1)[0].strip())
+            names.append((line.split(":", 1)[0] if colon else line).strip())
     if not names:
         raise DatasetError(path, "the label map names no class")
     return names
