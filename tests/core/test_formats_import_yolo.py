@@ -128,8 +128,11 @@ def test_labels_only_set_matched_by_stem_with_classes_txt(tmp_path: Path) -> Non
     (ds / "classes.txt").write_text("cat\ndog\n")
     (ds / "labels" / "a.txt").write_text(seg_line(1, PENTAGON[0]) + "\n")
     (ds / "labels" / "missing.txt").write_text(seg_line(0, TINY[0]) + "\n")
+    (ds / "labels" / "val").mkdir()
+    (ds / "labels" / "val" / "a.txt").write_text(seg_line(0, TINY[0]) + "\n")  # a second label for a.jpg
     report = import_dataset(project, ds)
-    assert report.annotations_imported == 1
+    assert report.annotations_imported == 2
+    assert any("matched by both" in m.message and m.item == "image a.jpg" for m in report.messages)
     assert by_category(project, "a.jpg", "dog")
     assert any("matched by stem" in m.message for m in report.messages)
     assert [m.item for m in report.errors] == ["image missing.*"]

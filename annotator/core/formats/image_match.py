@@ -38,6 +38,7 @@ class ImageMatcher:
         self.keys = keys
         self._by_name: dict[str, list[str]] = defaultdict(list)
         self._by_stem: dict[str, list[str]] = defaultdict(list)
+        self._matched: dict[str, Path] = {}
         for key in sorted(keys):
             name = posixpath.basename(key)
             self._by_name[name].append(key)
@@ -51,8 +52,19 @@ class ImageMatcher:
 
     def match(self, path: Path, *, guess: bool = False) -> str | None:
         """The project key for the dataset image ``path`` (which need not exist), or ``None`` after an
-        error message. ``guess``: ``path`` is only a guess from a label's name (the dataset has no image
-        file): matched by stem instead of file name."""
+        error message; a key already matched by another dataset image is reported (both sets of objects go to
+        that image). ``guess``: ``path`` is only a guess from a label's name (the dataset has no image file):
+        matched by stem instead of file name."""
+        key = self._match(path, guess)
+        if key is not None:
+            first = self._matched.setdefault(key, path)
+            if first != path:
+                self.builder.warn(
+                    f"image {key}", f"matched by both {first} and {path}: the objects of both are added to it"
+                )
+        return key
+
+    def _match(self, path: Path, guess: bool) -> str | None:
         label = f"image {path.stem}.*" if guess else f"image {path.name}"
         shown = path.with_suffix(".*") if guess else path
         own = self._inside(path)
