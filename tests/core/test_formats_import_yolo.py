@@ -182,3 +182,19 @@ def test_broken_data_yaml_is_one_clear_error(tmp_path: Path, yaml: str, reason: 
         import_dataset(project, ds, "yolo-seg")
     assert reason in str(caught.value) and "data.yaml" in str(caught.value)
     assert not project.categories and np.all([not r.instances for r in project.images])
+
+
+def test_roboflow_layout_with_parent_relative_splits(tmp_path: Path) -> None:
+    project = project_with_images(tmp_path, ["img0.png", "img1.png"])
+    ds = tmp_path / "rf"
+    for split, name in (("train", "img0.png"), ("valid", "img1.png")):
+        project_with_images(ds / split / "images", [name])
+        (ds / split / "labels").mkdir(parents=True)
+        (ds / split / "labels" / f"{Path(name).stem}.txt").write_text(seg_line(0, PENTAGON[0]) + "\n")
+    (ds / "data.yaml").write_text("train: ../train/images\nval: ../valid/images\nnc: 1\nnames: ['cat']\n")
+    report = import_dataset(project, ds)
+    assert report.annotations_imported == 2 and not report.errors
+    assert by_category(project, "img0.png", "cat") and by_category(project, "img1.png", "cat")
+    (ds / "data.yaml").write_text("names: ['cat']\n")  # no splits: every labels/ folder is scanned
+    again = import_dataset(project, ds)
+    assert again.annotations_duplicate == 2 and not again.errors

@@ -120,7 +120,7 @@ def _read_file(
         )
         return
     image_id = builder.image_id(key, width, height)
-    groups: dict[tuple[str, Any], list[tuple[str, Part]]] = {}
+    groups: dict[tuple[str, tuple[str, Any]], list[tuple[str, Part]]] = {}
     for number, shape in enumerate(data["shapes"], start=1):
         where = f"{shown} shape {number}"
         label = shape.get("label") if isinstance(shape, dict) else None
@@ -133,8 +133,10 @@ def _read_file(
             builder.error(where, f"{label!r}: {exc}")
             continue
         group = shape.get("group_id")
-        key_ = (label.strip(), group if isinstance(group, int | str) and group is not None else f"#{number}")
-        groups.setdefault(key_, []).append((where, part))
+        joined = group is not None and isinstance(group, int | str) and not isinstance(group, bool)
+        groups.setdefault((label.strip(), ("group", group) if joined else ("shape", number)), []).append(
+            (where, part)
+        )
     for (label, _group), parts in groups.items():
         _add_object(builder, names.id(label), image_id, parts, height, width)
 

@@ -6,8 +6,10 @@
   ``.txt`` file listing images, or a list of those), relative to ``path`` (itself relative to the YAML's folder
   when not absolute). The label of an image is its path with the last ``/images/`` replaced by ``/labels/``
   and the extension by ``.txt``.
-* When those folders are absent (a labels-only set, or ``path`` written on another machine), every
-  ``labels/**/*.txt`` under the dataset folder (else every ``.txt`` beside ``classes.txt``) is a label file,
+  A relative entry starting with ``../`` that does not exist is read without it (Roboflow's
+  ``../train/images``, as Ultralytics does).
+* When those folders are absent (a labels-only set, or ``path`` written on another machine), every ``.txt``
+  in a ``labels`` folder under the dataset folder (else every ``.txt`` beside ``classes.txt``) is a label file,
   and its image is looked for under the matching ``images/`` folder, else matched by stem in the project.
 """
 
@@ -162,6 +164,10 @@ def _split_images(root: Path, entry: Any) -> list[Path]:
         if not isinstance(item, str) or not item.strip():
             continue
         where = Path(item) if Path(item).is_absolute() else root / item
+        if not where.exists() and item.startswith(
+            "../"
+        ):  # Roboflow's "../train/images", as Ultralytics reads it
+            where = root / item[3:]
         if where.is_dir():
             images += sorted(p for p in where.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
         elif where.is_file() and where.suffix == ".txt":
@@ -196,8 +202,9 @@ def _image_of(label: Path) -> Path | None:
 
 
 def _scan_labels(root: Path, skip: set[Path]) -> list[tuple[Path, Path | None]]:
-    folder = root / "labels"
-    found = sorted(folder.rglob("*.txt")) if folder.is_dir() else sorted(root.glob("*.txt"))
+    found = sorted(p for p in root.rglob("*.txt") if "labels" in p.relative_to(root).parts[:-1])
+    if not found:
+        found = sorted(root.glob("*.txt"))
     skipped = {p.resolve() for p in skip} | {(root / f"{s}.txt").resolve() for s in SPLITS}
     labels = [p for p in found if p.resolve() not in skipped and p.name not in NAME_FILES]
     if len(labels) > MAX_LABEL_FILES:
