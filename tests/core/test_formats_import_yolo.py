@@ -173,6 +173,7 @@ def test_bad_lines_are_reported_with_file_and_line(tmp_path: Path) -> None:
         ("names: 3\n", "no class 'names'"),
         ("names: [a]\nkpt_shape: [17, 3]\n", "pose"),
         ("names: {x: a}\n", "not a non-negative integer"),
+        ("names: " + "[" * 20000 + "\n", "nested too deeply"),
     ],
 )
 def test_broken_data_yaml_is_one_clear_error(tmp_path: Path, yaml: str, reason: str) -> None:

@@ -104,6 +104,8 @@ def _from_yaml(yaml_file: Path) -> YoloLayout:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise DatasetError(yaml_file, f"not valid YAML ({str(exc).splitlines()[0]})") from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise DatasetError(yaml_file, "YAML nested too deeply") from None
     if not isinstance(data, dict):
         raise DatasetError(yaml_file, "not a YOLO data.yaml (no mapping at the top)")
     if "kpt_shape" in data:
@@ -137,6 +139,8 @@ def _names(yaml_file: Path, data: dict[str, Any]) -> dict[int, str]:
         raise DatasetError(yaml_file, "no class 'names' (a list or a mapping id: name)")
     names: dict[int, str] = {}
     for key, value in items:
+        if isinstance(key, str) and key.strip().isdigit():  # names: {"0": cat} as JSON-minded tools write it
+            key = int(key)
         if isinstance(key, bool) or not isinstance(key, int) or key < 0:
             raise DatasetError(yaml_file, f"class id {key!r} in 'names' is not a non-negative integer")
         if not isinstance(value, str | int | float) or not str(value).strip():
