@@ -104,7 +104,8 @@ DATASET_KEYS = frozenset({"images", "annotations", "categories"})
 ``attributes``, ``score``, ``track_id``, ``license``, ``date_captured``...)."""
 
 
-def _load(path: Path) -> dict[str, Any]:
+def load_coco(path: Path) -> dict[str, Any]:
+    """The COCO file ``path`` read within the limits; :class:`CocoError` when it is not a COCO dataset."""
     try:
         data = limits.read_json(path, max_bytes=limits.MAX_COCO_BYTES, finite_floats=False)
     except FileNotFoundError:
@@ -127,7 +128,7 @@ def import_coco(project: Project, path: str | Path) -> ImportReport:
     """Import the COCO file ``path`` into ``project`` (image files under ``project.root``); one ``reset``
     event."""
     path = Path(path)
-    return import_coco_data(project, _load(path), ImportReport(path))
+    return import_coco_data(project, load_coco(path), ImportReport(path))
 
 
 def import_coco_data(project: Project, data: dict[str, Any], report: ImportReport) -> ImportReport:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -38,6 +39,7 @@ FORMAT_LABELS = {
     "voc": "Pascal VOC (XML boxes, object PNGs)",
     "labelme": "labelme JSON",
 }
+DETECT_DELAY_MS = 300
 DETECTED = {"coco": "COCO", "yolo": "YOLO", "voc": "Pascal VOC", "labelme": "labelme"}
 
 
@@ -90,7 +92,9 @@ class ImportDialog(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout.addRow(self.buttons)
-        self.path_edit.textChanged.connect(self._update)
+        self._detect_timer = QTimer(self, singleShot=True, interval=DETECT_DELAY_MS)
+        self._detect_timer.timeout.connect(self._update)
+        self.path_edit.textChanged.connect(self._path_edited)
         self.format_box.currentIndexChanged.connect(self._update)
         self._update()
 
@@ -115,6 +119,12 @@ class ImportDialog(QDialog):
         )
         if name:
             self.path_edit.setText(name)
+
+    def _path_edited(self) -> None:
+        """Detection waits until typing pauses (every prefix of a path is a folder too)."""
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(False)
+        self.status.setText("…")
+        self._detect_timer.start()
 
     def _update(self) -> None:
         """Say what detection finds (or why nothing fits); OK only for an existing path."""

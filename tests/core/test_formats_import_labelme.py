@@ -143,3 +143,20 @@ def test_broken_labelme_files(tmp_path: Path) -> None:
     (folder / "deep.json").write_text('{"shapes": ' + "[" * 100 + "]" * 100 + "}")
     with pytest.raises(DatasetError, match="nested 10"):
         import_dataset(project, folder / "deep.json", "labelme")
+
+
+def test_detection_looks_at_a_bounded_number_of_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from annotator.core.formats import detect
+
+    folder = tmp_path / "big"
+    folder.mkdir()
+    for i in range(10):
+        (folder / f"a{i}.txt").write_text("x")
+    (folder / "z.json").write_text(labelme("z.png", []))
+    assert detect.detect_format(folder) == "labelme"
+    monkeypatch.setattr(detect, "DETECT_ENTRIES", 5)
+    with pytest.raises(DatasetError, match="no dataset recognised"):
+        detect.detect_format(folder)
+    assert detect.labelme_files(folder) == [folder / "z.json"]  # an import still finds every file

@@ -39,6 +39,8 @@ def test_import_dialog_detects_imports_and_one_ctrl_z_undoes(qtbot, make_window,
     (instance,) = c.project.image("a.png").instances
     assert instance.mask.area > 0.9 * 32 * 24 and c.project.category(instance.category_id).name == "car"
     assert "Import ds" in window.actions_by_id["undo"].text()
+    window.activateWindow()  # the dialog had the focus: window shortcuts need the main window active
+    qtbot.waitUntil(window.isActiveWindow)
     press(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert not c.project.image("a.png").instances and c.project.category_by_name("car") is None
 
@@ -53,10 +55,11 @@ def test_import_dialog_explains_what_does_not_fit(qtbot, make_window, image_fold
     dialog.show()
     ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
     dialog.path_edit.setText(str(empty))
-    assert "no dataset recognised" in dialog.status.text() and not ok.isEnabled()
+    qtbot.waitUntil(lambda: "no dataset recognised" in dialog.status.text())
+    assert not ok.isEnabled()
     dialog.path_edit.setText(str(ds))
     dialog.format_box.setCurrentIndex(dialog.format_box.findData("voc"))
-    assert ok.isEnabled()
+    qtbot.waitUntil(ok.isEnabled)
     qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
     assert dialog.isVisible() and "Import failed" in dialog.status.text()
     assert "not a VOC dataset" in dialog.status.text()

@@ -4,16 +4,20 @@
 in memory (:class:`~annotator.core.formats.dataset.DatasetBuilder`) and merges it with the COCO importer, so
 every format is idempotent (objects already in the project are counted and skipped), reported item by item
 (the reader's messages first: images matched by file name, images not found, lines skipped) and undone in one
-step (:class:`ImportDatasetCommand`).
+step (:class:`ImportDatasetCommand`). A COCO file is read as it is, except that a ``file_name`` that is no
+project image but has the file name of exactly one (``train2017/a.jpg``, a path of another machine) is taken
+as that image, and reported.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from annotator.core.coco_import import ImportReport, import_coco, import_coco_data
+from annotator.core.coco_import import ImportReport, import_coco_data, load_coco
 from annotator.core.formats.dataset import DatasetBuilder, DatasetError
 from annotator.core.formats.detect import FORMATS, detect_format
+from annotator.core.formats.image_match import ImageMatcher
 from annotator.core.model import Project
 from annotator.core.undo import UndoCommand
 
@@ -42,13 +46,30 @@ def import_dataset(project: Project, path: str | Path, fmt: str | None = None) -
     path = Path(path)
     fmt = fmt or detect_format(path)
     if fmt == "coco":
-        return import_coco(project, path)
-    builder = read_dataset(project, path, fmt)
+        data, builder = _coco_by_file_name(project, path)
+    else:
+        builder = read_dataset(project, path, fmt)
+        data = builder.coco()
     report = ImportReport(path, format=builder.format)
     report.messages.extend(builder.messages)
-    import_coco_data(project, builder.coco(), report)
+    import_coco_data(project, data, report)
     report.messages = builder.relabel(report.messages)
     return report
+
+
+def _coco_by_file_name(project: Project, path: Path) -> tuple[dict[str, Any], DatasetBuilder]:
+    """The COCO file ``path`` with each ``file_name`` that is no project image, but has the file name of
+    exactly one, taken as that image (reported in the builder's messages); every other value as the file has
+    it (the COCO importer reports what is missing)."""
+    data = load_coco(path)
+    builder = DatasetBuilder(path, "coco")
+    matcher = ImageMatcher(project, builder)
+    images = []
+    for item in data["images"]:
+        name = item.get("file_name") if isinstance(item, dict) else None
+        key = matcher.by_file_name(name) if isinstance(name, str) and name else None
+        images.append({**item, "file_name": key} if key is not None else item)
+    return {**data, "images": images}, builder
 
 
 class ImportDatasetCommand(UndoCommand):

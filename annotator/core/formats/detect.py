@@ -12,6 +12,8 @@ YOLO is returned as ``yolo``: segmentation or detection is then told from the la
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from annotator.core.formats.dataset import DatasetError
@@ -20,6 +22,8 @@ from annotator.core.formats.yolo_layout import NAME_FILES, find_names_file, find
 FORMATS = ("coco", "yolo-seg", "yolo-det", "voc", "labelme")
 """The formats ``--format`` accepts."""
 _PEEK = 1 << 16
+DETECT_ENTRIES = 20_000
+"""Most files detection looks at in a folder tree before it gives up on labelme."""
 
 
 def _opening(path: Path) -> str:
@@ -50,17 +54,34 @@ def voc_root(folder: Path) -> Path | None:
     return None
 
 
-def labelme_files(folder: Path, limit: int | None = None) -> list[Path]:
-    """The labelme JSON files under ``folder`` (any depth, hidden folders skipped), sorted; at most ``limit``
-    looked at."""
-    files = sorted(
-        p
-        for p in folder.rglob("*.json")
-        if not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
-    if limit is not None:
-        files = files[:limit]
-    return [p for p in files if p.is_file() and json_kind(p) == "labelme"]
+def _json_files(folder: Path, max_entries: int | None) -> Iterator[Path]:
+    """``.json`` files under ``folder`` in sorted walk order, hidden folders skipped, unreadable folders and
+    links to folders passed over; stops after ``max_entries`` directory entries when given."""
+    seen = 0
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            seen += 1
+            if max_entries is not None and seen > max_entries:
+                return
+            if name.lower().endswith(".json") and not name.startswith("."):
+                yield Path(dirpath) / name
+
+
+def labelme_files(folder: Path, *, first_only: bool = False) -> list[Path]:
+    """The labelme JSON files under ``folder`` (any depth). ``first_only``: the first one, looking at no
+    more than ``DETECT_ENTRIES`` files (detection must stay quick, even on a folder like ``/``)."""
+    found = []
+    for path in _json_files(folder, DETECT_ENTRIES if first_only else None):
+        try:
+            kind = json_kind(path)
+        except DatasetError:  # unreadable: detection passes it over, an import reports it
+            kind = None if first_only else "labelme"
+        if kind == "labelme":
+            found.append(path)
+            if first_only:
+                break
+    return found
 
 
 def detect_format(path: Path) -> str:
@@ -80,7 +101,7 @@ def detect_format(path: Path) -> str:
         return "voc"
     if find_yaml(path) is not None or find_names_file(path) is not None or (path / "labels").is_dir():
         return "yolo"
-    if labelme_files(path, limit=200):
+    if labelme_files(path, first_only=True):
         return "labelme"
     raise DatasetError(
         path,

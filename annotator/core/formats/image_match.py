@@ -86,6 +86,19 @@ class ImageMatcher:
         self.builder.error(label, f"{shown}: no image in the project folder matches it (by path or {kind})")
         return None
 
+    def by_file_name(self, name: str) -> str | None:
+        """The one project image named like the dataset's ``name`` (a path of another machine or folder),
+        reported; ``None`` (nothing reported) when ``name`` is a project image already, or none or several
+        match."""
+        key = name.replace("\\", "/")
+        if key in self.keys or (self.project.root / key).is_file():
+            return None
+        found = self._by_name.get(posixpath.basename(key), [])
+        if len(found) != 1:
+            return None
+        self.builder.warn(f"image {name}", f"matched by file name to the project image {found[0]!r}")
+        return found[0]
+
     def size(self, key: str) -> tuple[int, int] | None:
         """``(width, height)`` of the project image ``key`` as displayed, or ``None`` after an error."""
         if self.project.has_image(key):
