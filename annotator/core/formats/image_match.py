@@ -65,8 +65,8 @@ class ImageMatcher:
         return key
 
     def _match(self, path: Path, guess: bool) -> str | None:
-        label = f"image {path.stem}.*" if guess else f"image {path.name}"
-        shown = path.with_suffix(".*") if guess else path
+        label = f"image {path.stem}" if guess else f"image {path.name}"
+        shown = f"no image file in the dataset for {path.stem!r};" if guess else f"{path}:"
         own = self._inside(path)
         if own is not None and own in self.keys:
             return own
@@ -79,11 +79,11 @@ class ImageMatcher:
             return found[0]
         if len(found) > 1:
             listed = ", ".join(repr(k) for k in found[:5])
-            self.builder.error(label, f"{shown}: several project images match by {kind} ({listed}): skipped")
+            self.builder.error(label, f"{shown} several project images match by {kind} ({listed}): skipped")
             return None
         if own is not None and path.is_file():
             return own
-        self.builder.error(label, f"{shown}: no image in the project folder matches it (by path or {kind})")
+        self.builder.error(label, f"{shown} no image in the project folder matches it (by path or {kind})")
         return None
 
     def by_file_name(self, name: str) -> str | None:
