@@ -1,8 +1,5 @@
 """Round trips (issue 14, item 4): a project exported in each format and imported into a fresh project over the
 same images gives back its objects (holes, several parts, 1-pixel and 2 x 3 objects, box-only objects).
-
-The exporters come from the export side of issue 14 (``annotator.core.formats.*_export``); until they are in
-the tree this module is skipped.
 """
 
 from __future__ import annotations
@@ -12,15 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from annotator.core.formats import labelme_export, selection, voc_export, yolo_export
 from annotator.core.formats.dataset_import import import_dataset
 from annotator.core.masks import Mask
 from annotator.core.model import Project
 from tests.core.formats_helpers import iou, write_image
-
-selection = pytest.importorskip("annotator.core.formats.selection")
-yolo_export = pytest.importorskip("annotator.core.formats.yolo_export")
-voc_export = pytest.importorskip("annotator.core.formats.voc_export")
-labelme_export = pytest.importorskip("annotator.core.formats.labelme_export")
 
 H, W = 60, 90
 BOX = (70.0, 2.0, 15.0, 6.0)
