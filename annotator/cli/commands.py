@@ -22,7 +22,9 @@ COMMANDS: dict[str, CommandEntry] = {
     "export": CommandEntry(
         "annotator.cli.export_cmd", "export a project's annotations (COCO JSON, YOLO, Pascal VOC or labelme)"
     ),
-    "import": CommandEntry("annotator.cli.import_cmd", "import a COCO JSON file into a folder's project"),
+    "import": CommandEntry(
+        "annotator.cli.import_cmd", "import a COCO, YOLO, VOC or labelme dataset into a folder's project"
+    ),
     "bench": CommandEntry("annotator.cli.bench_cmd", "benchmarks of the segmentation engines"),
     "auto": CommandEntry(
         "annotator.cli.auto_cmd", "propose object masks for every image of a folder (COCO out)"

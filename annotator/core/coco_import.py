@@ -70,6 +70,8 @@ class ImportReport:
     annotations_duplicate: int = 0
     messages: list[ImportMessage] = field(default_factory=list)
     journal: ImportJournal | None = field(default=None, repr=False)
+    format: str = "coco"
+    """The dataset format read (``coco``, ``yolo-seg``, ``yolo-det``, ``voc``, ``labelme``)."""
 
     @property
     def errors(self) -> list[ImportMessage]:
@@ -102,7 +104,8 @@ DATASET_KEYS = frozenset({"images", "annotations", "categories"})
 ``attributes``, ``score``, ``track_id``, ``license``, ``date_captured``...)."""
 
 
-def _load(path: Path) -> dict[str, Any]:
+def load_coco(path: Path) -> dict[str, Any]:
+    """The COCO file ``path`` read within the limits; :class:`CocoError` when it is not a COCO dataset."""
     try:
         data = limits.read_json(path, max_bytes=limits.MAX_COCO_BYTES, finite_floats=False)
     except FileNotFoundError:
@@ -125,8 +128,13 @@ def import_coco(project: Project, path: str | Path) -> ImportReport:
     """Import the COCO file ``path`` into ``project`` (image files under ``project.root``); one ``reset``
     event."""
     path = Path(path)
-    data = _load(path)
-    report = ImportReport(path)
+    return import_coco_data(project, load_coco(path), ImportReport(path))
+
+
+def import_coco_data(project: Project, data: dict[str, Any], report: ImportReport) -> ImportReport:
+    """Import the COCO dataset ``data`` (already read, e.g. converted from another format by
+    :mod:`annotator.core.formats`) into ``project``, adding to ``report`` (whose messages may already hold the
+    reader's); one ``reset`` event."""
     journal = report.journal = ImportJournal(project)
     with project.events.blocked():
         kept = {k: v for k, v in data.items() if k not in DATASET_KEYS}

@@ -15,9 +15,9 @@ import math
 from typing import Any
 
 import numpy as np
+from pycocotools import mask as mask_utils
 
 from annotator.core.errors import MaskError
-from annotator.core.geometry import coco_polygons_to_mask
 from annotator.core.masks import Mask, normalize_rle
 
 Notes = list[str]
@@ -90,8 +90,11 @@ def decode_segmentation(
         rings = repair_polygons(segmentation, notes)
         if not rings:
             raise MaskError("no usable polygon ring (each needs at least 3 points of finite numbers)")
-        array = coco_polygons_to_mask(rings, height, width)
-        return Mask.from_array(array), tuple(tuple(ring) for ring in rings)
+        # pycocotools' rasterisation (as coco_polygons_to_mask) kept as the RLE it makes: no full-image decode,
+        # encode or re-validation of an RLE pycocotools itself wrote
+        rle = mask_utils.merge(mask_utils.frPyObjects(rings, height, width))
+        mask = Mask.from_json({"size": [height, width], "counts": rle["counts"].decode("ascii")})
+        return mask, tuple(tuple(ring) for ring in rings)
     if isinstance(segmentation, dict):
         rle = normalize_rle(segmentation)
         if tuple(rle["size"]) != (height, width):

@@ -32,7 +32,7 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "export_coco", "&Export…", "Write the annotations as COCO JSON, YOLO, Pascal VOC or labelme JSON"
     ),
-    ActionSpec("import_coco", "&Import COCO…", "Read annotations from a COCO JSON file"),
+    ActionSpec("import_coco", "&Import…", "Read annotations from a COCO, YOLO, VOC or labelme dataset"),
     ActionSpec("quit", "&Quit", "Quit"),
     ActionSpec("undo", "&Undo", "Undo the last prompt or annotation change"),
     ActionSpec("redo", "&Redo", "Redo"),

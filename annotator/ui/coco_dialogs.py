@@ -1,4 +1,4 @@
-"""File > Export COCO… and File > Import COCO…: dialogs over the core's COCO functions."""
+"""COCO export options and the COCO import as one undo step (File > Import… is :mod:`annotator.ui.import_dialog`)."""
 
 from __future__ import annotations
 
@@ -94,11 +94,6 @@ def export_report_text(report: ExportReport) -> str:
     return "\n".join(lines)
 
 
-def import_report_text(report: ImportReport) -> str:
-    """The summary line then every item-by-item message."""
-    return "\n".join([report.summary(), *(str(m) for m in report.messages)])
-
-
 def ask_export(parent: QWidget, project: Project) -> ExportReport | None:
     dialog = ExportOptionsDialog(parent, project)
     if dialog.exec() != QDialog.DialogCode.Accepted:
@@ -125,22 +120,3 @@ def import_into(controller: SessionController, path: Path) -> ImportReport:
         controller.undo_stack.discard(lambda c: c is command)  # nothing changed: nothing to undo
     controller.status.emit(command.report.summary())
     return command.report
-
-
-def ask_import(parent: QWidget, controller: SessionController) -> ImportReport | None:
-    path, _ = QFileDialog.getOpenFileName(
-        parent, "Import COCO", str(controller.project.root), "COCO JSON (*.json)"
-    )
-    if not path:
-        return None
-    try:
-        report = import_into(controller, Path(path))
-    except CoreError as exc:
-        QMessageBox.warning(parent, "Import failed", str(exc))
-        return None
-    box = QMessageBox(
-        QMessageBox.Icon.Information, "Import COCO", report.summary(), QMessageBox.StandardButton.Ok, parent
-    )
-    box.setDetailedText(import_report_text(report))
-    box.exec()
-    return report

@@ -392,7 +392,7 @@ class MainWindow(QMainWindow):
         ask_export(self, self.exporter)
 
     def ask_import(self) -> None:
-        from annotator.ui.coco_dialogs import ask_import
+        from annotator.ui.import_dialog import ask_import
 
         ask_import(self, self.controller)
 
