@@ -42,7 +42,6 @@ from annotator.core.formats.export import (
 from annotator.core.formats.output import ExportCancelled
 from annotator.core.formats.selection import IMAGE_CHOICES, ExportSelection, select_for_export
 from annotator.core.model import SEGMENTATION_MODES, Project
-from annotator.ui.coco_dialogs import IMAGE_LABELS, MODE_LABELS
 from annotator.ui.job_runner import close_job_progress, open_job_progress, set_job_progress
 from annotator.workers.threads import start_worker_thread, stop_worker_thread
 
@@ -50,6 +49,18 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QProgressDialog
 
     from annotator.ui.main_window import MainWindow
+
+
+IMAGE_LABELS = {
+    "annotated": "Images with objects or marked done",
+    "done": "Only images marked done",
+    "all": "All images (unlabelled ones become negatives)",
+}
+MODE_LABELS = {
+    "auto": "Polygons, holes kept (RLE only where needed)",
+    "polygon": "Polygons, approximate where exact ones fail",
+    "rle": "RLE for every object",
+}
 
 
 def default_path(root: Path, name: str) -> Path:

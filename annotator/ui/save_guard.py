@@ -22,7 +22,7 @@ class SaveGuard(QObject):
 
     RETRY = "Retry"
     ELSEWHERE = "Save elsewhere…"
-    EXPORT = "Export COCO…"
+    EXPORT = "Export…"
 
     def __init__(self, window: QMainWindow) -> None:
         super().__init__(window)

@@ -7,7 +7,7 @@ import json
 from PySide6.QtCore import Qt
 
 from annotator.core.coco import build_coco
-from annotator.ui.coco_dialogs import import_into
+from annotator.ui.import_dialog import import_dataset_into
 from tests.ui.fakes import DiscSegmenter
 from tests.ui.helpers import press
 
@@ -23,7 +23,7 @@ def test_a_box_only_object_becomes_a_mask_with_its_box_as_prompt(qtbot, make_win
     }
     path = image_folder.parent / "boxes.json"
     path.write_text(json.dumps(data))
-    import_into(c, path)
+    import_dataset_into(c, path, "coco")
     (box_object,) = c.current_instances()
     assert box_object.box == (40.0, 30.0, 40.0, 30.0)
     labels, _table = c.instance_labels()

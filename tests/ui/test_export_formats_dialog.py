@@ -3,6 +3,8 @@ ending with a box that lists what the format could not express."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QProgressDialog, QPushButton
@@ -82,4 +84,40 @@ def test_cancel_stops_the_export(qtbot, make_window, image_folder, tmp_path, mon
     assert cancelled and not error and not (tmp_path / "voc" / "Annotations").exists()
     box = window.findChild(QMessageBox, "export_result")
     assert box is not None and "cancelled" in box.text()
+    box.close()
+
+
+def test_coco_choices_of_the_dialog_reach_the_file(qtbot, make_window, image_folder, tmp_path) -> None:
+    """Issue 12, finding 5 in the app: which images, category ids, holes as polygons, empty masks reported."""
+    window = make_window(image_folder, segmenter=DiscSegmenter())
+    project = window.controller.project
+    mask = np.zeros((120, 160), bool)
+    mask[20:60, 30:90] = True
+    mask[35:45, 50:60] = False  # a hole
+    project.add_instance("a.png", project.new_instance(Mask.from_array(mask), project.categories[2].id))
+    project.add_instance("a.png", project.new_instance(Mask.from_array(np.zeros_like(mask)), 1))
+    dialog = ExportDialog(window, project)
+    qtbot.addWidget(dialog)
+    defaults = dialog.options()
+    assert (defaults.format, defaults.images, defaults.contiguous_ids) == ("coco", "annotated", False)
+    dialog.images_box.setCurrentIndex(dialog.images_box.findData("all"))
+    qtbot.mouseClick(dialog.contiguous_box, Qt.MouseButton.LeftButton)
+    out = tmp_path / "out.json"
+    dialog.path_edit.setText(str(out))
+    options = dialog.options()
+    assert options.images == "all" and options.contiguous_ids
+    runner = make_export_runner(window)
+    with qtbot.waitSignal(runner.finished, timeout=30000) as blocker:
+        assert start_export(window, runner, dialog.path(), options)
+    report, error, cancelled = blocker.args
+    assert report.images == 2
+    assert not error and not cancelled
+    data = json.loads(out.read_text())
+    assert [i["file_name"] for i in data["images"]] == ["a.png", "c.png"]  # the corrupt file never
+    assert [c["id"] for c in data["categories"]] == list(range(1, len(project.categories) + 1))
+    assert len(data["annotations"]) == 1 and isinstance(data["annotations"][0]["segmentation"], list)
+    box = window.findChild(QMessageBox, "export_result")
+    assert box is not None
+    details = box.detailedText()
+    assert "empty mask" in details and "b_corrupt.jpg" in details
     box.close()

@@ -6,7 +6,7 @@ import json
 
 from PySide6.QtCore import Qt
 
-from annotator.ui.coco_dialogs import import_into
+from annotator.ui.import_dialog import import_dataset_into
 from tests.ui.fakes import DiscSegmenter
 from tests.ui.helpers import press
 
@@ -29,10 +29,10 @@ def test_one_ctrl_z_removes_a_whole_import(qtbot, make_window, image_folder) -> 
     path = image_folder.parent / "in.json"
     path.write_text(json.dumps(data))
     before = c.project.categories
-    report = import_into(c, path)
+    report = import_dataset_into(c, path, "coco")
     assert report.annotations_imported == 2 and c.project.category(1).name == "car"
     assert "Import in.json" in window.actions_by_id["undo"].text()
-    again = import_into(c, path)
+    again = import_dataset_into(c, path, "coco")
     assert again.annotations_imported == 0 and again.annotations_duplicate == 2
     assert "Import in.json" in window.actions_by_id["undo"].text()
     press(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
