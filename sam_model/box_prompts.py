@@ -164,9 +164,7 @@ def _decode_batch(segmenter: Any, boxes: np.ndarray, first: int, multimask: bool
     rows = torch.arange(len(boxes), device=scores.device)
     chosen = masks[rows, best.to(masks.device)].cpu().numpy().astype(bool, copy=False)
     values = scores[rows, best].float().cpu().numpy()
-    return [
-        BoxMask(first + i, _as_tuple(box), chosen[i], float(values[i])) for i, box in enumerate(boxes)
-    ]
+    return [BoxMask(first + i, _as_tuple(box), chosen[i], float(values[i])) for i, box in enumerate(boxes)]
 
 
 def _as_tuple(box: np.ndarray) -> tuple[float, float, float, float]:

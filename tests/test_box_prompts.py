@@ -98,7 +98,7 @@ def test_multimask_keeps_the_best_scored_candidate(shared: Path, image: np.ndarr
 
 def test_bad_boxes_are_named_before_anything_is_encoded(image: np.ndarray) -> None:
     engine = ClassicSegmenter()
-    with pytest.raises(PromptError, match="box 1 .* is empty"):
+    with pytest.raises(PromptError, match=r"box 1 .* is empty"):
         masks_for_boxes(engine, image, [[0, 0, 10, 10], [5, 5, 5, 20]])
     with pytest.raises(PromptError, match="outside the 160x120 image"):
         masks_for_boxes(engine, image, [[200, 0, 210, 10]])
