@@ -122,7 +122,7 @@ def iter_box_masks(
     boxes = check_boxes(boxes_xyxy, size)
     if batch_size is not None and batch_size < 1:
         raise PromptError(f"batch_size must be >= 1, got {batch_size}")
-    if not _batched(segmenter):
+    if not batched_decoding(segmenter):
         for i, box in enumerate(boxes):
             masks, scores, _ = segmenter.predict(box=box, multimask_output=multimask)
             best = int(np.argmax(scores))
@@ -135,7 +135,7 @@ def iter_box_masks(
         yield _decode_batch(segmenter, boxes[start : start + step], start, multimask)
 
 
-def _batched(segmenter: object) -> bool:
+def batched_decoding(segmenter: object) -> bool:
     """Whether ``segmenter`` has SAM's batched decoding (``predict_torch`` + ``transform.apply_boxes``)."""
     return callable(getattr(segmenter, "predict_torch", None)) and callable(
         getattr(getattr(segmenter, "transform", None), "apply_boxes", None)
