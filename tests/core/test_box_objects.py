@@ -172,3 +172,15 @@ def test_coco_boxes_and_the_proposal_dataset(tmp_path) -> None:
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(CocoError, match=r"bad\.json"):
         read_coco_boxes(tmp_path / "bad.json")
+
+
+def test_a_refined_mask_replaces_the_box_too(tmp_path) -> None:
+    project, queue, stack, box_id, _shape = _queue_with_box_proposal(tmp_path)
+    refined = disc(H, W, 25, 20, 6)
+    queue.start()
+    assert queue.accept(mask=_mask(refined)) == box_id
+    instance = project.image("img0.png").instance(box_id)
+    assert instance.box is None and np.array_equal(instance.mask.array(), refined)
+    assert queue.proposals("img0.png")[0].reason == "refined"
+    stack.undo()
+    assert project.image("img0.png").instance(box_id).box is not None
