@@ -101,12 +101,24 @@ def test_project_boxes_with_a_sam_checkpoint_match_the_model_function(
         pytest.skip(f"{checkpoint} not found")
     folder, coco_in = dataset
     assert main(["import", str(folder), str(coco_in)]) in (0, 1)  # broken.jpg is refused
-    out = tmp_path / "masks.json"
-    status = main(
-        ["boxes-to-masks", str(folder), "--out", str(out), "--checkpoint", str(checkpoint), "--device", "cpu"]
-    )
+    out, cache = tmp_path / "masks.json", tmp_path / "cache"
+    args = [
+        "boxes-to-masks",
+        str(folder),
+        "--checkpoint",
+        str(checkpoint),
+        "--device",
+        "cpu",
+        "--cache-dir",
+        str(cache),
+    ]
+    status = main([*args, "--out", str(out)])
     err = capsys.readouterr().err
     assert status == 0, err
+    assert any(cache.rglob("*"))  # the embedding was cached...
+    assert main([*args, "--out", str(tmp_path / "again.json")]) == 0  # ...and restored: the same masks
+    again = json.loads((tmp_path / "again.json").read_text())["annotations"]
+    assert again == json.loads(out.read_text())["annotations"]
     coco = COCO(str(out))
     anns = coco.dataset["annotations"]
     image = read_coco_boxes(coco_in).images[0]  # scene.png (broken.jpg is not in the project)

@@ -38,6 +38,7 @@ from annotator.core.box_objects import (
     BoxProposal,
     box_proposals,
 )
+from annotator.core.embedding_cache import EmbeddingCache, image_key
 from annotator.core.errors import CoreError, ImageLoadError
 from annotator.core.images import load_image
 from sam_model.box_prompts import batched_decoding, check_boxes, iter_box_masks
@@ -131,6 +132,25 @@ def segment_image_boxes(
         result.error = f"{path}: segmenting the boxes failed: {exc}"
         result.proposals = []
     return result
+
+
+def cached_image_setter(segmenter: Segmenter, cache: EmbeddingCache) -> ImageSetter:
+    """An :data:`ImageSetter` that restores the image's embedding from ``cache`` (keyed by the pixels and the
+    engine's ``model_id``) instead of encoding it, and stores the embeddings it computes."""
+
+    def set_image(rgb: np.ndarray) -> None:
+        key = image_key(rgb)
+        cached = cache.get(key, segmenter.model_id)
+        if cached is not None:
+            try:
+                segmenter.set_embedding(cached)
+                return
+            except SamModelError:
+                pass  # a stale entry: encode again and overwrite it
+        segmenter.set_image(rgb)
+        cache.put(key, segmenter.get_embedding())
+
+    return set_image
 
 
 def _usable_boxes(image: BoxImage, notes: list[str]) -> BoxImage:

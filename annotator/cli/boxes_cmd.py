@@ -1,15 +1,16 @@
 """``python main.py boxes-to-masks FOLDER [--in FILE] --out FILE [--checkpoint PATH] [model options]``.
 
-Turns box-only objects into masks: every box becomes a box prompt of the model (SAM, MobileSAM or SAM 2 with
-a checkpoint, decoded in batches; the classical engine without one), and the masks are written as COCO
-proposals in the format ``main.py auto`` writes: ``images`` (``file_name`` relative to FOLDER), the
-categories of the boxes' source, ``annotations`` with compressed RLE ``segmentation`` (``counts`` a str),
-``area``, ``bbox`` from the mask, ``iscrowd`` 0, ``score`` (the predicted IoU), ``source_box_id`` (the
-box's id: the project's object id, or the annotation id in FILE) and ``source_box`` (the box,
-``[x, y, w, h]``). The boxes come from the folder's project (objects imported without a segmentation), or
-from the COCO file FILE (annotations with a ``bbox`` and no segmentation; its image and category ids are
-kept). The file is written atomically. Progress goes to stderr, one line per image, and a summary at the
-end; an image that cannot be read is reported in one line naming the file and skipped.
+Turns box-only objects into masks: every box becomes a box prompt of the model (SAM, MobileSAM or SAM 2 with a
+checkpoint, decoded in batches; the classical engine without one), and the masks are written as COCO proposals
+in the format ``main.py auto`` writes: ``images`` (``file_name`` relative to FOLDER), the categories of the
+boxes' source, ``annotations`` with compressed RLE ``segmentation`` (``counts`` a str), ``area``, ``bbox`` from
+the mask, ``iscrowd`` 0, ``score`` (the predicted IoU), ``source_box_id`` (the box's id: the project's object
+id, or the annotation id in FILE) and ``source_box`` (the box, ``[x, y, w, h]``). The boxes come from the
+folder's project (objects imported without a segmentation), or from the COCO file FILE (annotations with a
+``bbox`` and no segmentation; its image and category ids are kept). Embeddings are taken from and put into the
+embedding cache (``--cache-dir``, default: the settings'; ``--no-cache``: neither). The file is written
+atomically. Progress goes to stderr, one line per image, and a summary at the end; an image that cannot be read
+is reported in one line naming the file and skipped.
 
 Exit status: 0 when every image was segmented, 1 when some were skipped, 2 on a usage error.
 """
@@ -47,13 +48,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_model_options(parser)
     parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="embedding cache folder (default: the settings'; images in it are not encoded again)",
+    )
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor fill the embedding cache")
+    parser.add_argument(
         "--multimask", action="store_true", help="decode three candidates per box and keep the best scored"
     )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from annotator.cli.box_job import segment_image_boxes
+    from annotator.cli.box_job import cached_image_setter, segment_image_boxes
     from annotator.core.box_objects import BoxSet, proposals_dataset, read_coco_boxes
 
     folder: Path = args.folder
@@ -67,8 +74,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     if boxes.box_count == 0:
         raise CliError(f"{args.input or folder}: no box-only objects to segment")
-    checkpoint, device, dtype = _engine_choice(args)
+    checkpoint, device, dtype, cache = _engine_choice(args)
     segmenter = load_engine(checkpoint, device=device, dtype=dtype, config=args.config)
+    set_image = None if cache is None else cached_image_setter(segmenter, cache)
 
     per_image: dict[str, list[Any]] = {}
     skipped = empty = 0
@@ -77,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     for index, image in enumerate(boxes.images, start=1):
         prefix = f"[{index:>{width}}/{len(boxes.images)}] {image.file_name}"
-        result = segment_image_boxes(segmenter, folder, image, multimask=args.multimask)
+        result = segment_image_boxes(segmenter, folder, image, multimask=args.multimask, set_image=set_image)
         for note in result.notes:
             print(f"{prefix}: {note}", file=sys.stderr)
         empty += len(result.notes)
@@ -118,9 +126,11 @@ def _project_boxes(folder: Path) -> Any:
     return project_box_prompts(store.project)
 
 
-def _engine_choice(args: argparse.Namespace) -> tuple[str | Path | None, str, str]:
-    """``(checkpoint or None for the classical engine, device, dtype)`` from the options and settings."""
+def _engine_choice(args: argparse.Namespace) -> tuple[str | Path | None, str, str, Any]:
+    """``(checkpoint or None for the classical engine, device, dtype, embedding cache or None)`` from the
+    options and the settings."""
     from annotator.cli.encode_cmd import resolve_checkpoint
+    from annotator.core.embedding_cache import EmbeddingCache
     from annotator.core.settings import SettingsError, load_settings
 
     try:
@@ -128,4 +138,7 @@ def _engine_choice(args: argparse.Namespace) -> tuple[str | Path | None, str, st
     except SettingsError as exc:
         raise CliError(str(exc)) from exc
     checkpoint = resolve_checkpoint(args.checkpoint, settings)
-    return checkpoint, args.device or settings.device, args.dtype or settings.dtype
+    cache = None
+    if not args.no_cache:
+        cache = EmbeddingCache(args.cache_dir or settings.resolved_cache_dir(), settings.cache_max_bytes)
+    return checkpoint, args.device or settings.device, args.dtype or settings.dtype, cache

@@ -1,13 +1,14 @@
 """Tools > Boxes to masks (issue 14 item 3, issue 12 item 6): box prompts for every box-only object.
 
-The box-only objects (imported from a COCO, YOLO detection or VOC file without a segmentation) of the
-current image, or of all images, are segmented in the background with the window's current engine (a
-segmenter of its own, built from ``window.engine_request``; the classical engine when no checkpoint is
-loaded), each box as the prompt. A progress dialog counts boxes and offers Cancel (the masks decoded so far
-are kept). The masks go into the review queue as proposals (source ``box-sam`` / ``box-classic``) with the
-box's category; in review mode (R) accepting one turns that box object into a mask object with the same id
-and category (one undoable step), rejecting it keeps the box, and refine (clicks) works as for any
-proposal. A new run replaces the undecided box proposals of its images, and no other proposals.
+The box-only objects (imported from a COCO, YOLO detection or VOC file without a segmentation) of the current
+image, or of all images, are segmented in the background with the window's current engine (a segmenter of its
+own, built from ``window.engine_request``; the classical engine when no checkpoint is loaded), each box as the
+prompt; an image already in the disk embedding cache is not encoded again. A progress dialog counts boxes and
+offers Cancel (the masks decoded so far are kept). The masks go into the review queue as proposals (source
+``box-sam`` / ``box-classic``) with the box's category; in review mode (R) accepting one turns that box object
+into a mask object with the same id and category (one undoable step), rejecting it keeps the box, and refine
+(clicks) works as for any proposal. A new run replaces the undecided box proposals of its images, and no other
+proposals.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QMessageBox, QProgressDialog
 
 from annotator.core.box_objects import SOURCE_BOX_CLASSIC, SOURCE_BOX_SAM, BoxImage, project_box_prompts
+from annotator.core.embedding_cache import EmbeddingCache
 from annotator.core.errors import CoreError
 from annotator.core.model import ImageStatus
 from annotator.core.review import ReviewQueue
@@ -30,6 +32,7 @@ from annotator.ui.job_runner import (
 )
 from annotator.workers.box_worker import BoxJob, BoxWorker
 from annotator.workers.requests import EngineRequest, SegmenterFactory, create_engine_segmenter
+from annotator.workers.segment_worker import DiskCacheStore
 
 if TYPE_CHECKING:
     from annotator.ui.main_window import MainWindow
@@ -63,11 +66,13 @@ class BoxMaskRunner(BackgroundJobRunner):
         super().__init__(queue, make_segmenter, parent)
         self.proposals = self.empty = self.failed = 0
 
-    def start(self, images: list[BoxImage], engine: EngineRequest) -> int:
-        """Segment the boxes of ``images`` in the background; returns the job id (``RuntimeError`` when a
-        job is already running)."""
+    def start(
+        self, images: list[BoxImage], engine: EngineRequest, *, cache: EmbeddingCache | None = None
+    ) -> int:
+        """Segment the boxes of ``images`` in the background (embeddings from / into ``cache``); returns the
+        job id (``RuntimeError`` when a job is already running)."""
         self._check_idle()
-        job = BoxJob(self._next_id(), self.queue.project.root, tuple(images), engine)
+        job = BoxJob(self._next_id(), self.queue.project.root, tuple(images), engine, cache=cache)
         self.proposals = self.empty = self.failed = 0
         return self._launch(job, BoxWorker(self.make_segmenter), "box-worker")
 
@@ -157,7 +162,9 @@ class BoxesToMasks(QObject):
             QMessageBox.information(self.window, "Boxes to masks", NO_BOXES.format(where=where))
             return False
         count = sum(len(i.prompts) for i in images)
-        self.runner.start(images, self.window.engine_request)
+        store = self.controller.client.worker.disk_cache
+        cache = store.cache if isinstance(store, DiskCacheStore) else None
+        self.runner.start(images, self.window.engine_request, cache=cache)
         self.progress_dialog = open_job_progress(
             self.window,
             f"Segmenting {count} box(es) on {len(images)} image(s)…",

@@ -20,6 +20,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, Slot
 
 from annotator.core.box_objects import BoxImage
+from annotator.core.embedding_cache import EmbeddingCache
 from annotator.core.errors import CoreError
 from annotator.workers.requests import EngineRequest, SegmenterFactory, create_engine_segmenter
 from sam_model.errors import SamModelError
@@ -29,13 +30,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class BoxJob:
-    """One run: the images (with their boxes) under ``folder``, the engine to build, the cancel event."""
+    """One run: the images (with their boxes) under ``folder``, the engine to build, the cancel event, and
+    the disk embedding cache to restore and store embeddings in (``None``: always encode)."""
 
     job_id: int
     folder: Path
     images: tuple[BoxImage, ...]
     engine: EngineRequest
     cancel: threading.Event = field(default_factory=threading.Event, compare=False)
+    cache: EmbeddingCache | None = field(default=None, compare=False)
 
     @property
     def box_count(self) -> int:
@@ -64,7 +67,7 @@ class BoxWorker(QObject):
     @Slot(object)
     def run(self, job: BoxJob) -> None:
         """Segment every box of ``job`` (runs in the worker thread)."""
-        from annotator.cli.box_job import segment_image_boxes
+        from annotator.cli.box_job import cached_image_setter, segment_image_boxes
 
         try:
             segmenter = self._make_segmenter(job.engine)
@@ -72,6 +75,7 @@ class BoxWorker(QObject):
             log.exception("loading the engine for boxes to masks failed")
             self.finished.emit(job.job_id, False, f"Cannot load the engine: {exc}")
             return
+        set_image = cached_image_setter(segmenter, job.cache) if job.cache is not None else None
         total = job.box_count
         done = 0
         self.progress.emit(job.job_id, 0, total)
@@ -86,7 +90,7 @@ class BoxWorker(QObject):
 
             try:
                 result = segment_image_boxes(
-                    segmenter, job.folder, image, progress=progress, cancel=job.cancel
+                    segmenter, job.folder, image, set_image=set_image, progress=progress, cancel=job.cancel
                 )
             except (CoreError, SamModelError, ValueError, OSError) as exc:
                 self.image_failed.emit(job.job_id, image.file_name, str(exc))
