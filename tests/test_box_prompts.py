@@ -27,8 +27,8 @@ def image() -> np.ndarray:
     return rgb
 
 
-def _one_by_one(segmenter, image: np.ndarray, boxes: np.ndarray) -> list[tuple[np.ndarray, float]]:
-    segmenter.set_image(image)
+def _one_by_one(segmenter, boxes: np.ndarray) -> list[tuple[np.ndarray, float]]:
+    """One ``predict(box=...)`` per box on the segmenter's current image."""
     out = []
     for box in boxes:
         masks, scores, _ = segmenter.predict(box=box, multimask_output=False)
@@ -56,44 +56,30 @@ def test_batched_boxes_equal_one_box_prompt_at_a_time(
     if not path.is_file():
         pytest.skip(f"{path} not found")
     predictor = load_predictor(path, device="cpu")
-    single = _one_by_one(predictor, image, BOXES)
-    predictor.reset_image()
     batched = masks_for_boxes(predictor, image, BOXES, batch_size=2)  # three batches: 2 + 2 + 1
+    single = _one_by_one(predictor, BOXES)  # on the image masks_for_boxes set
     _assert_same(batched, single, BOXES)
     assert any(m.mask.any() for m in batched)
-    # the same again on the image already set, in one batch, batch by batch
+    # the same again in one batch, batch by batch
     parts = list(iter_box_masks(predictor, BOXES, batch_size=5))
     assert [len(p) for p in parts] == [5]
     _assert_same(parts[0], single, BOXES)
-
-
-def test_mobilesam_batched_boxes_equal_single_prompts(mobilesam_reference: Path, image: np.ndarray) -> None:
-    predictor = load_predictor(mobilesam_reference / "mobilesam_a.pth", device="cpu")
-    single = _one_by_one(predictor, image, BOXES[:3])
-    _assert_same(decode_boxes(predictor, BOXES[:3]), single, BOXES[:3])
-
-
-def test_the_classical_engine_answers_one_box_at_a_time(image: np.ndarray) -> None:
-    engine = ClassicSegmenter()
-    single = _one_by_one(engine, image, BOXES[:2])
-    results = masks_for_boxes(engine, image, BOXES[:2])
-    for result, (mask, score) in zip(results, single, strict=True):
-        assert np.array_equal(result.mask, mask) and result.score == pytest.approx(score)
-    red = results[0].mask
-    assert red[40, 50] and not red[5, 5]  # the red block inside the first box
-
-
-def test_multimask_keeps_the_best_scored_candidate(shared: Path, image: np.ndarray) -> None:
-    path = shared / "reference" / "sam" / "sam_tiny_a.pth"
-    if not path.is_file():
-        pytest.skip(f"{path} not found")
-    predictor = load_predictor(path, device="cpu")
-    predictor.set_image(image)
+    # multimask: the best scored of the three candidates
     masks, scores, _ = predictor.predict(box=BOXES[1], multimask_output=True)
     (result,) = decode_boxes(predictor, BOXES[1:2], multimask=True)
     best = int(np.argmax(scores))
     assert result.score == pytest.approx(float(scores[best]), abs=1e-4)
     assert np.count_nonzero(result.mask != masks[best]) <= 2
+
+
+def test_the_classical_engine_answers_one_box_at_a_time(image: np.ndarray) -> None:
+    engine = ClassicSegmenter()
+    results = masks_for_boxes(engine, image, BOXES[:2])
+    single = _one_by_one(engine, BOXES[:2])
+    for result, (mask, score) in zip(results, single, strict=True):
+        assert np.array_equal(result.mask, mask) and result.score == pytest.approx(score)
+    red = results[0].mask
+    assert red[40, 50] and not red[5, 5]  # the red block inside the first box
 
 
 def test_bad_boxes_are_named_before_anything_is_encoded(image: np.ndarray) -> None:
