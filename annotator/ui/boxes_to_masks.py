@@ -39,8 +39,8 @@ if TYPE_CHECKING:
 
 BOX_SOURCES = (SOURCE_BOX_SAM, SOURCE_BOX_CLASSIC)
 NO_BOXES = (
-    "There are no box-only objects {where}.\n\nBox-only objects come from importing annotations that have a "
-    "box and no segmentation (File > Import COCO…)."
+    "There are no box-only objects {where}.\n\nBox-only objects come from importing boxes without a "
+    "segmentation (File > Import…: COCO boxes, YOLO detection labels, VOC XML, labelme rectangles)."
 )
 
 ScopeQuestion = Callable[["MainWindow", int, int], str | None]

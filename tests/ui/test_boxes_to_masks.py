@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
 from annotator.core.review_proposal import ProposalState
-from annotator.ui.coco_dialogs import import_into
+from annotator.ui.import_dialog import import_dataset_into
 from tests.ui.fakes import DiscSegmenter
 from tests.ui.helpers import press
 
@@ -32,7 +32,7 @@ def import_boxes(window, folder) -> None:
     }
     path = folder.parent / "boxes.json"
     path.write_text(json.dumps(data))
-    import_into(window.controller, path)
+    import_dataset_into(window.controller, path, "coco")
 
 
 def box_window(make_window, image_folder, worker_segmenter: DiscSegmenter):
@@ -120,4 +120,4 @@ def test_no_boxes_says_where_they_come_from(qtbot, make_window, image_folder, mo
     )
     window.boxes_to_masks.ask_scope = lambda *_args: "all"
     window.actions_by_id["boxes_to_masks"].trigger()
-    assert shown and "Import COCO" in shown[0] and not window.boxes_to_masks.runner.running
+    assert shown and "File > Import" in shown[0] and not window.boxes_to_masks.runner.running
