@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export QT_QPA_PLATFORM ?= $(if $(DISPLAY),,offscreen)
 
 .PHONY: run test lint format setup clean bench-engine bench-noc bench-auto bench-ui bench-cache bench-switching \
-	bench-persam bench-firstday bench-reliability bench-models bench-formats
+	bench-persam bench-firstday bench-reliability bench-models bench-formats bench-boxes
 
 setup: $(STAMP)
 
@@ -57,6 +57,9 @@ bench-switching: $(STAMP)
 
 bench-persam: $(STAMP)
 	$(PY) -m benchmarks.persam --repeats 8
+
+bench-boxes: $(STAMP)
+	$(PY) -m benchmarks.boxes --repeats 3
 
 bench-firstday: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks.firstday --checkpoint $(SHARED)/reference/mobilesam/mobilesam_a.pth

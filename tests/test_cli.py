@@ -28,7 +28,16 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_all_commands_are_registered() -> None:
-    assert command_names() == {"export", "import", "bench", "auto", "models", "encode", "propagate"}
+    assert command_names() == {
+        "export",
+        "import",
+        "bench",
+        "auto",
+        "models",
+        "encode",
+        "propagate",
+        "boxes-to-masks",
+    }
 
 
 @pytest.mark.parametrize(

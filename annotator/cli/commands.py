@@ -33,6 +33,9 @@ COMMANDS: dict[str, CommandEntry] = {
         "annotator.cli.models_cmd", "list, download, verify, add and select SAM checkpoints"
     ),
     "encode": CommandEntry("annotator.cli.encode_cmd", "fill the embedding cache for a folder of images"),
+    "boxes-to-masks": CommandEntry(
+        "annotator.cli.boxes_cmd", "segment box-only objects (COCO proposals out)"
+    ),
     "propagate": CommandEntry(
         "annotator.cli.propagate_cmd", "find an annotated object in the project's other images (PerSAM)"
     ),

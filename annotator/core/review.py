@@ -46,6 +46,7 @@ from annotator.core.undo import (
     RemoveInstanceCommand,
     UndoCommand,
     UndoStack,
+    UpdateInstanceCommand,
     set_category_command,
     set_mask_command,
 )
@@ -102,12 +103,18 @@ class ReviewQueue:
         return first
 
     def add_proposals(
-        self, key: str, drafts: Sequence[ProposalDraft], *, replace_pending: bool = True
+        self,
+        key: str,
+        drafts: Sequence[ProposalDraft],
+        *,
+        replace_pending: bool = True,
+        replace_sources: Sequence[str] = (),
     ) -> list[Proposal]:
         """Put ``drafts`` into image ``key``'s queue (not undoable: nothing is annotated yet).
 
         ``replace_pending`` drops the image's undecided proposals first (a new run replaces the last one);
-        decided ones are always kept. Drafts whose mask does not fit the image raise ``ModelError``. Returns
+        ``replace_sources`` drops only the undecided ones of those sources (``replace_pending`` False).
+        Decided ones are always kept. Drafts whose mask does not fit the image raise ``ModelError``. Returns
         the new proposals (some may already be skipped: covered by existing objects).
         """
         record = self.project.image(key)
@@ -117,7 +124,11 @@ class ReviewQueue:
                     f"{key}: proposal mask is {draft.mask.height}x{draft.mask.width}, the image is "
                     f"{record.height}x{record.width} (H x W)"
                 )
-        kept = [p for p in self.proposals(key) if not (replace_pending and p.is_pending)]
+        kept = [
+            p
+            for p in self.proposals(key)
+            if not (p.is_pending and (replace_pending or p.source in replace_sources))
+        ]
         first = self._take("next_id", len(drafts)) if drafts else 0
         new = [
             Proposal(first + i, key, d.mask, d.score, d.source, d.category_id, dict(d.provenance))
@@ -293,7 +304,9 @@ class ReviewQueue:
         ``default_category``. ``mask`` replaces the proposal's (a refined one). Returns the instance id.
 
         On an already accepted proposal this changes its object's category (one step); a merged one raises
-        ``ReviewError`` (undo the merge to change it).
+        ``ReviewError`` (undo the merge to change it). A box object's proposal (boxes to masks) gives that
+        object the mask instead (same id; the box is dropped; one undoable step), or, when the object is
+        gone, becomes a new object.
         """
         proposal = self._require()
         key = proposal.file_name
@@ -311,6 +324,8 @@ class ReviewQueue:
         final_mask = mask if mask is not None else proposal.mask
         if final_mask.area == 0:
             raise ReviewError("the mask is empty: nothing to accept")
+        if self._instance_exists(key, proposal.box_instance):
+            return self._accept_for_box(proposal, final_mask, cid, refined=mask is not None)
         instance = self.project.new_instance(
             final_mask, cid, source=proposal.instance_source, score=round(proposal.score, 4)
         )
@@ -325,6 +340,30 @@ class ReviewQueue:
         self._decide("Review: accept", proposal, changed, edit, union)
         return instance.id
 
+    def _accept_for_box(self, proposal: Proposal, mask: Mask, category_id: int, *, refined: bool) -> int:
+        """The box object of ``proposal`` becomes a mask object: mask, category, source and score replaced."""
+        key, iid = proposal.file_name, int(proposal.box_instance)  # type: ignore[arg-type]
+        edit = UpdateInstanceCommand(
+            self.project,
+            key,
+            iid,
+            "Box to mask",
+            mask=mask,
+            polygons=None,
+            category_id=category_id,
+            source=proposal.instance_source,
+            score=round(proposal.score, 4),
+        )
+        changed = proposal.replace(
+            state=ProposalState.ACCEPTED,
+            instance_id=iid,
+            seq=self._take("next_seq"),
+            reason="refined" if refined else "",
+        )
+        union = covered_union(self.project, key, [mask], exclude=iid)
+        self._decide("Review: accept", proposal, changed, edit, union)
+        return iid
+
     def reject(self) -> None:
         """Reject the current proposal (an accepted one also loses its object, in the same step)."""
         proposal = self._require()
@@ -334,6 +373,8 @@ class ReviewQueue:
         if proposal.state is ProposalState.REJECTED:
             self.forward()
             return
+        if proposal.state is ProposalState.ACCEPTED and proposal.box_instance is not None:
+            raise ReviewError(f"proposal already gave object {proposal.instance_id} its mask: Ctrl+Z to undo")
         edit: UndoCommand | None = None
         if proposal.state is ProposalState.ACCEPTED and self._instance_exists(key, proposal.instance_id):
             edit = RemoveInstanceCommand(self.project, key, int(proposal.instance_id))  # type: ignore[arg-type]

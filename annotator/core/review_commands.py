@@ -74,11 +74,12 @@ class ReviewDecisionCommand(UndoCommand):
 def covered_union(
     project: Project, key: str, extra: Iterable[Mask] = (), exclude: int | None = None
 ) -> np.ndarray | None:
-    """Union (``H x W`` bool) of the image's instances (but ``exclude``) and ``extra`` masks; ``None`` when
-    empty."""
+    """Union (``H x W`` bool) of the image's instances (but ``exclude`` and box-only objects: a box is not the
+    object's shape) and ``extra`` masks; ``None`` when empty."""
     record = project.image(key)
     union: np.ndarray | None = None
-    masks = [inst.mask for inst in record.instances if inst.id != exclude] + list(extra)
+    masks = [inst.mask for inst in record.instances if inst.id != exclude and inst.box is None]
+    masks += list(extra)
     for mask in masks:
         x, y, w, h = mask.bbox
         if w == 0 or mask.shape != (record.height, record.width):
@@ -102,10 +103,11 @@ def coverage(mask: Mask, union: np.ndarray | None) -> float:
 def auto_skip_covered(
     proposals: Sequence[Proposal], union: np.ndarray | None, threshold: float
 ) -> list[Proposal]:
-    """``proposals`` with every *pending* one covered more than ``threshold`` by ``union`` marked skipped."""
+    """``proposals`` with every *pending* one covered more than ``threshold`` by ``union`` marked skipped
+    (but a box object's proposal: that object is known to exist, its mask is still to decide)."""
     out: list[Proposal] = []
     for proposal in proposals:
-        if proposal.is_pending and union is not None:
+        if proposal.is_pending and union is not None and proposal.box_instance is None:
             share = coverage(proposal.mask, union)
             if share > threshold:
                 proposal = proposal.replace(

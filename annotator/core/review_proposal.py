@@ -26,8 +26,18 @@ PROPOSALS_EXTRA = "proposals"
 SCORE_BUCKET = 0.05
 """Scores are compared in steps of this size; within a step the larger proposal comes first."""
 
-SOURCE_TO_INSTANCE = {"auto-sam": "auto", "auto-classic": "auto", "persam": "persam"}
+SOURCE_TO_INSTANCE = {
+    "auto-sam": "auto",
+    "auto-classic": "auto",
+    "persam": "persam",
+    "box-sam": "sam",
+    "box-classic": "classic",
+}
 """``Instance.source`` of an accepted proposal, by proposal source (default ``auto``)."""
+
+BOX_INSTANCE = "box_instance"
+"""Provenance key of a proposal made from a box-only object's box (boxes to masks): that object's id.
+Accepting the proposal gives the object the mask (same id); such a proposal is never auto-skipped."""
 
 
 class ProposalState(enum.StrEnum):
@@ -78,6 +88,12 @@ class Proposal:
     @property
     def is_pending(self) -> bool:
         return self.state is ProposalState.PENDING
+
+    @property
+    def box_instance(self) -> int | None:
+        """The box-only object this proposal was made for (boxes to masks), else ``None``."""
+        value = self.provenance.get(BOX_INSTANCE)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     @property
     def instance_source(self) -> str:

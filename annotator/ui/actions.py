@@ -58,6 +58,11 @@ SPECS: tuple[ActionSpec, ...] = (
         "&Segment box object",
         "The selected box-only object's box becomes the prompt; Enter replaces the box by the mask",
     ),
+    ActionSpec(
+        "boxes_to_masks",
+        "Boxes to &masks…",
+        "Segment the box-only objects (this image or all) with the current model, for review",
+    ),
     ActionSpec("help_keys", "&Keyboard shortcuts", "List the shortcuts"),
     ActionSpec("new_object", "&New object", "Leave the selected object: the next click starts a new one"),
     ActionSpec("outline_only", "&Outlines only", "Draw the objects as outlines, without fills"),

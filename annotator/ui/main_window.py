@@ -103,6 +103,9 @@ class MainWindow(QMainWindow):
 
         self.find_similar = FindSimilar(self)  # Tools > Find similar in all / selected images
         self.exporter: ExportRunner | None = None  # File > Export… (made on first use)
+        from annotator.ui.boxes_to_masks import BoxesToMasks
+
+        self.boxes_to_masks = BoxesToMasks(self)  # Tools > Boxes to masks (box-only objects, for review)
         from annotator.ui.busy_view import BusyView
 
         self.busy_view = BusyView(self)  # busy indicator, "file — 12 / 480" title, stale messages cleared
@@ -211,6 +214,7 @@ class MainWindow(QMainWindow):
         tools.addAction(a["review_proposals"])
         tools.addAction(a["find_similar_all"])
         tools.addAction(a["find_similar_selected"])
+        tools.addAction(a["boxes_to_masks"])
         image = menu.addMenu("&Image")
         for name in ("next_image", "previous_image", "mark_done"):
             image.addAction(a[name])
@@ -569,5 +573,6 @@ class MainWindow(QMainWindow):
         self.find_similar.shutdown()
         if self.exporter is not None:
             self.exporter.shutdown()
+        self.boxes_to_masks.shutdown()
         self.controller.shutdown()
         super().closeEvent(event)
