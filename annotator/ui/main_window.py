@@ -452,7 +452,7 @@ class MainWindow(QMainWindow):
             self.canvas.instances_layer.set_labels(None, [])
             self.canvas.instance_outlines.set_outlines([])
         self.file_list.update_record(self.controller.project.image(key))
-        direction = self.controller._nav_direction
+        direction = self.controller.nav_direction
         QTimer.singleShot(0, lambda: self.controller.step_image(direction))
 
     def _refresh_live(self) -> None:
