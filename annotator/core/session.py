@@ -3,7 +3,9 @@
 :class:`Session` owns what the user is doing on the open folder: the current image and the navigation
 direction, the undo stack, the object being drawn (prompts, the decode in flight, the answer shown, the live
 mask and its hand-painted override: :class:`~annotator.core.session_live.LiveLoop`), the selection, accepting
-and refining objects, and what to prefetch (:class:`~annotator.core.prefetch_policy.PrefetchPolicy`). It never
+and refining objects, what to prefetch (:class:`~annotator.core.prefetch_policy.PrefetchPolicy`), the engine
+chosen (:class:`~annotator.core.engine_choice.EngineChoice`) and the review queue
+(:class:`~annotator.core.review.ReviewQueue`). It never
 imports Qt and never waits: the decoder and the image loader are ports (``session_ports``) whose answers come
 back as method calls (:meth:`Session.image_shown`, :meth:`Session.decoded`, :meth:`Session.encoded`...). Views
 subscribe to ``Session.events`` (:class:`~annotator.core.session_events.SessionEvent`); in the app the Qt
@@ -36,11 +38,13 @@ from pathlib import Path
 
 import numpy as np
 
+from annotator.core.engine_choice import EngineChoice
 from annotator.core.events import Event
 from annotator.core.model import Category, ImageStatus, Project
 from annotator.core.overlay_style import OverlayStyle
 from annotator.core.prefetch_policy import PrefetchPolicy
 from annotator.core.prompts import PromptState
+from annotator.core.review import ReviewQueue
 from annotator.core.session_events import SessionChange, SessionEmitter, SessionEvent
 from annotator.core.session_live import LiveLoop, LiveMaskCommand
 from annotator.core.session_objects import ObjectEditor
@@ -54,7 +58,8 @@ class Session:
     Attributes:
         project: the annotations; undo_stack: every user edit; live: the object being drawn;
         objects: the accepted objects of the current image (accept, select, edit);
-        prefetch: the prefetch plan; events: where :class:`SessionEvent` s go.
+        prefetch: the prefetch plan; engine: the engine chosen; review: the proposals waiting for review;
+        events: where :class:`SessionEvent` s go.
         current_key / current_image: the image shown (``current_image`` ``None`` while it loads);
         nav_direction: +1 / -1, the direction of the user's last move through the list.
     """
@@ -70,6 +75,8 @@ class Session:
         self.live = LiveLoop(decoder, self.events.emit, self._seed_for_request)
         self.objects = ObjectEditor(self)
         self.prefetch = PrefetchPolicy(prefetch_depth)
+        self.engine = EngineChoice(decoder)
+        self.review = ReviewQueue(project, self.undo_stack)
         self.current_key: str | None = None
         self.current_image: ShownImage | None = None
         self.current_category_id: int | None = project.categories[0].id if project.categories else None
@@ -310,18 +317,6 @@ class Session:
         """The mask that Enter would accept (``H x W`` bool), or ``None``."""
         labels = self.live.live_labels()
         return None if labels is None else labels.view(bool)
-
-    def unaccepted_images(self) -> list[str]:
-        """Images with an unaccepted live mask or prompt: the current one first, then the parked ones."""
-        keys = [self.current_key] if self.current_key is not None and self.live.has_live() else []
-        return keys + [k for k in self.live.parked_keys() if k not in keys]
-
-    def discard_unaccepted(self) -> None:
-        """Forget every unaccepted live mask and prompt (the user chose to discard them)."""
-        self.live.drop_parked()
-        if self.live.has_live():
-            self.live.prompts.set(PromptState())
-            self.live.clear()
 
     def paint_live_mask(self, mask: np.ndarray, text: str) -> None:
         """A brush/eraser stroke made ``mask`` (``H x W`` bool) the live mask (one undoable step)."""

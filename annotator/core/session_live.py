@@ -269,14 +269,20 @@ class LiveLoop:
             self._emit(SessionEvent(SessionChange.LIVE))
         self._status(f"Unaccepted mask of {key} restored (Enter accepts, Esc drops it)")
 
-    def parked_keys(self) -> list[str]:
-        """Images left with unaccepted prompts or a live mask."""
-        return list(dict.fromkeys([*self.prompts.parked_keys(), *self._parked]))
+    def unaccepted_images(self) -> list[str]:
+        """Images with an unaccepted live mask or prompt: the current one first, then the parked ones."""
+        keys = [self.image_key] if self.image_key is not None and self.has_live() else []
+        parked = dict.fromkeys([*self.prompts.parked_keys(), *self._parked])
+        return keys + [k for k in parked if k not in keys]
 
-    def drop_parked(self) -> None:
+    def discard_unaccepted(self) -> None:
+        """Forget every unaccepted live mask and prompt (the user chose to discard them)."""
         self.prompts.drop_parked()
         self._parked.clear()
         self._unpark = None
+        if self.has_live():
+            self.prompts.set(PromptState())
+            self.clear()
 
     def _status(self, text: str) -> None:
         self._emit(SessionEvent(SessionChange.STATUS, text=text))

@@ -13,6 +13,8 @@ from typing import Protocol
 
 import numpy as np
 
+from annotator.core.engine_choice import EngineRequest
+
 
 class ShownImage(Protocol):
     """A decoded image: ``key`` (its file name in the folder) and ``rgb`` (``H x W x 3`` uint8, read-only)."""
@@ -62,6 +64,12 @@ class EngineIdentity(Protocol):
     @property
     def checkpoint(self) -> str | None: ...
 
+    @property
+    def device(self) -> str: ...
+
+    @property
+    def dtype(self) -> str: ...
+
 
 class Decoder(Protocol):
     """The segmentation engine as the session sees it (the app's ``SegmentClient``).
@@ -77,6 +85,10 @@ class Decoder(Protocol):
 
     @property
     def engine(self) -> EngineIdentity | None: ...
+
+    def load_engine(self, request: EngineRequest) -> None:
+        """Replace the engine (in the background); the current image is encoded again."""
+        ...
 
     def set_image(self, image_id: str, rgb: np.ndarray) -> None:
         """Make ``image_id`` (``H x W x 3`` uint8) the image to decode on; encoding starts."""

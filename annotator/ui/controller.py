@@ -247,7 +247,7 @@ class SessionController(QObject):
         return color_table([color], alpha=FILL_ALPHA + 30)
 
     def unaccepted_images(self) -> list[str]:
-        return self.session.unaccepted_images()
+        return self.session.live.unaccepted_images()
 
     def undo_step(self) -> UndoStep:
         return self.session.undo_step()
@@ -337,7 +337,7 @@ class SessionController(QObject):
         self.instances_changed.emit()
 
     def discard_unaccepted(self) -> None:
-        self.session.discard_unaccepted()
+        self.session.live.discard_unaccepted()
 
     def start_refinement(self, mask: np.ndarray) -> None:
         self.session.start_refinement(mask)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from annotator.core.engine_choice import EngineRequest
 from annotator.core.model import Project
 from annotator.core.session import Session
 from annotator.core.session_events import SessionChange, SessionEvent
@@ -38,6 +39,8 @@ class Answer:
 class Engine:
     model_id: str = "fake"
     checkpoint: str | None = "fake.pt"
+    device: str = "cpu"
+    dtype: str = "float32"
 
 
 @dataclass
@@ -60,7 +63,11 @@ class FakeDecoder:
     image: str | None = None
     requests: list[Request] = field(default_factory=list)
     cancels: int = 0
+    engines: list[EngineRequest] = field(default_factory=list)
     _no: int = 0
+
+    def load_engine(self, request: EngineRequest) -> None:
+        self.engines.append(request)
 
     def set_image(self, image_id: str, rgb: np.ndarray) -> None:
         self.image = image_id

@@ -181,9 +181,9 @@ def test_an_unaccepted_mask_is_parked_with_its_image_and_comes_back_without_a_de
     session.decoded(decoder.answer(decoder.requests[0]))
     shown = session.live_mask().copy()
     show(session, "img1.png")
-    assert session.live_mask() is None and session.unaccepted_images() == ["img0.png"]
+    assert session.live_mask() is None and session.live.unaccepted_images() == ["img0.png"]
     show(session, "img0.png")
     assert len(decoder.requests) == 1
     assert np.array_equal(session.live_mask(), shown) and len(session.prompt_state.points) == 1
-    session.discard_unaccepted()
-    assert session.live_mask() is None and session.unaccepted_images() == []
+    session.live.discard_unaccepted()
+    assert session.live_mask() is None and session.live.unaccepted_images() == []

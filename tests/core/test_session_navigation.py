@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from annotator.core.engine_choice import EngineRequest
 from annotator.core.masks import Mask
 from annotator.core.model import ImageStatus
 from annotator.core.prefetch_policy import PrefetchPolicy, prefetch_order
@@ -127,3 +128,25 @@ def test_the_engine_decides_the_source_of_an_accepted_object(tmp_path) -> None:
     session.decoded(decoder.answer(decoder.requests[0]))
     session.objects.accept()
     assert session.project.image("img0.png").instances[0].source == "classic"
+
+
+def test_the_engine_choice_loads_at_once_and_falls_back_to_the_running_engine(tmp_path) -> None:
+    session, decoder, _images, _events = make_session(tmp_path)
+    session.engine.load(EngineRequest("vit_b.pth"))
+    session.engine.set_device("cuda")
+    session.engine.set_dtype("bfloat16")
+    assert decoder.engines == [
+        EngineRequest("vit_b.pth"),
+        EngineRequest("vit_b.pth", "cuda"),
+        EngineRequest("vit_b.pth", "cuda", "bfloat16"),
+    ]
+    assert session.engine.failed() == decoder.engine  # bfloat16 on cuda did not load: back to what runs
+    assert session.engine.request == EngineRequest("fake.pt", "cpu", "float32")
+    decoder.engine = None
+    session.engine.load(EngineRequest("other.pth"))
+    assert session.engine.failed() is None and session.engine.request == EngineRequest("other.pth")
+
+
+def test_review_decisions_share_the_session_undo_stack(tmp_path) -> None:
+    session, _decoder, _images, _events = make_session(tmp_path)
+    assert session.review.undo_stack is session.undo_stack and session.review.project is session.project
