@@ -8,6 +8,7 @@ from annotator.core.engine_choice import EngineRequest
 from annotator.core.masks import Mask
 from annotator.core.model import ImageStatus
 from annotator.core.prefetch_policy import PrefetchPolicy, prefetch_order
+from annotator.core.review_proposal import ProposalDraft
 from annotator.core.session_events import SessionChange
 from tests.core.session_fakes import Engine, H, Image, W, make_session, show
 
@@ -147,6 +148,14 @@ def test_the_engine_choice_loads_at_once_and_falls_back_to_the_running_engine(tm
     assert session.engine.failed() is None and session.engine.request == EngineRequest("other.pth")
 
 
-def test_review_decisions_share_the_session_undo_stack(tmp_path) -> None:
+def test_a_review_decision_is_one_step_of_the_session_undo(tmp_path) -> None:
     session, _decoder, _images, _events = make_session(tmp_path)
-    assert session.review.undo_stack is session.undo_stack and session.review.project is session.project
+    show(session, "img0.png")
+    mask = np.zeros((H, W), bool)
+    mask[10:20, 10:20] = True
+    session.review.add_proposals("img0.png", [ProposalDraft(Mask.from_array(mask), 0.9, "auto-sam")])
+    session.review.start("img0.png")
+    session.review.accept(default_category=session.current_category_id)
+    assert len(session.project.image("img0.png").instances) == 1
+    session.undo()
+    assert session.project.image("img0.png").instances == ()
