@@ -46,6 +46,7 @@ from annotator.core.prefetch_policy import PrefetchPolicy
 from annotator.core.prompts import PromptState
 from annotator.core.review import ReviewQueue
 from annotator.core.session_events import SessionChange, SessionEmitter, SessionEvent
+from annotator.core.session_hover import HoverTracker
 from annotator.core.session_live import LiveLoop, LiveMaskCommand
 from annotator.core.session_objects import ObjectEditor
 from annotator.core.session_ports import DecodeAnswer, Decoder, ImageSource, ShownImage
@@ -59,6 +60,7 @@ class Session:
         project: the annotations; undo_stack: every user edit; live: the object being drawn;
         objects: the accepted objects of the current image (accept, select, edit);
         prefetch: the prefetch plan; engine: the engine chosen; review: the proposals waiting for review;
+        hover: the hover preview;
         events: where :class:`SessionEvent` s go.
         current_key / current_image: the image shown (``current_image`` ``None`` while it loads);
         nav_direction: +1 / -1, the direction of the user's last move through the list.
@@ -72,11 +74,12 @@ class Session:
         self.images = images
         self.events = SessionEmitter()
         self.undo_stack = UndoStack()
-        self.live = LiveLoop(decoder, self.events.emit, self._seed_for_request)
         self.objects = ObjectEditor(self)
+        self.live = LiveLoop(decoder, self.events.emit, self.objects.seed_for_request)
         self.prefetch = PrefetchPolicy(prefetch_depth)
         self.engine = EngineChoice(decoder)
         self.review = ReviewQueue(project, self.undo_stack)
+        self.hover = HoverTracker(self)
         self.current_key: str | None = None
         self.current_image: ShownImage | None = None
         self.current_category_id: int | None = project.categories[0].id if project.categories else None
@@ -85,6 +88,11 @@ class Session:
         self.new_object_armed = False  # N: the next click starts a new object even on an accepted one
         self.nav_direction = 1
         project.events.connect(self._on_project_event)
+        self.events.connect(self._drop_hover)  # first: the preview is gone before views redraw
+
+    def _drop_hover(self, event: SessionEvent) -> None:
+        if event.kind in (SessionChange.PROMPTS, SessionChange.IMAGE_CHANGED):
+            self.hover.left()
 
     def _emit(self, kind: SessionChange, **fields: object) -> None:
         self.events.emit(SessionEvent(kind, **fields))  # type: ignore[arg-type]
@@ -178,7 +186,8 @@ class Session:
         )
 
     def engine_changed(self) -> None:
-        """A new engine runs (its worker forgot the prefetched embeddings)."""
+        """A new engine runs (its worker forgot the prefetched embeddings; its speed is not known yet)."""
+        self.hover.engine_changed()
         self.prefetch.engine_changed()
 
     def set_status(self, status: ImageStatus) -> None:
@@ -300,17 +309,11 @@ class Session:
 
     def decoded(self, answer: DecodeAnswer) -> bool:
         """The decoder answered; returns whether the answer was shown (stale answers are dropped)."""
+        self.hover.note_decode_time(answer.decode_seconds)
         return self.live.decoded(answer)
 
     def decode_failed(self, message: str) -> None:
         self.live.decode_failed(message)
-
-    def _seed_for_request(self) -> np.ndarray | None:
-        """A request without logits refining the selected object starts from its mask (a box is no shape)."""
-        if self.selected_id is None or self.current_key is None:
-            return None
-        _key, instance = self.project.find_instance(self.selected_id)
-        return instance.mask.array() if instance.box is None else None
 
     # --- the live mask --------------------------------------------------------------------------------------
     def live_mask(self) -> np.ndarray | None:

@@ -31,6 +31,8 @@ class SessionChange(Enum):
     """``instance_id`` is the selected object (``None``: none)."""
     INSTANCES = "instances"
     """The current image's objects must be redrawn."""
+    HOVER = "hover"
+    """``Session.hover.labels()`` changed (the hover preview shown or dropped)."""
     STATUS = "status"
     """``text``: a status-bar line."""
     MESSAGE = "message"

@@ -67,6 +67,14 @@ class ObjectEditor:
             return None
         return pick(instances_at(self.current(), x, y), None, cycle=False)
 
+    def seed_for_request(self) -> np.ndarray | None:
+        """A request without logits refining the selected object starts from its mask (a box is no shape)."""
+        s = self._session
+        if s.selected_id is None or s.current_key is None:
+            return None
+        _key, instance = s.project.find_instance(s.selected_id)
+        return instance.mask.array() if instance.box is None else None
+
     def select(self, instance_id: int | None) -> None:
         """Select an object to refine/edit (``None`` deselects); further clicks start from its mask."""
         s = self._session

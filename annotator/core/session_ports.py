@@ -84,6 +84,11 @@ class Decoder(Protocol):
         ...
 
     @property
+    def pending_decode(self) -> bool:
+        """Whether a click's decode waits for its answer."""
+        ...
+
+    @property
     def engine(self) -> EngineIdentity | None: ...
 
     def load_engine(self, request: EngineRequest) -> None:
@@ -114,6 +119,21 @@ class Decoder(Protocol):
 
     def cancel_decodes(self) -> None:
         """Forget any answer still on its way."""
+        ...
+
+    def hover(
+        self,
+        points: np.ndarray,
+        labels: np.ndarray,
+        box: np.ndarray | None,
+        mask_input: np.ndarray | None,
+        multimask: bool,
+    ) -> int:
+        """Ask for a hover preview (lowest priority); returns its number, or -1 when it cannot be asked now."""
+        ...
+
+    def cancel_hover(self) -> None:
+        """Drop the queued preview and ignore the one being decoded."""
         ...
 
 

@@ -101,9 +101,8 @@ class SessionController(QObject):
         }
         self.session.events.connect(self._on_session_event)
         self.hover = HoverPreview(self.session, client, self)
-        self.hover.status.connect(self.status)
-        self.prompts_changed.connect(self.hover.left)
-        self.current_image_changed.connect(lambda _key: self.hover.left())
+        self.prompts_changed.connect(self.hover.timer.stop)  # the session dropped the preview
+        self.current_image_changed.connect(lambda _key: self.hover.timer.stop())
         self.session.undo_stack.events.connect(lambda _event: self.history_changed.emit())
         self.current_image_changed.connect(lambda _key: self.history_changed.emit())
         client.decoded.connect(self._on_decoded)
@@ -122,6 +121,8 @@ class SessionController(QObject):
         kind = event.kind
         if kind in self._signals:
             self._signals[kind]()
+        elif kind is SessionChange.HOVER:
+            self.hover.changed.emit()
         elif kind is SessionChange.CANDIDATE:
             self.candidate_changed.emit(event.candidate)
         elif kind is SessionChange.SELECTION:
@@ -166,7 +167,6 @@ class SessionController(QObject):
 
     @Slot(object)
     def _on_decoded(self, result: DecodeResult) -> None:
-        self.hover.note_decode_time(result)
         self.session.decoded(result)
 
     @Slot(object)

@@ -63,6 +63,9 @@ class FakeDecoder:
     image: str | None = None
     requests: list[Request] = field(default_factory=list)
     cancels: int = 0
+    pending_decode: bool = False
+    hovers: list[Request] = field(default_factory=list)
+    hover_cancels: int = 0
     engines: list[EngineRequest] = field(default_factory=list)
     _no: int = 0
 
@@ -83,6 +86,16 @@ class FakeDecoder:
 
     def cancel_decodes(self) -> None:
         self.cancels += 1
+
+    def hover(self, points, labels, box, mask_input, multimask) -> int:  # type: ignore[no-untyped-def]
+        if self.image is None or not self.image_ready or self.pending_decode:
+            return -1
+        self._no += 1
+        self.hovers.append(Request(self.image, self._no, points, box, mask_input, multimask, None))
+        return self._no
+
+    def cancel_hover(self) -> None:
+        self.hover_cancels += 1
 
     def answer(self, request: Request, *, image_id: str | None = None, radius: int = 5) -> Answer:
         count = 3 if request.multimask else 1
