@@ -13,21 +13,25 @@ adapter ``annotator.ui.controller.SessionController`` turns them into signals.
 
 What happens on a left click (prompt tool), start to finish:
 
-1. The canvas maps the press to image pixels and the window calls ``controller.click(x, y, 1)``, which calls
-   :meth:`Session.click`.
-2. :meth:`Session.click_selects`: with no object in progress (no prompts, no live mask, nothing selected) and
-   N not pressed, a positive click on an accepted object *selects* it (``SELECTION`` event) and stops here.
+1. Qt side: ``Canvas.mouseReleaseEvent`` maps the press to image pixels and emits ``point_clicked(x, y, 1)``;
+   ``MainWindow._on_click`` calls ``SessionController.click``, which calls :meth:`Session.click`.
+2. :meth:`Session.click`: with no object in progress (no prompts, no live mask, nothing selected) and N not
+   pressed, a positive click on an accepted object *selects* it (``ObjectEditor.click_selects`` /
+   ``select``: a ``SELECTION`` event) and stops here.
 3. Otherwise the click is a prompt: :meth:`Session.add_point` pushes a ``SetPromptCommand`` with the new
    :class:`~annotator.core.prompts.PromptState` on the undo stack (so Ctrl+Z removes the point).
-4. Applying the command sets the prompts, whose event reaches :meth:`LiveLoop.prompts_changed`: it emits
-   ``PROMPTS`` (markers) and asks the decoder for masks with all points, the box, the last answer's logits
-   as ``mask_input`` (or, refining a selected object, that object's mask as seed), three candidates for a
-   lone click. The decoder returns the request's number (the worker decodes in its own thread).
-5. The answer comes back as :meth:`Session.decoded`. It is dropped unless it answers the newest request for
-   the current image (a late or out-of-order answer, one for another image or for cleared prompts is never
-   shown). The best candidate's logits join the prompts (not undoable), which shows that candidate:
-   ``LIVE`` (the live mask to paint) and ``CANDIDATE`` (``Candidate 2/3 · predicted IoU``) events.
-6. Enter (:meth:`Session.accept`) stores the live mask as a new object (or as the selected object's new
+4. Applying the command sets the prompts; their event reaches ``LiveLoop.prompts_changed``
+   (``session_live.py``): a ``PROMPTS`` event (markers; the hover preview is dropped) and one request to the
+   decoder with all the points, the box, the last answer's logits as ``mask_input`` (or, refining a selected
+   object, that object's mask as seed), three candidates for a lone click. ``Decoder.decode`` returns the
+   request's number; the segment worker decodes in its own thread and never blocks this one.
+5. The answer comes back as :meth:`Session.decoded` (``SegmentClient.decoded`` -> the adapter). It is dropped
+   unless it carries the newest request's number for the current image (a late or out-of-order answer, one for
+   another image or for prompts cleared since is never shown). A hand-painted override survives only an answer
+   for the prompts it was painted on. The best candidate's logits join the prompts (not undoable), which shows
+   that candidate: ``LIVE`` (the window paints the live mask) and ``CANDIDATE`` (``Candidate 2/3 · predicted
+   IoU``) events, turned into ``live_changed`` / ``candidate_changed`` by the adapter.
+6. Enter (``ObjectEditor.accept``) stores the live mask as a new object (or as the selected object's new
    mask) in one undo step, and clears the prompts.
 """
 
@@ -50,7 +54,7 @@ from annotator.core.session_hover import HoverTracker
 from annotator.core.session_live import LiveLoop, LiveMaskCommand
 from annotator.core.session_objects import ObjectEditor
 from annotator.core.session_ports import DecodeAnswer, Decoder, ImageSource, ShownImage
-from annotator.core.undo import SetPromptCommand, UndoCommand, UndoStack, UndoStep, redo_step, undo_step
+from annotator.core.undo import SetPromptCommand, UndoStack, UndoStep, redo_step, undo_step
 
 
 class Session:
@@ -303,10 +307,6 @@ class Session:
     def _push_prompt(self, state: PromptState, text: str) -> None:
         self.undo_stack.push(SetPromptCommand(self.live.prompts, state, text))
 
-    def push(self, command: UndoCommand) -> None:
-        """Apply ``command`` as one undoable step."""
-        self.undo_stack.push(command)
-
     def decoded(self, answer: DecodeAnswer) -> bool:
         """The decoder answered; returns whether the answer was shown (stale answers are dropped)."""
         self.hover.note_decode_time(answer.decode_seconds)
@@ -324,7 +324,7 @@ class Session:
     def paint_live_mask(self, mask: np.ndarray, text: str) -> None:
         """A brush/eraser stroke made ``mask`` (``H x W`` bool) the live mask (one undoable step)."""
         if self.current_key is not None:
-            self.push(
+            self.undo_stack.push(
                 LiveMaskCommand(self.live.set_override, self.live.override, mask, self.current_key, text)
             )
 

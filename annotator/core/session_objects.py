@@ -133,7 +133,7 @@ class ObjectEditor:
                     SetPromptCommand(live.prompts, PromptState()),
                 ],
             )
-            s.push(live.with_override_cleared("Refine object", command))
+            s.undo_stack.push(live.with_override_cleared("Refine object", command))
             self.select(None)
         else:
             category = s.current_category()
@@ -151,7 +151,7 @@ class ObjectEditor:
                 Mask.from_array(mask), category.id, source=source, score=live.score()
             )
             accepted = accept_instance_command(s.project, live.prompts, instance)
-            s.push(live.with_override_cleared("Accept object", accepted))
+            s.undo_stack.push(live.with_override_cleared("Accept object", accepted))
         live.clear()
         record = s.project.image(key)
         if record.status is ImageStatus.NOT_STARTED:
@@ -170,7 +170,9 @@ class ObjectEditor:
             s.status("Select a box-only object (an imported box) to segment it")
             return
         x, y, w, h = instance.box
-        s.push(SetPromptCommand(s.live.prompts, s.prompt_state.with_box((x, y, x + w, y + h)), "Segment box"))
+        s.undo_stack.push(
+            SetPromptCommand(s.live.prompts, s.prompt_state.with_box((x, y, x + w, y + h)), "Segment box")
+        )
 
     def delete(self, instance_id: int) -> None:
         s = self._session
@@ -178,17 +180,17 @@ class ObjectEditor:
             return
         if instance_id == s.selected_id:
             self.select(None)
-        s.push(RemoveInstanceCommand(s.project, s.current_key, instance_id))
+        s.undo_stack.push(RemoveInstanceCommand(s.project, s.current_key, instance_id))
 
     def set_category(self, instance_id: int, category_id: int) -> None:
         s = self._session
         if s.current_key is not None:
-            s.push(set_category_command(s.project, s.current_key, instance_id, category_id))
+            s.undo_stack.push(set_category_command(s.project, s.current_key, instance_id, category_id))
 
     def set_hidden(self, instance_id: int, hidden: bool) -> None:
         s = self._session
         if s.current_key is not None:
-            s.push(set_hidden_command(s.project, s.current_key, instance_id, hidden))
+            s.undo_stack.push(set_hidden_command(s.project, s.current_key, instance_id, hidden))
 
     def set_mask(self, instance_id: int, mask: np.ndarray, text: str = "Edit mask") -> None:
         """Replace an object's mask (``H x W`` bool; one undoable step)."""
@@ -197,4 +199,4 @@ class ObjectEditor:
             return
         command = set_mask_command(s.project, s.current_key, instance_id, Mask.from_array(mask))
         command.text = text
-        s.push(command)
+        s.undo_stack.push(command)
