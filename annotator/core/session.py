@@ -4,12 +4,13 @@
 direction, the undo stack, the object being drawn (prompts, the decode in flight, the answer shown, the live
 mask and its hand-painted override: :class:`~annotator.core.session_live.LiveLoop`), the selection, accepting
 and refining objects, what to prefetch (:class:`~annotator.core.prefetch_policy.PrefetchPolicy`), the engine
-chosen (:class:`~annotator.core.engine_choice.EngineChoice`) and the review queue
-(:class:`~annotator.core.review.ReviewQueue`). It never
-imports Qt and never waits: the decoder and the image loader are ports (``session_ports``) whose answers come
-back as method calls (:meth:`Session.image_shown`, :meth:`Session.decoded`, :meth:`Session.encoded`...). Views
-subscribe to ``Session.events`` (:class:`~annotator.core.session_events.SessionEvent`); in the app the Qt
-adapter ``annotator.ui.controller.SessionController`` turns them into signals.
+chosen (:class:`~annotator.core.engine_choice.EngineChoice`), the review queue
+(:class:`~annotator.core.review.ReviewQueue`) and the hover preview
+(:class:`~annotator.core.session_hover.HoverTracker`). It never imports Qt and never waits: the decoder and the
+image loader are ports (``session_ports``) whose answers come back as method calls (:meth:`Session.image_shown`,
+:meth:`Session.decoded`, :meth:`Session.encoded`...). Views subscribe to ``Session.events``
+(:class:`~annotator.core.session_events.SessionEvent`); in the app the Qt adapter
+``annotator.ui.controller.SessionController`` turns them into signals.
 
 What happens on a left click (prompt tool), start to finish:
 
@@ -64,8 +65,7 @@ class Session:
         project: the annotations; undo_stack: every user edit; live: the object being drawn;
         objects: the accepted objects of the current image (accept, select, edit);
         prefetch: the prefetch plan; engine: the engine chosen; review: the proposals waiting for review;
-        hover: the hover preview;
-        events: where :class:`SessionEvent` s go.
+        hover: the hover preview; events: where :class:`SessionEvent` s go.
         current_key / current_image: the image shown (``current_image`` ``None`` while it loads);
         nav_direction: +1 / -1, the direction of the user's last move through the list.
     """
@@ -98,12 +98,9 @@ class Session:
         if event.kind in (SessionChange.PROMPTS, SessionChange.IMAGE_CHANGED):
             self.hover.left()
 
-    def _emit(self, kind: SessionChange, **fields: object) -> None:
-        self.events.emit(SessionEvent(kind, **fields))  # type: ignore[arg-type]
-
     def status(self, text: str) -> None:
         """Say ``text`` on the status bar."""
-        self._emit(SessionChange.STATUS, text=text)
+        self.events.emit(SessionEvent(SessionChange.STATUS, text=text))
 
     # --- images and navigation ----------------------------------------------------------------------------
     @property
@@ -128,8 +125,8 @@ class Session:
         self.live.switch_image(key)  # an unaccepted mask is parked, not lost, and comes back with its image
         self.current_image = None
         self.decoder.clear_image()
-        self._emit(SessionChange.IMAGE_CHANGED, image_key=key)
-        self._emit(SessionChange.SELECTION, instance_id=None)
+        self.events.emit(SessionEvent(SessionChange.IMAGE_CHANGED, image_key=key))
+        self.events.emit(SessionEvent(SessionChange.SELECTION, instance_id=None))
         self.status(f"Loading {key}…")
         self.images.load(key, self.image_path(key))
 
@@ -162,8 +159,8 @@ class Session:
         if record.status is ImageStatus.ERROR:
             self.project.set_image_status(image.key, ImageStatus.NOT_STARTED)
         self.current_image = image
-        self._emit(SessionChange.IMAGE_SHOWN, image_key=image.key, image=image)
-        self._emit(SessionChange.INSTANCES)
+        self.events.emit(SessionEvent(SessionChange.IMAGE_SHOWN, image_key=image.key, image=image))
+        self.events.emit(SessionEvent(SessionChange.INSTANCES))
         self.decoder.set_image(image.key, image.rgb)
         self.live.restore_parked(image.key)
         return True
@@ -171,7 +168,7 @@ class Session:
     def image_failed(self, key: str, message: str) -> None:
         """The loader cannot decode ``key``: it becomes an error image (navigation skips it)."""
         self.project.set_image_status(key, ImageStatus.ERROR, message)
-        self._emit(SessionChange.IMAGE_FAILED, image_key=key, text=message)
+        self.events.emit(SessionEvent(SessionChange.IMAGE_FAILED, image_key=key, text=message))
         self.status(f"Cannot open {key}: {message}")
         if key == self.current_key:
             self.current_image = None
@@ -202,7 +199,7 @@ class Session:
     def set_current_category(self, category_id: int) -> None:
         """Category for the next accepted object (and the live mask colour)."""
         self.current_category_id = category_id
-        self._emit(SessionChange.LIVE)
+        self.events.emit(SessionEvent(SessionChange.LIVE))
 
     def current_category(self) -> Category | None:
         cid = self.current_category_id
@@ -212,16 +209,16 @@ class Session:
         if event.type.startswith("instance_") and event.image_key == self.current_key:
             if event.type == "instance_removed" and event.instance_id == self.selected_id:
                 self.selected_id = None
-                self._emit(SessionChange.SELECTION, instance_id=None)
-            self._emit(SessionChange.INSTANCES)
+                self.events.emit(SessionEvent(SessionChange.SELECTION, instance_id=None))
+            self.events.emit(SessionEvent(SessionChange.INSTANCES))
         elif event.type.startswith("category_") or event.type == "reset":
             if self.current_category_id is not None and not self.project.has_category(
                 self.current_category_id
             ):
                 cats = self.project.categories
                 self.current_category_id = cats[0].id if cats else None
-            self._emit(SessionChange.INSTANCES)
-            self._emit(SessionChange.LIVE)
+            self.events.emit(SessionEvent(SessionChange.INSTANCES))
+            self.events.emit(SessionEvent(SessionChange.LIVE))
 
     # --- undo ---------------------------------------------------------------------------------------------
     def undo_step(self) -> UndoStep:
@@ -248,12 +245,12 @@ class Session:
                 f"{step.verb} {text!r} is on {step.elsewhere}: shown now; press again to {step.verb.lower()}"
             )
             self.open_image(step.elsewhere)
-            self._emit(SessionChange.NOTICE, text=notice)
+            self.events.emit(SessionEvent(SessionChange.NOTICE, text=notice))
             self.status(notice)
             return
         apply()
         where = self.current_key if step.command.image_key is not None else "the whole project"
-        self._emit(SessionChange.NOTICE, text=f"{done}: {text} ({where})")
+        self.events.emit(SessionEvent(SessionChange.NOTICE, text=f"{done}: {text} ({where})"))
         self.status(f"{done}: {text}")
 
     # --- prompts and the decoder's answers ------------------------------------------------------------------
@@ -294,7 +291,7 @@ class Session:
         if self.live.has_live():
             clear = SetPromptCommand(self.live.prompts, PromptState(), "Clear prompts")
             self.undo_stack.push(self.live.with_override_cleared("Clear prompts", clear))
-            self._emit(SessionChange.LIVE)
+            self.events.emit(SessionEvent(SessionChange.LIVE))
         elif self.selected_id is not None:
             self.objects.select(None)
 
