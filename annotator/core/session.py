@@ -57,6 +57,11 @@ from annotator.core.session_objects import ObjectEditor
 from annotator.core.session_ports import DecodeAnswer, Decoder, ImageSource, ShownImage
 from annotator.core.undo import SetPromptCommand, UndoStack, UndoStep, redo_step, undo_step
 
+INSTANCE_EVENTS = frozenset({"instance_added", "instance_changed", "instance_removed"})
+"""The project events that change the objects of an image (``Project`` docstring)."""
+CATEGORY_EVENTS = frozenset({"category_added", "category_changed", "category_removed", "reset"})
+"""The project events after which categories (and so colours) may differ."""
+
 
 class Session:
     """The annotation session of one project (see the module docstring for a click's path).
@@ -206,12 +211,12 @@ class Session:
         return self.project.category(cid) if cid is not None and self.project.has_category(cid) else None
 
     def _on_project_event(self, event: Event) -> None:
-        if event.type.startswith("instance_") and event.image_key == self.current_key:
+        if event.type in INSTANCE_EVENTS and event.image_key == self.current_key:
             if event.type == "instance_removed" and event.instance_id == self.selected_id:
                 self.selected_id = None
                 self.events.emit(SessionEvent(SessionChange.SELECTION, instance_id=None))
             self.events.emit(SessionEvent(SessionChange.INSTANCES))
-        elif event.type.startswith("category_") or event.type == "reset":
+        elif event.type in CATEGORY_EVENTS:
             if self.current_category_id is not None and not self.project.has_category(
                 self.current_category_id
             ):

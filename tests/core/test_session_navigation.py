@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 
+from annotator.core import model
 from annotator.core.engine_choice import EngineRequest
 from annotator.core.masks import Mask
 from annotator.core.model import ImageStatus
 from annotator.core.prefetch_policy import PrefetchPolicy, prefetch_order
 from annotator.core.review_proposal import ProposalDraft
+from annotator.core.session import CATEGORY_EVENTS, INSTANCE_EVENTS
 from annotator.core.session_events import SessionChange
 from tests.core.session_fakes import Engine, H, Image, W, make_session, show
 
@@ -159,3 +164,11 @@ def test_a_review_decision_is_one_step_of_the_session_undo(tmp_path) -> None:
     assert len(session.project.image("img0.png").instances) == 1
     session.undo()
     assert session.project.image("img0.png").instances == ()
+
+
+def test_the_session_follows_every_object_and_category_event_the_project_emits() -> None:
+    source = Path(model.__file__).read_text(encoding="utf-8")
+    emitted = set(re.findall(r'_emit\(\s*"([a-z_]+)"', source))
+    assert {"instance_added", "category_added", "reset"} <= emitted  # the pattern still finds the events
+    followed = {t for t in emitted if t.startswith(("instance", "category"))} | {"reset"}
+    assert followed <= INSTANCE_EVENTS | CATEGORY_EVENTS
