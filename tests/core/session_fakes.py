@@ -78,7 +78,15 @@ class FakeDecoder:
     def clear_image(self) -> None:
         self.image = None
 
-    def decode(self, points, labels, box, mask_input, multimask, seed_mask=None) -> int:  # type: ignore[no-untyped-def]
+    def decode(
+        self,
+        points: np.ndarray | None,
+        labels: np.ndarray | None,
+        box: np.ndarray | None,
+        mask_input: np.ndarray | None,
+        multimask: bool,
+        seed_mask: np.ndarray | None = None,
+    ) -> int:
         assert self.image is not None, "a decode needs a current image"
         self._no += 1
         self.requests.append(Request(self.image, self._no, points, box, mask_input, multimask, seed_mask))
@@ -87,7 +95,14 @@ class FakeDecoder:
     def cancel_decodes(self) -> None:
         self.cancels += 1
 
-    def hover(self, points, labels, box, mask_input, multimask) -> int:  # type: ignore[no-untyped-def]
+    def hover(
+        self,
+        points: np.ndarray,
+        labels: np.ndarray,
+        box: np.ndarray | None,
+        mask_input: np.ndarray | None,
+        multimask: bool,
+    ) -> int:
         if self.image is None or not self.image_ready or self.pending_decode:
             return -1
         self._no += 1
