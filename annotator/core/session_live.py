@@ -52,6 +52,8 @@ class LiveMaskCommand(UndoCommand):
     ``None`` stands for the model's mask. ``apply(mask, image_key)`` ignores a key other than the current image.
     """
 
+    image_key: str
+
     def __init__(
         self,
         apply: Callable[[np.ndarray | None, str | None], None],
