@@ -147,10 +147,10 @@ def measure_hover(
     QTest.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=centre)
     while controller.live_mask() is None:
         app.processEvents()
-    click_decode = controller.last_decode_s or 0.0
-    paused = controller.hover_paused()
+    click_decode = controller.hover.last_decode_s or 0.0
+    paused = controller.hover.paused()
     controller.clear_prompts()
-    controller.hover_budget_s = None
+    controller.hover.budget_s = None
 
     clock = QElapsedTimer()
     clock.start()
@@ -188,7 +188,7 @@ def measure_hover(
             while time.perf_counter() < step_end:
                 app.processEvents()
         stopped = time.perf_counter()
-        while controller.hover_labels() is None:
+        while controller.hover.labels() is None:
             app.processEvents()
             if time.perf_counter() - stopped > 10:
                 raise RuntimeError("no hover preview within 10 s")

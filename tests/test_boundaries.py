@@ -1,4 +1,5 @@
-"""The package boundaries of DESIGN.md: sam_model and annotator.core never import Qt or the app."""
+"""The package boundaries of DESIGN.md: sam_model and annotator.core never import Qt or the app; workers never
+import the ui."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = {
     "sam_model": ("PySide6", "PyQt5", "PyQt6", "shiboken6", "annotator"),
     "annotator/core": ("PySide6", "PyQt5", "PyQt6", "shiboken6", "annotator.ui", "annotator.workers"),
+    "annotator/workers": ("annotator.ui",),  # not even for typing (ADR 0010)
 }
 
 

@@ -19,7 +19,6 @@ from annotator.core.project_lock import ProjectLock, ProjectLockedError
 from annotator.core.project_store import Autosaver, ProjectStore, default_project_file, sync_images
 from annotator.ui.controller import SessionController
 from annotator.workers.image_loader import ImageLoader
-from annotator.workers.prefetch import PrefetchPlanner
 from annotator.workers.requests import EngineRequest
 from annotator.workers.segment_client import SegmentClient
 from annotator.workers.segment_worker import EmbeddingStore, SegmenterFactory
@@ -143,8 +142,14 @@ def create_controller(
     )
     loader = ImageLoader()
     autosaver = Autosaver(opened.store)
-    controller = SessionController(opened.store.project, client, loader, autosaver=autosaver, parent=parent)
-    PrefetchPlanner(controller, prefetch_depth)
+    controller = SessionController(
+        opened.store.project,
+        client,
+        loader,
+        autosaver=autosaver,
+        prefetch_depth=prefetch_depth,
+        parent=parent,
+    )
     if segmenter is None:
         client.load_engine(engine or EngineRequest(None))
     return controller, opened.warnings
@@ -161,13 +166,12 @@ def reopen_folder(window: QWidget, folder: Path) -> None:
     if not window.confirm_discard_unaccepted():
         return
     old = window.controller
-    planner = old.findChild(PrefetchPlanner)
     try:
         controller, warnings = create_controller(
             folder,
             engine=window.engine_request,
             disk_cache=old.client.worker.disk_cache,
-            prefetch_depth=planner.depth if planner is not None else 0,
+            prefetch_depth=old.session.prefetch.depth,
             on_locked=lambda exc: ask_locked(window, exc),
         )
     except StartupError as exc:

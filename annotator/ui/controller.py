@@ -1,13 +1,15 @@
-"""The session controller: the state of the annotation session between the widgets, the core and the worker.
+"""The Qt adapter of the interactive session: :class:`~annotator.core.session.Session` events in, Qt signals out.
 
-It owns the :class:`~annotator.core.model.Project`, the undo stack, the prompt session, the segment client and
-the image loader. Widgets send it user intents (a click, Enter, Tab...) and redraw from what it exposes when it
-signals a change. Nothing here calls the model: decoding happens in the segment worker.
+The rules of the session (prompts, decode requests and their stale answers, the live mask and its overrides,
+candidates, accepting and refining objects, selection, navigation, prefetch) live in the Qt-free
+``annotator.core.session`` (its docstring follows a left click from start to finish). This module only:
 
-This module holds the controller itself (signals, images, categories, project events, undo); its features live
-in mixins: prompts, decode answers, candidates and the live mask in ``controller_live.py`` (with
-:class:`CandidateView`), accepting and editing instances in ``controller_instances.py``; what these parts see
-of each other is declared in ``controller_base.py``.
+* owns the worker handles (segment client, image loader, autosaver) and the session built over them;
+* forwards the workers' answers to the session (``decoded`` -> ``Session.decoded``...) and asks the client to
+  prefetch what the session plans;
+* turns each :class:`~annotator.core.session_events.SessionEvent` into one Qt signal;
+* forwards the widgets' input (a click, Enter, Tab...) to the session, and renders the object layers
+  (``instance_layer``); the hover preview is ``hover`` (:class:`~annotator.ui.controller_hover.HoverPreview`).
 """
 
 from __future__ import annotations
@@ -15,18 +17,23 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, QRect, Signal, Slot
 
 from annotator.core.events import Event
-from annotator.core.model import Category, ImageStatus, Project
+from annotator.core.model import ImageStatus, Instance, Project
+from annotator.core.overlay_style import OverlayStyle
 from annotator.core.project_store import Autosaver
-from annotator.core.prompts import PromptSession
-from annotator.core.undo import UndoStack, UndoStep, redo_step, undo_step
-from annotator.ui.controller_hover import HoverMixin
-from annotator.ui.controller_instances import InstanceMixin
-from annotator.ui.controller_live import CandidateView, LiveMaskMixin
-from annotator.ui.live_edit import LiveMaskCommand
+from annotator.core.prompts import PromptSession, PromptState
+from annotator.core.session import Session
+from annotator.core.session_events import CandidateView, SessionChange, SessionEvent
+from annotator.core.undo import UndoStack, UndoStep
+from annotator.ui.controller_hover import HoverPreview
+from annotator.ui.instance_layer import instance_labels, instance_outlines
+from annotator.ui.outlines import OutlineSpec
+from annotator.ui.overlay import FILL_ALPHA, color_table
 from annotator.workers.image_loader import DecodedImage, ImageLoader
+from annotator.workers.requests import DecodeResult
 from annotator.workers.segment_client import SegmentClient
 
 __all__ = ["CandidateView", "SessionController"]
@@ -37,8 +44,8 @@ SAVE_FAILED_TITLE = "Cannot save the project"
 """Title of the message a failed autosave sends (the window shows it with retry / save elsewhere / export)."""
 
 
-class SessionController(LiveMaskMixin, InstanceMixin, HoverMixin, QObject):
-    """Annotation session state and the rules of the interactive loop.
+class SessionController(QObject):
+    """The session as Qt sees it: signals for its events, slots for the workers, methods for the widgets.
 
     Signals:
         image_loaded(DecodedImage): show this image (a new pixmap); layers follow with their own signals.
@@ -53,7 +60,6 @@ class SessionController(LiveMaskMixin, InstanceMixin, HoverMixin, QObject):
         status(str): a status-bar line. message(str, str): an error to show the user (title, text).
         notice(str): what an undo/redo did or is about to do (shown until the next one; ``""`` clears it).
         history_changed(): what Undo/Redo would do changed (``undo_step()`` / ``redo_step()``).
-        hover_changed(): ``hover_labels()`` changed (hover preview shown or dropped).
     """
 
     image_loaded = Signal(object)
@@ -70,7 +76,6 @@ class SessionController(LiveMaskMixin, InstanceMixin, HoverMixin, QObject):
     project_event = Signal(object)
     notice = Signal(str)
     history_changed = Signal()
-    hover_changed = Signal()
 
     def __init__(
         self,
@@ -79,6 +84,7 @@ class SessionController(LiveMaskMixin, InstanceMixin, HoverMixin, QObject):
         loader: ImageLoader,
         *,
         autosaver: Autosaver | None = None,
+        prefetch_depth: int = 0,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -86,30 +92,53 @@ class SessionController(LiveMaskMixin, InstanceMixin, HoverMixin, QObject):
         self.autosaver = autosaver
         self.client = client
         self.loader = loader
-        self.undo_stack = UndoStack()
-        self.prompts = PromptSession()
-        self.current_key: str | None = None
-        self.current_image: DecodedImage | None = None
-        self.current_category_id: int | None = project.categories[0].id if project.categories else None
-        self.selected_id: int | None = None
-        self._init_live_state()
-        self._init_hover()
-        self._nav_direction = 1
-
-        self.prompts.events.connect(self._on_prompt_event)
-        self.undo_stack.events.connect(lambda _event: self.history_changed.emit())
+        project.events.connect(self.project_event.emit)  # before the session's own subscription
+        self.session = Session(project, client, loader, prefetch_depth=prefetch_depth)
+        self._signals = {
+            SessionChange.LIVE: self.live_changed.emit,
+            SessionChange.INSTANCES: self.instances_changed.emit,
+            SessionChange.PROMPTS: self.prompts_changed.emit,
+        }
+        self.session.events.connect(self._on_session_event)
+        self.hover = HoverPreview(self.session, client, self)
+        self.prompts_changed.connect(self.hover.timer.stop)  # the session dropped the preview
+        self.current_image_changed.connect(lambda _key: self.hover.timer.stop())
+        self.session.undo_stack.events.connect(lambda _event: self.history_changed.emit())
         self.current_image_changed.connect(lambda _key: self.history_changed.emit())
-        project.events.connect(self._on_project_event)
         client.decoded.connect(self._on_decoded)
-        client.failed.connect(self._on_decode_failed)
+        client.failed.connect(self.session.decode_failed)
         client.encoding_started.connect(lambda _key: self.status.emit("Encoding image…"))
         client.encoded.connect(self._on_encoded)
+        client.engine_ready.connect(lambda _info: self.session.engine_changed())
         client.status.connect(self.status)
         loader.loaded.connect(self._on_image_loaded)
-        loader.failed.connect(self._on_image_failed)
+        loader.failed.connect(self.session.image_failed)
         if autosaver is not None:
             autosaver.events.connect(self._on_autosave_event)
         self._closed = False
+
+    def _on_session_event(self, event: SessionEvent) -> None:
+        kind = event.kind
+        if kind in self._signals:
+            self._signals[kind]()
+        elif kind is SessionChange.HOVER:
+            self.hover.changed.emit()
+        elif kind is SessionChange.CANDIDATE:
+            self.candidate_changed.emit(event.candidate)
+        elif kind is SessionChange.SELECTION:
+            self.selection_changed.emit(event.instance_id)
+        elif kind is SessionChange.STATUS:
+            self.status.emit(event.text)
+        elif kind is SessionChange.MESSAGE:
+            self.message.emit(event.title, event.text)
+        elif kind is SessionChange.NOTICE:
+            self.notice.emit(event.text)
+        elif kind is SessionChange.IMAGE_CHANGED:
+            self.current_image_changed.emit(event.image_key)
+        elif kind is SessionChange.IMAGE_SHOWN:
+            self.image_loaded.emit(event.image)
+        elif kind is SessionChange.IMAGE_FAILED:
+            self.image_failed.emit(event.image_key, event.text)
 
     @property
     def closed(self) -> bool:
@@ -131,142 +160,187 @@ class SessionController(LiveMaskMixin, InstanceMixin, HoverMixin, QObject):
         if event.type == "save_failed":
             self.message.emit(SAVE_FAILED_TITLE, str(event.info["error"]))
 
-    # --- images ---------------------------------------------------------------------------------------
-    @property
-    def image_keys(self) -> list[str]:
-        return [record.file_name for record in self.project.images]
-
-    def open_image(self, key: str) -> None:
-        """Make ``key`` the current image: load it in the background, then encode it in the worker."""
-        if key == self.current_key and self.current_image is not None:
-            return
-        self.undo_stack.discard_prompt_commands()
-        self.undo_stack.discard(lambda c: isinstance(c, LiveMaskCommand))
-        # The selection belongs to the image being left: cleared before the new image's parked mask comes back
-        # (restoring it repaints the objects, which reads the selection).
-        self.selected_id = None
-        old, self.current_key = self.current_key, key
-        self._switch_live(old, key)  # an unaccepted mask is parked, not lost, and comes back with its image
-        self.current_image = None
-        self.client.clear_image()
-        self.current_image_changed.emit(key)
-        self.selection_changed.emit(None)
-        self.status.emit(f"Loading {key}…")
-        self.loader.load(key, self.project.root / key)
-
-    def step_image(self, direction: int) -> None:
-        """Go to the next (``+1``) or previous (``-1``) image, skipping images marked as errors."""
-        keys = self.image_keys
-        if not keys:
-            return
-        self._nav_direction = 1 if direction >= 0 else -1
-        start = keys.index(self.current_key) if self.current_key in keys else -self._nav_direction
-        index = start
-        for _ in range(len(keys)):
-            index += self._nav_direction
-            if not 0 <= index < len(keys):
-                self.status.emit("No more images in this direction")
-                return
-            if self.project.image(keys[index]).status is not ImageStatus.ERROR:
-                self.open_image(keys[index])
-                return
-        self.status.emit("No other image can be opened")
-
+    # --- workers -> session ---------------------------------------------------------------------------------
     @Slot(object)
     def _on_image_loaded(self, image: DecodedImage) -> None:
-        if image.key != self.current_key:
-            return
-        record = self.project.image(image.key)
-        h, w = image.rgb.shape[:2]
-        if (record.height, record.width) != (h, w):
-            self.project.update_image(image.key, width=w, height=h)
-        if record.status is ImageStatus.ERROR:
-            self.project.set_image_status(image.key, ImageStatus.NOT_STARTED)
-        self.current_image = image
-        self.image_loaded.emit(image)
-        self.instances_changed.emit()
-        self.client.set_image(image.key, image.rgb)
-        self._restore_parked(image.key)
+        self.session.image_shown(image)
 
-    @Slot(object, str)
-    def _on_image_failed(self, key: str, message: str) -> None:
-        self.project.set_image_status(key, ImageStatus.ERROR, message)
-        self.image_failed.emit(key, message)
-        self.status.emit(f"Cannot open {key}: {message}")
-        if key == self.current_key:
-            self.current_image = None
+    @Slot(object)
+    def _on_decoded(self, result: DecodeResult) -> None:
+        self.session.decoded(result)
 
     @Slot(object)
     def _on_encoded(self, key: str) -> None:
         if self.client.pending_decode:
             self.status.emit("Decoding…")
+        plan = self.session.encoded(key)
+        if plan is not None:
+            self.client.prefetch_files([(k, self.session.image_path(k)) for k in plan])
 
-    # --- categories -----------------------------------------------------------------------------------
-    def set_current_category(self, category_id: int) -> None:
-        """Category for the next accepted object (and the live mask colour)."""
-        self.current_category_id = category_id
-        self.live_changed.emit()
+    # --- session state the widgets read ---------------------------------------------------------------------
+    @property
+    def undo_stack(self) -> UndoStack:
+        return self.session.undo_stack
 
-    def current_category(self) -> Category | None:
-        cid = self.current_category_id
-        return self.project.category(cid) if cid is not None and self.project.has_category(cid) else None
+    @property
+    def prompts(self) -> PromptSession:
+        return self.session.live.prompts
 
-    def category_slots(self) -> list[Category]:
-        return list(self.project.categories)
+    @property
+    def prompt_state(self) -> PromptState:
+        return self.session.prompt_state
 
-    # --- project events -------------------------------------------------------------------------------
-    def _on_project_event(self, event: Event) -> None:
-        self.project_event.emit(event)
-        if event.type.startswith("instance_") and event.image_key == self.current_key:
-            if event.type == "instance_removed" and event.instance_id == self.selected_id:
-                self.selected_id = None
-                self.selection_changed.emit(None)
-            self.instances_changed.emit()
-        elif event.type.startswith("category_") or event.type == "reset":
-            if self.current_category_id is not None and not self.project.has_category(
-                self.current_category_id
-            ):
-                cats = self.project.categories
-                self.current_category_id = cats[0].id if cats else None
-            self.instances_changed.emit()
-            self.live_changed.emit()
+    @property
+    def current_key(self) -> str | None:
+        return self.session.current_key
 
-    # --- undo -----------------------------------------------------------------------------------------
-    def undo_step(self) -> UndoStep:
-        """What Ctrl+Z would do now (for the Edit menu)."""
-        return undo_step(self.undo_stack, self.current_key)
+    @property
+    def current_image(self) -> DecodedImage | None:
+        return self.session.current_image  # type: ignore[return-value]  # the loader's images
 
-    def redo_step(self) -> UndoStep:
-        return redo_step(self.undo_stack, self.current_key)
+    @property
+    def current_category_id(self) -> int | None:
+        return self.session.current_category_id
 
-    def undo(self) -> None:
-        """Undo the last change; one made on another image first brings that image into view (and says so)."""
-        self._take(self.undo_step(), self.undo_stack.undo, "Undone")
+    @property
+    def selected_id(self) -> int | None:
+        return self.session.selected_id
 
-    def redo(self) -> None:
-        """Redo the next change; one on another image first brings that image into view (and says so)."""
-        self._take(self.redo_step(), self.undo_stack.redo, "Redone")
+    @property
+    def nav_direction(self) -> int:
+        return self.session.nav_direction
 
-    def _take(self, step: UndoStep, apply: object, done: str) -> None:
-        if step.command is None:
-            return
-        text = step.command.text
-        if step.elsewhere is not None and self.project.has_image(step.elsewhere):
-            notice = (
-                f"{step.verb} {text!r} is on {step.elsewhere}: shown now; press again to {step.verb.lower()}"
-            )
-            self.open_image(step.elsewhere)
-            self.notice.emit(notice)
-            self.status.emit(notice)
-            return
-        apply()  # type: ignore[operator]
-        where = self.current_key if step.command.image_key is not None else "the whole project"
-        self.notice.emit(f"{done}: {text} ({where})")
-        self.status.emit(f"{done}: {text}")
+    @property
+    def decode_requests(self) -> int:
+        return self.session.live.decode_requests
 
-    def set_status(self, status: ImageStatus) -> None:
-        if self.current_key is not None:
-            self.project.set_image_status(self.current_key, status)
+    @property
+    def overlay_style(self) -> OverlayStyle:
+        return self.session.overlay_style
+
+    @property
+    def image_keys(self) -> list[str]:
+        return self.session.image_keys
 
     def image_path(self, key: str) -> Path:
-        return self.project.root / key
+        return self.session.image_path(key)
+
+    def current_instances(self) -> tuple[Instance, ...]:
+        return self.session.objects.current()
+
+    def selected_instance(self) -> Instance | None:
+        return self.session.objects.selected()
+
+    def selection_hint(self) -> str:
+        return self.session.objects.selection_hint()
+
+    def live_mask(self) -> np.ndarray | None:
+        return self.session.live_mask()
+
+    def live_labels(self) -> np.ndarray | None:
+        """``H x W`` uint8 (0/1) of the live mask for the live layer (shared, do not edit)."""
+        return self.session.live.live_labels()
+
+    def live_table(self) -> list[int]:
+        category = self.session.current_category()
+        color = category.color if category is not None else (255, 255, 255)
+        return color_table([color], alpha=FILL_ALPHA + 30)
+
+    def unaccepted_images(self) -> list[str]:
+        return self.session.live.unaccepted_images()
+
+    def undo_step(self) -> UndoStep:
+        return self.session.undo_step()
+
+    def redo_step(self) -> UndoStep:
+        return self.session.redo_step()
+
+    def instance_labels(self, exclude: int | None = None) -> tuple[np.ndarray | None, list[int]]:
+        """The instance layer: label image and colour table (see ``instance_layer.instance_labels``)."""
+        return instance_labels(self.session, exclude)
+
+    def instance_outlines(self, exclude: int | None = None) -> list[OutlineSpec]:
+        return instance_outlines(self.session, exclude)
+
+    # --- widget input -> session ----------------------------------------------------------------------------
+    def open_image(self, key: str) -> None:
+        self.session.open_image(key)
+
+    def step_image(self, direction: int) -> None:
+        self.session.step_image(direction)
+
+    def set_current_category(self, category_id: int) -> None:
+        self.session.set_current_category(category_id)
+
+    def set_status(self, status: ImageStatus) -> None:
+        self.session.set_status(status)
+
+    def undo(self) -> None:
+        self.session.undo()
+
+    def redo(self) -> None:
+        self.session.redo()
+
+    def click(self, x: float, y: float, label: int) -> None:
+        self.session.click(x, y, label)
+
+    def add_point(self, x: float, y: float, label: int) -> None:
+        self.session.add_point(x, y, label)
+
+    def set_box(self, x0: float, y0: float, x1: float, y1: float) -> None:
+        self.session.set_box(x0, y0, x1, y1)
+
+    def clear_prompts(self) -> None:
+        self.session.clear_prompts()
+
+    def cycle_candidate(self) -> None:
+        self.session.cycle_candidate()
+
+    def accept(self) -> None:
+        self.session.objects.accept()
+
+    def select_instance(self, instance_id: int | None) -> None:
+        self.session.objects.select(instance_id)
+
+    def cycle_select_at(self, x: float, y: float) -> None:
+        self.session.objects.cycle_select_at(x, y)
+
+    def new_object(self) -> None:
+        self.session.objects.new_object()
+
+    def segment_box(self) -> None:
+        self.session.objects.segment_box()
+
+    def delete_instance(self, instance_id: int) -> None:
+        self.session.objects.delete(instance_id)
+
+    def set_instance_category(self, instance_id: int, category_id: int) -> None:
+        self.session.objects.set_category(instance_id, category_id)
+
+    def set_instance_hidden(self, instance_id: int, hidden: bool) -> None:
+        self.session.objects.set_hidden(instance_id, hidden)
+
+    def set_instance_mask(self, instance_id: int, mask: np.ndarray, text: str = "Edit mask") -> None:
+        self.session.objects.set_mask(instance_id, mask, text)
+
+    def set_live_override(self, mask: np.ndarray | None, image_key: str | None = None) -> None:
+        """A hand-edited live mask (``None`` = the decoded candidate); see ``LiveLoop.set_override``."""
+        self.session.live.set_override(mask, image_key)
+
+    def paint_live_mask(self, mask: np.ndarray, text: str) -> None:
+        """A brush/eraser stroke on the live mask (``H x W`` bool), one undoable step."""
+        self.session.paint_live_mask(mask, text)
+
+    def set_overlay_style(self, style: OverlayStyle) -> None:
+        """Change how objects are drawn (opacity, outline-only, hide-all)."""
+        self.session.overlay_style = style
+        self.instances_changed.emit()
+
+    def discard_unaccepted(self) -> None:
+        self.session.live.discard_unaccepted()
+
+    def start_refinement(self, mask: np.ndarray) -> None:
+        self.session.start_refinement(mask)
+
+    def finish_refinement(self) -> None:
+        self.session.finish_refinement()

@@ -23,21 +23,21 @@ def install_hover_view(window: MainWindow, view_menu: QMenu) -> None:
     except SettingsError:
         enabled = hover_preview_enabled(Settings())
     action.setChecked(enabled)
-    c.set_hover_enabled(enabled)
+    c.hover.set_enabled(enabled)
     view_menu.addAction(action)
 
     def toggle(on: bool) -> None:
-        c.set_hover_enabled(on)
+        c.hover.set_enabled(on)
         error = update_settings(lambda s: s.extra.__setitem__(HOVER_PREVIEW, bool(on)))
         if error is not None:
             window.statusBar().showMessage(error)
 
     action.toggled.connect(toggle)
-    canvas.hovered.connect(c.hover_at)
-    canvas.hover_left.connect(c.hover_left)
+    canvas.hovered.connect(c.hover.at)
+    canvas.hover_left.connect(c.hover.left)
 
     def show() -> None:
-        canvas.hover_layer.set_labels(c.hover_labels(), c.hover_table())
-        canvas.hover_outline.set_mask(c.hover_labels())
+        canvas.hover_layer.set_labels(c.hover.labels(), c.hover.table())
+        canvas.hover_outline.set_mask(c.hover.labels())
 
-    c.hover_changed.connect(show)
+    c.hover.changed.connect(show)

@@ -68,7 +68,6 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"SAM annotator — {controller.project.root}[*]")  # [*]: unsaved changes
         self.resize(*initial_size())
         self.keymap = load_keymap()
-        self.engine_request = EngineRequest(None)
         self.last_paint_latency: float | None = None  # click -> painted mask, seconds (benchmarks)
         self._click_time: float | None = None
         self._await_paint = False
@@ -349,24 +348,30 @@ class MainWindow(QMainWindow):
         if inst is not None:
             self.controller.set_instance_hidden(inst.id, not inst.hidden)
 
+    @property
+    def engine_request(self) -> EngineRequest:
+        """The engine chosen (the session's ``engine.request``; set at startup from ``--checkpoint``)."""
+        return self.controller.session.engine.request
+
+    @engine_request.setter
+    def engine_request(self, request: EngineRequest) -> None:
+        self.controller.session.engine.request = request
+
     def set_device(self, device: str) -> None:
         """Reload the engine on ``device`` in the worker."""
-        self.engine_request = EngineRequest(self.engine_request.checkpoint, device, self.engine_request.dtype)
         self.engine_label.setText(f"engine: loading on {device}…")
-        self.controller.client.load_engine(self.engine_request)
+        self.controller.session.engine.set_device(device)
 
     def set_dtype(self, dtype: str) -> None:
         """Reload the engine with precision ``dtype`` (``auto``, ``float32`` or ``bfloat16``) in the worker."""
-        self.engine_request = EngineRequest(self.engine_request.checkpoint, self.engine_request.device, dtype)
         self.engine_label.setText(f"engine: loading in {dtype}…")
-        self.controller.client.load_engine(self.engine_request)
+        self.controller.session.engine.set_dtype(dtype)
 
     def load_engine(self, request: EngineRequest) -> None:
-        self.engine_request = request
         self.device_actions.get(request.device, self.device_actions["auto"]).setChecked(True)
         self.dtype_actions.get(request.dtype, self.dtype_actions["auto"]).setChecked(True)
         self.engine_label.setText("engine: loading…")
-        self.controller.client.load_engine(request)
+        self.controller.session.engine.load(request)
 
     def ask_checkpoint(self) -> None:
         from PySide6.QtWidgets import QFileDialog
@@ -452,7 +457,7 @@ class MainWindow(QMainWindow):
             self.canvas.instances_layer.set_labels(None, [])
             self.canvas.instance_outlines.set_outlines([])
         self.file_list.update_record(self.controller.project.image(key))
-        direction = self.controller._nav_direction
+        direction = self.controller.nav_direction
         QTimer.singleShot(0, lambda: self.controller.step_image(direction))
 
     def _refresh_live(self) -> None:
@@ -553,8 +558,8 @@ class MainWindow(QMainWindow):
     def _on_engine_failed(self, message: str) -> None:
         """The engine asked for did not load: the menu and label go back to the engine still in use."""
         info = self.controller.client.engine
+        self.controller.session.engine.failed()  # the choice goes back to the engine still running
         if info is not None:
-            self.engine_request = EngineRequest(info.checkpoint, info.device, info.dtype)
             self.device_actions.get(info.device, self.device_actions["auto"]).setChecked(True)
             self.dtype_actions.get(info.dtype, self.dtype_actions["auto"]).setChecked(True)
             self._on_engine_ready(info)

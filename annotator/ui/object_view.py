@@ -1,6 +1,6 @@
 """View > objects: outline-only and hide-all toggles, the opacity slider, N (new object) and the selection hint.
 
-The style itself lives in the controller (``SessionController.overlay_style``); this module only builds the
+The style itself lives in the session (``Session.overlay_style``); this module only builds the
 widgets and forwards their changes.
 """
 

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from annotator.core.events import Event
 from annotator.core.masks import Mask
-from annotator.core.review import ReviewError, ReviewQueue
+from annotator.core.review import ReviewError
 from annotator.ui.job_runner import close_job_progress, open_job_progress, set_job_progress
 from annotator.ui.review_keys import ReviewKeys, load_review_keys
 from annotator.ui.review_overlay import ReviewOverlay
@@ -62,7 +62,7 @@ class ReviewMode(QObject):
         super().__init__(window)
         self.window = window
         self.controller = window.controller
-        self.queue = ReviewQueue(self.controller.project, self.controller.undo_stack)
+        self.queue = self.controller.session.review
         self.keys = ReviewKeys(load_review_keys())
         self.overlay = ReviewOverlay(window.canvas)
         self.runner = ProposalRunner(self.queue, parent=self)

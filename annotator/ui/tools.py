@@ -15,7 +15,6 @@ from annotator.core.masks import Mask
 from annotator.core.undo import set_mask_command
 from annotator.ui.canvas import Canvas, Tool
 from annotator.ui.controller import SessionController
-from annotator.ui.live_edit import LiveMaskCommand
 from annotator.ui.overlay import FILL_ALPHA, color_table
 
 
@@ -105,5 +104,4 @@ class BrushTool(QObject):
             )
             c.live_changed.emit()
         else:
-            before = c._live_override
-            c.undo_stack.push(LiveMaskCommand(c.set_live_override, before, working, key, f"{text} live mask"))
+            c.paint_live_mask(working, f"{text} live mask")

@@ -2,7 +2,8 @@
 
 The GUI never shares mutable state with the worker: it builds one of these frozen dataclasses, sends it, and
 the worker answers with another. Arrays inside are treated as read-only by both sides (the GUI copies before
-it sends, see :func:`frozen_array`).
+it sends, see :func:`frozen_array`). :class:`EngineRequest` is the session's engine choice
+(``annotator.core.engine_choice``), sent as is.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from annotator.core.engine_choice import EngineRequest
 from sam_model.protocol import Segmenter
 
 
@@ -101,15 +103,6 @@ class DecodeResult:
     def best_index(self) -> int:
         """Index of the candidate with the highest predicted IoU."""
         return int(np.argmax(self.scores)) if len(self.scores) else 0
-
-
-@dataclass(frozen=True)
-class EngineRequest:
-    """Replace the worker's segmenter: ``checkpoint`` ``None`` = the classical engine."""
-
-    checkpoint: str | None
-    device: str = "auto"
-    dtype: str = "auto"
 
 
 SegmenterFactory = Callable[[EngineRequest], Segmenter]

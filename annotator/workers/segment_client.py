@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
-from annotator.workers.prefetch import PrefetchImage, PrefetchLoader
+from annotator.workers.prefetch_loader import PrefetchImage, PrefetchLoader
 from annotator.workers.requests import (
     DecodeRequest,
     DecodeResult,

@@ -28,7 +28,7 @@ def _rest(qtbot, window, x, y):
     """Move the pointer to image pixel (x, y) and wait for the preview there."""
     c = window.controller
     qtbot.mouseMove(window.canvas.viewport(), view_point(window, x, y))
-    qtbot.waitUntil(lambda: c.hover_labels() is not None and c.hover_labels()[int(y), int(x)], timeout=10000)
+    qtbot.waitUntil(lambda: c.hover.labels() is not None and c.hover.labels()[int(y), int(x)], timeout=10000)
 
 
 def test_preview_before_the_first_click_follows_the_pointer(qtbot, make_window, image_folder) -> None:
@@ -39,12 +39,12 @@ def test_preview_before_the_first_click_follows_the_pointer(qtbot, make_window, 
     assert window.canvas.hover_layer.labels is not None
     # Moving drops the preview at once (no stale mask under the pointer), then the new one comes.
     qtbot.mouseMove(window.canvas.viewport(), view_point(window, 120, 90))
-    assert c.hover_labels() is None and window.canvas.hover_layer.labels is None
+    assert c.hover.labels() is None and window.canvas.hover_layer.labels is None
     _rest(qtbot, window, 120, 90)
-    assert not c.hover_labels()[50, 60]
+    assert not c.hover.labels()[50, 60]
     decodes = c.decode_requests
     click_image(qtbot, window, 120, 90)  # the click is a real decode; the preview is gone
-    assert c.decode_requests == decodes + 1 and c.hover_labels() is None
+    assert c.decode_requests == decodes + 1 and c.hover.labels() is None
     assert c.live_mask()[90, 120]
 
 
@@ -59,7 +59,7 @@ def test_next_point_preview_between_clicks(qtbot, make_window, image_folder) -> 
     assert call["mask_input"] is not None  # as the click would send it: the current object's logits
     assert len(c.prompt_state.points) == 1  # still one real point
     window.canvas.hover_left.emit()
-    assert c.hover_labels() is None
+    assert c.hover.labels() is None
 
 
 def test_no_preview_over_an_object_a_click_would_select(qtbot, make_window, image_folder) -> None:
@@ -68,8 +68,8 @@ def test_no_preview_over_an_object_a_click_would_select(qtbot, make_window, imag
     click_image(qtbot, window, 40, 40)
     press(window, Qt.Key.Key_Return)
     qtbot.mouseMove(window.canvas.viewport(), view_point(window, 41, 41))
-    qtbot.waitUntil(lambda: not c._hover_timer.isActive(), timeout=5000)
-    assert c.hover_requests == 0 and c.hover_labels() is None
+    qtbot.waitUntil(lambda: not c.hover.timer.isActive(), timeout=5000)
+    assert c.hover.requests == 0 and c.hover.labels() is None
 
 
 def test_setting_turns_the_preview_off_and_is_kept(qtbot, make_window, image_folder, settings_home) -> None:
@@ -78,26 +78,26 @@ def test_setting_turns_the_preview_off_and_is_kept(qtbot, make_window, image_fol
     action = window.actions_by_id["hover_preview"]
     assert action.isChecked()
     action.trigger()
-    assert not c.hover_enabled
+    assert not c.hover.enabled
     assert json.loads((settings_home / "settings.json").read_text())["hover_preview"] is False
     qtbot.mouseMove(window.canvas.viewport(), view_point(window, 60, 50))
-    assert not c._hover_timer.isActive() and c.hover_requests == 0
+    assert not c.hover.timer.isActive() and c.hover.requests == 0
     window.close()  # the project is locked while a window has it open for writing (issue 15)
     second = make_window(image_folder, segmenter=DiscSegmenter(), open_first=False)
-    assert not second.actions_by_id["hover_preview"].isChecked() and not second.controller.hover_enabled
+    assert not second.actions_by_id["hover_preview"].isChecked() and not second.controller.hover.enabled
 
 
 def test_slow_engine_pauses_the_preview(qtbot, make_window, image_folder) -> None:
     window = make_window(image_folder, segmenter=DiscSegmenter())
     c = window.controller
-    c.hover_budget_s = 0.0  # every real decode takes longer than this
+    c.hover.budget_s = 0.0  # every real decode takes longer than this
     click_image(qtbot, window, 40, 40)
-    assert c.hover_paused()
+    assert c.hover.paused()
     with qtbot.waitSignal(c.status, timeout=5000) as said:
         qtbot.mouseMove(window.canvas.viewport(), view_point(window, 100, 80))
     assert said.args[0].startswith("Hover preview paused")
-    assert c.hover_requests == 0 and c.hover_labels() is None
-    c.hover_budget_s = 10.0  # a fast engine again: previews resume
+    assert c.hover.requests == 0 and c.hover.labels() is None
+    c.hover.budget_s = 10.0  # a fast engine again: previews resume
     _rest(qtbot, window, 110, 90)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from annotator.ui.live_edit import LiveMaskCommand
+from annotator.core.session_live import LiveMaskCommand
 from tests.ui.fakes import DiscSegmenter
 from tests.ui.helpers import click_image, press
 

@@ -9,7 +9,7 @@ from PySide6.QtTest import QTest
 
 from annotator.core.records import Instance
 from annotator.core.selection import instances_at, object_colors, pick, shade
-from annotator.ui.controller_instances import SELECTED
+from annotator.ui.instance_layer import SELECTED
 from tests.ui.fakes import DiscSegmenter
 from tests.ui.helpers import click_image, press, view_point
 

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from annotator.core.prefetch_policy import prefetch_order
 from annotator.ui.app import create_controller
 from annotator.ui.controller import SessionController
-from annotator.workers.prefetch import encode_steps, prefetch_order, run_to_end
+from annotator.workers.prefetch import encode_steps, run_to_end
 from sam_model.protocol import ImageEmbedding
 from tests.ui.fakes import DiscSegmenter
 
