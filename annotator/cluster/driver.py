@@ -161,6 +161,7 @@ class _Run:
         model_ids = sorted({str(state["model_id"]) for state in states})
         load = max(state["load_seconds"] for state in states)
         self.progress.message(f"{count} workers ready (model {', '.join(model_ids)}; loaded in {load:.1f} s)")
+        self.progress.restart()
 
     def run(self, pending: list[str]) -> None:
         import ray

@@ -68,6 +68,10 @@ class Progress:
         self.failed = 0
         self._last_print = -float("inf")
 
+    def restart(self) -> None:
+        """Count throughput from now (the workers are ready: start-up is not throughput)."""
+        self.start = self.clock()
+
     def message(self, text: str) -> None:
         print(f"cluster: {text}", file=self.stream, flush=True)
 
