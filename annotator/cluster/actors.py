@@ -11,6 +11,7 @@ can stop the run with that message instead of restarting actors that can never w
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -33,12 +34,16 @@ class ImageWorker:
         self.load_seconds = time.perf_counter() - start
 
     def ready(self) -> dict[str, Any]:
-        """``{"model_id", "error", "load_seconds", "pid", "node"}`` of this actor."""
+        """``{"model_id", "error", "load_seconds", "pid", "threads"}`` of this actor (``threads``: torch's
+        intra-op threads, ``None`` when the engine does not use torch; Ray sets ``OMP_NUM_THREADS`` to the
+        actor's ``num_cpus``)."""
+        torch = sys.modules.get("torch")
         return {
             "model_id": self.model_id,
             "error": self.load_error,
             "load_seconds": self.load_seconds,
             "pid": os.getpid(),
+            "threads": torch.get_num_threads() if torch is not None else None,
         }
 
     def process(self, folder: str, names: Sequence[str]) -> list[ImageResult]:

@@ -14,6 +14,7 @@ Usage::
 from __future__ import annotations
 
 import os
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -103,8 +104,6 @@ def run_cluster(
 ) -> RunSummary:
     """Do every image of ``names`` (relative to ``folder``) that has no shard in ``store``; return the
     summary. Raises :class:`ClusterError` when Ray is missing or the model does not load on a worker."""
-    import time
-
     store.bind()
     pending = store.pending(names, retry_failed=options.retry_failed)
     summary = RunSummary(total=len(names), skipped=len(names) - len(pending))
@@ -113,9 +112,11 @@ def run_cluster(
         return summary
     started_ray = connect(options.address)
     start = time.perf_counter()
+    run = _Run(task, str(Path(folder).resolve()), store, options, summary, progress, hook)
     try:
-        _Run(task, str(Path(folder).resolve()), store, options, summary, progress, hook).run(pending)
+        run.run(pending)
     finally:
+        run.stop_actors()
         summary.seconds = time.perf_counter() - start
         if started_ray:
             import ray
@@ -158,15 +159,25 @@ class _Run:
         if errors:
             raise ClusterError(f"the model does not load on a worker: {'; '.join(sorted(errors))}")
         self.summary.workers = count
+        self.summary.threads = states[0]["threads"]
         model_ids = sorted({str(state["model_id"]) for state in states})
         load = max(state["load_seconds"] for state in states)
         self.progress.message(f"{count} workers ready (model {', '.join(model_ids)}; loaded in {load:.1f} s)")
         self.progress.restart()
 
+    def stop_actors(self) -> None:
+        """End this run's actors (their resources are free for the next run at once)."""
+        import ray
+
+        for actor in self.actors:
+            ray.kill(actor)
+        self.actors = []
+
     def run(self, pending: list[str]) -> None:
         import ray
 
         self.start_actors(worker_count(self.options, len(pending)))
+        ready_at = time.perf_counter()
         size = max(1, self.options.batch_size)
         queue = deque(_Batch(tuple(pending[i : i + size])) for i in range(0, len(pending), size))
         while queue or self.in_flight:
@@ -181,6 +192,7 @@ class _Run:
                     continue
                 for result in results:
                     self._finish(result)
+        self.summary.work_seconds = time.perf_counter() - ready_at
 
     def _load(self, index: int) -> tuple[int, bool]:
         """In-flight calls on actor ``index`` and whether one of them runs alone."""

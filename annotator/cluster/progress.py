@@ -23,7 +23,8 @@ def format_duration(seconds: float) -> str:
 
 @dataclass
 class RunSummary:
-    """What a run did. ``skipped``: images with a shard from an earlier run (resume)."""
+    """What a run did. ``skipped``: images with a shard from an earlier run (resume); ``seconds``: wall time
+    of the run, Ray and model start-up included."""
 
     total: int = 0
     skipped: int = 0
@@ -32,6 +33,10 @@ class RunSummary:
     worker_deaths: int = 0
     workers: int = 0
     seconds: float = 0.0
+    work_seconds: float = 0.0
+    """Wall time from the workers being ready (model loaded) to the last result: ``seconds`` less start-up."""
+    threads: int | None = None
+    """Torch threads of a worker (``None``: no torch)."""
 
     @property
     def rate(self) -> float:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from cluster_helpers import make_images
 
 from annotator.cli import main
 from annotator.cluster.driver import ClusterOptions, run_cluster
@@ -14,7 +15,6 @@ from annotator.cluster.progress import Progress
 from annotator.cluster.shards import ShardStore
 from annotator.cluster.task_auto import AutoTask
 from annotator.cluster.tasks import ClusterError, ImageResult, ModelSpec
-from conftest import make_images
 
 pytestmark = pytest.mark.cluster
 
@@ -120,7 +120,9 @@ def test_model_that_does_not_load_stops_the_run(ray_local: object, tmp_path: Pat
     bad.write_bytes(b"this is not a checkpoint")
     task = AutoTask(ModelSpec(str(bad), device="cpu"))
     with pytest.raises(ClusterError, match="does not load on a worker"):
-        run_cluster(task, folder, names, ShardStore(tmp_path / "s", task.identity()), ClusterOptions(workers=1))
+        run_cluster(
+            task, folder, names, ShardStore(tmp_path / "s", task.identity()), ClusterOptions(workers=1)
+        )
 
 
 def test_encode_cluster_fills_the_cache_like_encode(
