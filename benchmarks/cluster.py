@@ -86,13 +86,14 @@ def main() -> None:
     names = sorted(p.name for p in IMAGES.iterdir())[: args.images]
     params = {"points_per_side": args.points_per_side, "pred_iou_thresh": 0.0, "stability_score_thresh": 0.0}
     task = AutoTask(ModelSpec(str(CHECKPOINT), device="cpu", dtype="float32"), params=params)
-    root = REPO
+    started = time.perf_counter()
     ray.init(
         num_cpus=2,
         include_dashboard=False,
         logging_level="WARNING",
-        runtime_env={"env_vars": {"PYTHONPATH": str(root)}},
+        runtime_env={"env_vars": {"PYTHONPATH": str(REPO)}},
     )
+    ray_start = time.perf_counter() - started
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -113,7 +114,8 @@ def main() -> None:
     n = len(names)
     print(
         f"{n} images, {args.points_per_side}x{args.points_per_side} prompts, tiny SAM, float32; "
-        f"load average {os.getloadavg()[0]:.1f} at the end; merged files identical to the single run's"
+        f"load average {os.getloadavg()[0]:.1f} at the end; merged files identical to the single run's; "
+        f"Ray start-up {ray_start:.1f} s (not in the rows)"
     )
     print("| run | start-up (s) | work (s) | s / image | images / s | torch threads |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")

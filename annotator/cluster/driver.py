@@ -187,7 +187,7 @@ class _Run:
                 _index, batch = self.in_flight.pop(ref)
                 try:
                     results = ray.get(ref)
-                except ray.exceptions.RayActorError as exc:
+                except ray.exceptions.RayError as exc:  # the actor died (or its process was lost)
                     self._worker_died(batch, exc, queue)
                     continue
                 for result in results:
