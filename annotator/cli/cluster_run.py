@@ -1,7 +1,9 @@
-"""The ``--cluster`` paths of ``auto`` and ``encode``: build the task, run it on Ray, merge, summarise.
+"""The ``--cluster`` paths of ``auto``, ``encode`` and ``boxes-to-masks``: build the task, run it on Ray, merge,
+summarise.
 
-Shards (one result file per image, see :mod:`annotator.cluster.shards`) go to ``OUT.shards/`` beside ``auto``'s
-``--out``, and to ``<cache>/cluster-runs/<run>/`` for ``encode``; a rerun of the same command resumes from them.
+Shards (one result file per image, see :mod:`annotator.cluster.shards`) go to ``OUT.shards/`` beside ``--out``
+(``auto``, ``boxes-to-masks``), and to ``<cache>/cluster-runs/<run>/`` for ``encode``; a rerun of the same
+command resumes from them.
 Exit status as the single-process commands: 0 when every image was done, 1 when some were skipped.
 """
 
@@ -113,6 +115,44 @@ def run_encode(
     print(
         f"encoded {encoded}, already cached {len(records) - encoded}, failed {len(failed)}; "
         f"cache: {stats.entries} entries, {stats.total_bytes / 2**20:.1f} MiB of {stats.max_bytes / 2**20:.0f} MiB",
+        file=sys.stderr,
+    )
+    return 1 if failed else 0
+
+
+def run_boxes(
+    args: argparse.Namespace, boxes: Any, checkpoint: Path | None, device: str, dtype: str, cache: Any
+) -> int:
+    """``boxes-to-masks --cluster``: each image's boxes segmented on Ray, merged into ``--out``."""
+    from annotator.cluster.task_boxes import BoxesTask, merge_boxes
+    from annotator.cluster.tasks import ClusterError
+    from annotator.core.atomic import atomic_write_bytes
+
+    spec = _model_spec(Path(checkpoint) if checkpoint is not None else None, device, dtype, args.config)
+    task = BoxesTask(
+        spec,
+        boxes={image.file_name: image for image in boxes.images},
+        multimask=args.multimask,
+        cache_dir=str(cache.directory.resolve()) if cache is not None else None,
+    )
+    names = [image.file_name for image in boxes.images]
+    store, summary = _run(task, args.folder, names, args.out.with_name(args.out.name + ".shards"), args)
+    try:
+        data = merge_boxes(store, boxes)
+    except ClusterError as exc:
+        raise CliError(str(exc)) from None
+    atomic_write_bytes(args.out, json.dumps(data).encode("utf-8"))
+    shards = [store.read(name) for name in names]
+    failed = [(s["name"], s["error"]) for s in shards if s is not None and s["status"] == "failed"]
+    notes = [note for s in shards if s is not None and s["status"] == "ok" for note in s["record"]["notes"]]
+    for note in notes:
+        print(note, file=sys.stderr)
+    for name, error in failed:
+        print(f"{name}: {error}", file=sys.stderr)
+    print(summary.line(), file=sys.stderr)
+    print(
+        f"wrote {args.out}: {len(data['annotations'])} masks from {boxes.box_count} boxes on"
+        f" {len(data['images'])} images; {len(notes)} boxes without a mask, {len(failed)} images skipped",
         file=sys.stderr,
     )
     return 1 if failed else 0

@@ -46,19 +46,22 @@ class ImageWorker:
             "threads": torch.get_num_threads() if torch is not None else None,
         }
 
-    def process(self, folder: str, names: Sequence[str]) -> list[ImageResult]:
-        """Do each image of the batch; an image's own failure is its result's ``error``."""
+    def process(self, folder: str, batch: Sequence[tuple[str, Any]]) -> list[ImageResult]:
+        """Do each ``(name, item)`` of the batch; an image's own failure is its result's ``error``."""
+        from annotator.cluster.tasks import ImageFailure
         from annotator.core.errors import ImageLoadError
 
         out: list[ImageResult] = []
-        for name in names:
+        for name, item in batch:
             if self.load_error is not None:
                 out.append(ImageResult(name, error=f"model not loaded: {self.load_error}"))
                 continue
             try:
-                out.append(self.task.process(folder, name))
+                out.append(self.task.process(folder, name, item))
             except ImageLoadError as exc:
                 out.append(ImageResult(name, error=f"skipped ({exc.reason})"))
+            except ImageFailure as exc:
+                out.append(ImageResult(name, error=f"skipped ({exc})"))
             except (
                 Exception
             ) as exc:  # the image's fault as far as the actor can tell: reported, never retried

@@ -206,7 +206,8 @@ class _Run:
                 if alone or count >= self.options.in_flight or (queue[0].alone and count):
                     break
                 batch = queue.popleft()
-                self.in_flight[actor.process.remote(self.folder, batch.names)] = (index, batch)
+                items = [(name, self.task.item(name)) for name in batch.names]
+                self.in_flight[actor.process.remote(self.folder, items)] = (index, batch)
 
     def _worker_died(self, batch: _Batch, exc: Exception, queue: deque[_Batch]) -> None:
         self.summary.worker_deaths += 1

@@ -35,7 +35,7 @@ class AutoTask(ImageTask):
         self._segmenter = self.model.load()
         return str(getattr(self._segmenter, "model_id", "unknown"))
 
-    def process(self, folder: str, name: str) -> ImageResult:
+    def process(self, folder: str, name: str, item: Any = None) -> ImageResult:
         from annotator.cli.auto_cmd import to_annotations
         from annotator.core.images import load_image
         from sam_model.classic.auto import generate_proposals

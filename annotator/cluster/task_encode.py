@@ -42,7 +42,7 @@ class EncodeTask(ImageTask):
         self._segmenter = self.model.load()
         return str(self._segmenter.model_id)
 
-    def process(self, folder: str, name: str) -> ImageResult:
+    def process(self, folder: str, name: str, item: Any = None) -> ImageResult:
         from annotator.cli.encode_cmd import as_float32
         from annotator.core.embedding_cache import image_key
         from annotator.core.images import load_image

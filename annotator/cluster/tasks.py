@@ -1,7 +1,8 @@
 """What a cluster run does to one image: the :class:`ImageTask` contract and the :class:`ImageResult` it returns.
 
 A task is a small picklable value (its options, no model) sent to every actor. In the actor, :meth:`ImageTask.
-open` loads the model once and :meth:`ImageTask.process` does one image. On the driver, :meth:`ImageTask.commit`
+open` loads the model once and :meth:`ImageTask.process` does one image (with :meth:`ImageTask.item`'s per-image
+input, sent along with the batch). On the driver, :meth:`ImageTask.commit`
 turns a result into the JSON record of the image's shard (and may store a payload first, e.g. an embedding in
 the cache), so a worker never writes anything itself. ``identity()`` says what makes two runs' shards
 interchangeable: a rerun with another identity refuses to mix its shards with the old ones.
@@ -22,6 +23,11 @@ from annotator.core.errors import CoreError
 class ClusterError(CoreError):
     """A cluster run that cannot go on (no Ray, the model does not load on a worker, shards of another run...);
     the message says what to do."""
+
+
+class ImageFailure(CoreError):
+    """Raised by :meth:`ImageTask.process` for an image that cannot be done (the message names the file and
+    the reason); reported as ``skipped (<message>)`` and never retried in the run."""
 
 
 @dataclass(frozen=True)
@@ -96,9 +102,15 @@ class ImageTask:
         """Load the model in the actor (once); returns the engine's ``model_id``."""
         raise NotImplementedError
 
-    def process(self, folder: str, name: str) -> ImageResult:
-        """Do one image; raise :class:`~annotator.core.errors.ImageLoadError` (or any error the image
-        causes) for an image that cannot be done. Runs in the actor, after :meth:`open`."""
+    def item(self, name: str) -> Any:
+        """On the driver: what the actor needs besides the name to do image ``name`` (e.g. its boxes); sent
+        with the batch. ``None`` by default."""
+        return None
+
+    def process(self, folder: str, name: str, item: Any = None) -> ImageResult:
+        """Do one image (``item``: :meth:`item`'s value); raise :class:`~annotator.core.errors.ImageLoadError`,
+        :class:`ImageFailure` (or any error the image causes) for an image that cannot be done. Runs in the
+        actor, after :meth:`open`."""
         raise NotImplementedError
 
     def commit(self, result: ImageResult) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from annotator.cluster.task_auto import AutoTask
 from annotator.cluster.tasks import ImageResult
@@ -15,7 +16,7 @@ class PoisonTask(AutoTask):
 
     poison: str = ""
 
-    def process(self, folder: str, name: str) -> ImageResult:
+    def process(self, folder: str, name: str, item: Any = None) -> ImageResult:
         if name == self.poison:
             os._exit(1)
-        return super().process(folder, name)
+        return super().process(folder, name, item)

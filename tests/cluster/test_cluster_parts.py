@@ -73,7 +73,7 @@ def test_worker_reports_an_image_failure_and_goes_on(tmp_path: Path) -> None:
     (folder / "bad.png").write_bytes(b"not a png")
     worker = ImageWorker(AutoTask(ModelSpec(None), params={"min_mask_region_area": 20}))
     assert worker.ready()["error"] is None
-    bad, good = worker.process(str(folder), ["bad.png", "img0.png"])
+    bad, good = worker.process(str(folder), [("bad.png", None), ("img0.png", None)])
     assert not bad.ok and bad.error.startswith("skipped (") and good.ok
     assert good.record["width"] == 64 and good.record["annotations"]
     assert "id" not in good.record["annotations"][0]
@@ -82,7 +82,7 @@ def test_worker_reports_an_image_failure_and_goes_on(tmp_path: Path) -> None:
 def test_worker_reports_a_model_that_does_not_load(tmp_path: Path) -> None:
     worker = ImageWorker(AutoTask(ModelSpec(str(tmp_path / "missing.pth"), device="cpu")))
     assert worker.ready()["error"]
-    assert "model not loaded" in worker.process(str(tmp_path), ["a.png"])[0].error
+    assert "model not loaded" in worker.process(str(tmp_path), [("a.png", None)])[0].error
 
 
 def _draft(shape: tuple[int, int], box: tuple[int, int, int, int], score: float) -> ProposalDraft:

@@ -174,3 +174,32 @@ def test_into_project_adds_to_the_review_queue_once(
     assert "2 images already had this run" in capsys.readouterr().err
     queue = ReviewQueue(ProjectStore.open(folder).project, UndoStack())
     assert [len(queue.proposals(n)) for n in names] == counts
+
+
+def test_boxes_to_masks_cluster_output_is_the_single_process_output(
+    ray_local: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SAM_ANNOTATOR_HOME", str(tmp_path / "home"))
+    folder = tmp_path / "images"
+    names = make_images(folder, 3)
+    (folder / "broken.jpg").write_bytes(b"not an image")
+    boxes = [[2, 14, 24, 22], [7, 14, 24, 22], [12, 14, 24, 22]]
+    data = {
+        "images": [{"id": 10 + i, "file_name": n, "width": 64, "height": 48} for i, n in enumerate(names)]
+        + [{"id": 20, "file_name": "broken.jpg", "width": 64, "height": 48}],
+        "categories": [{"id": 3, "name": "disc"}],
+        "annotations": [
+            {"id": 100 + i, "image_id": 10 + i, "category_id": 3, "bbox": box} for i, box in enumerate(boxes)
+        ]
+        + [{"id": 200, "image_id": 20, "category_id": 3, "bbox": [1, 1, 9, 9]}],
+    }
+    (tmp_path / "boxes.json").write_text(json.dumps(data))
+    args = ["boxes-to-masks", str(folder), "--in", str(tmp_path / "boxes.json"), "--checkpoint", "classic"]
+    single, cluster = tmp_path / "single.json", tmp_path / "cluster.json"
+    assert main([*args, "--out", str(single), "--no-cache"]) == 1
+    capsys.readouterr()
+    assert main([*args, "--out", str(cluster), "--cluster", "--workers", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "broken.jpg: skipped" in err and "1 images skipped" in err
+    assert len(_coco(single)["annotations"]) == 3
+    assert cluster.read_bytes() == single.read_bytes()
