@@ -1,11 +1,12 @@
-"""Batch work over a Ray cluster: auto proposals, encoding and other per-image tasks (issue 16; docs/SCALING.md).
+"""Batch work over a Ray cluster: auto proposals, encoding, boxes to masks (issue 16; docs/SCALING.md).
 
 The parts, each small and Qt-free; nothing here imports Ray or torch at module level, so a command that does
 not use ``--cluster`` never loads them:
 
 * :mod:`~annotator.cluster.tasks`: what is done to one image (:class:`~annotator.cluster.tasks.ImageTask`);
-  the ``auto`` and ``encode`` tasks live in :mod:`~annotator.cluster.task_auto` and
-  :mod:`~annotator.cluster.task_encode`. A new command adds one task class.
+  the ``auto``, ``encode`` and ``boxes-to-masks`` tasks live in :mod:`~annotator.cluster.task_auto`,
+  :mod:`~annotator.cluster.task_encode` and :mod:`~annotator.cluster.task_boxes`. A new command adds one task
+  class (and its merge).
 * :mod:`~annotator.cluster.actors`: the Ray actor that loads the task's model once and works through batches
   of image names.
 * :mod:`~annotator.cluster.shards`: one result file per image in the output folder, written atomically by the

@@ -55,17 +55,22 @@ def test_actor_killed_mid_run_every_image_once_then_resume(
     names = make_images(folder, 6)
     task = AutoTask(ModelSpec(None), params={"min_mask_region_area": 20})
     store = ShardStore(tmp_path / "out.json.shards", task.identity())
-    killed: list[int] = []
+    pids: list[int] = []
+    seen: list[str] = []
 
     def kill_first_actor(actors: list, result: ImageResult) -> None:
-        if not killed:  # after the first image: the run is still going
+        seen.append(result.name)
+        if len(seen) == 1:  # after the first image: the run is still going
+            pids.append(ray.get(actors[0].ready.remote())["pid"])
             ray.kill(actors[0], no_restart=False)
-            killed.append(1)
+        elif len(seen) == len(names):  # Ray restarted the killed actor (a new process)
+            pids.append(ray.get(actors[0].ready.remote())["pid"])
 
     summary = run_cluster(
         task, folder, names, store, ClusterOptions(workers=2), progress=Progress(6), hook=kill_first_actor
     )
-    assert killed and summary.done == 6 and not summary.failed
+    assert len(pids) == 2 and pids[0] != pids[1]
+    assert sorted(seen) == sorted(names) and summary.done == 6 and not summary.failed
     shards = [store.read(name) for name in names]
     assert [s["name"] for s in shards] == names and all(s["status"] == "ok" for s in shards)
 
