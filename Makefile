@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export QT_QPA_PLATFORM ?= $(if $(DISPLAY),,offscreen)
 
 .PHONY: run test lint format setup clean bench-engine bench-noc bench-auto bench-ui bench-cache bench-switching \
-	bench-persam bench-firstday bench-reliability bench-models bench-formats bench-boxes
+	bench-persam bench-firstday bench-reliability bench-models bench-formats bench-boxes bench-cluster
 
 setup: $(STAMP)
 
@@ -78,6 +78,10 @@ UPSTREAM ?= ../upstream
 bench-models: $(STAMP)
 	$(PY) -m benchmarks.models --upstream-sam $(UPSTREAM)/segment-anything \
 		--upstream-mobilesam $(UPSTREAM)/MobileSAM --upstream-sam2 $(UPSTREAM)/sam2 $(BENCH_ARGS)
+
+# Issue 16: the cluster path (local Ray, 2 CPUs) against the single-process command, tiny reference SAM.
+bench-cluster: $(STAMP)
+	$(PY) -m benchmarks.cluster $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

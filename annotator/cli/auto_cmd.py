@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from annotator.cli import CliError, non_negative_int, positive_int, unit_interval
+from annotator.cli.cluster_options import add_cluster_options
 from annotator.cli.model_options import add_model_options, load_engine
 from annotator.core.atomic import atomic_write_bytes
 
@@ -52,6 +53,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--category", default="object", help="name of the single category (default: object)")
     parser.add_argument("-r", "--recursive", action="store_true", help="include sub-folders")
+    add_cluster_options(parser)
+    parser.add_argument(
+        "--into-project",
+        action="store_true",
+        help="with --cluster: also add the proposals to the folder's review queue (one undoable step)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -109,6 +116,12 @@ def run(args: argparse.Namespace) -> int:
     names = list_images(folder, recursive=args.recursive)
     if not names:
         raise CliError(f"{folder}: no images found")
+    if args.cluster is not None:
+        from annotator.cli.cluster_run import run_auto
+
+        return run_auto(args, params, names)
+    if args.into_project:
+        raise CliError("--into-project needs --cluster (or use `import` with the written file)")
     segmenter = load_engine(
         args.checkpoint, device=args.device, dtype=args.dtype or "auto", config=args.config
     )

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from annotator.cli import CliError
+from annotator.cli.cluster_options import add_cluster_options
 from annotator.cli.model_options import add_model_options, load_engine
 from annotator.core.atomic import atomic_write_bytes
 from annotator.core.errors import CoreError
@@ -56,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--multimask", action="store_true", help="decode three candidates per box and keep the best scored"
     )
+    add_cluster_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -75,6 +77,10 @@ def run(args: argparse.Namespace) -> int:
     if boxes.box_count == 0:
         raise CliError(f"{args.input or folder}: no box-only objects to segment")
     checkpoint, device, dtype, cache = _engine_choice(args)
+    if args.cluster is not None:
+        from annotator.cli.cluster_run import run_boxes
+
+        return run_boxes(args, boxes, checkpoint, device, dtype, cache)
     segmenter = load_engine(checkpoint, device=device, dtype=dtype, config=args.config)
     set_image = None if cache is None else cached_image_setter(segmenter, cache)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from annotator.cli import CliError
+from annotator.cli.cluster_options import add_cluster_options
 from annotator.cli.model_options import add_model_options, load_engine
 from annotator.cli.models_cmd import TextProgress
 from annotator.core.embedding_cache import EmbeddingCache, image_key
@@ -41,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--cache-dir", type=Path, help="embedding cache folder (default: settings)")
     parser.add_argument("--max-bytes", type=int, help="cache size limit in bytes (default: settings)")
     parser.add_argument("-r", "--recursive", action="store_true", help="include sub-folders")
+    add_cluster_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -79,6 +81,12 @@ def run(args: argparse.Namespace) -> int:
     if max_bytes < 0:
         raise CliError(f"--max-bytes must be >= 0, got {max_bytes}")
     cache = EmbeddingCache(args.cache_dir or settings.resolved_cache_dir(), max_bytes)
+    if args.cluster is not None:
+        from annotator.cli.cluster_run import run_encode
+
+        names = [str(path.relative_to(folder)) for path in images]
+        device, dtype = args.device or settings.device, args.dtype or settings.dtype
+        return run_encode(args, folder, names, checkpoint, device, dtype, cache.directory, max_bytes)
 
     segmenter = load_engine(  # imports torch: only when a command needs it
         checkpoint,
@@ -116,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
                 bar.update(index, len(images))
                 continue
             encode_s += time.perf_counter() - start
-            cache.put(key, _as_float32(embedding))
+            cache.put(key, as_float32(embedding))
             encoded += 1
         bar.update(index, len(images))
     bar.close()
@@ -138,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _as_float32(embedding: ImageEmbedding) -> ImageEmbedding:
+def as_float32(embedding: ImageEmbedding) -> ImageEmbedding:
     """The embedding with floating arrays as float32 (portable across devices and dtypes)."""
     arrays = {
         name: a.astype(np.float32) if np.issubdtype(a.dtype, np.floating) and a.dtype != np.float32 else a
