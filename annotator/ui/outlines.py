@@ -1,7 +1,9 @@
 """The outlines of the accepted objects: one contour per object in its own colour, the selected one emphasised.
 
-Contours are traced once per mask (OpenCV on the mask's bounding box) and cached by instance id and mask; a
-repaint only strokes the cached paths with cosmetic (constant on-screen width) pens.
+Contours are traced once per mask (OpenCV on the mask's bounding-box crop) and cached by instance id and mask. A
+change repaints only the boxes of the outlines that changed, and a repaint strokes only the cached paths that
+cross the exposed rectangle, with cosmetic (constant on-screen width) pens: one change costs the same with
+2,000 objects as with two (issue 15).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def trace(mask: Mask) -> QPainterPath:
     x, y, w, h = mask.bbox
     if w == 0 or h == 0:
         return path
-    crop = np.ascontiguousarray(mask.array()[y : y + h, x : x + w]).view(np.uint8)
+    crop = np.ascontiguousarray(mask.crop()).view(np.uint8)
     contours, _ = cv2.findContours(crop, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     for contour in contours:
         points = contour.reshape(-1, 2).astype(float) + np.array([x + 0.5, y + 0.5])
@@ -52,24 +54,41 @@ class InstanceOutlinesItem(QGraphicsItem):
 
     def __init__(self, parent: QGraphicsItem | None = None) -> None:
         super().__init__(parent)
-        self._cache: dict[int, tuple[Mask, QPainterPath]] = {}
-        self._shown: list[tuple[QPainterPath, RGB, bool]] = []
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
+        self._cache: dict[int, tuple[Mask, QPainterPath, QRectF]] = {}
+        self._shown: list[tuple[QPainterPath, RGB, bool, QRectF]] = []
+        self._state: dict[int, tuple[Mask, RGB, bool]] = {}
         self._rect = QRectF()
+        self.traced = 0  # contours traced so far (tests check that one change traces one)
 
     def set_outlines(self, specs: Sequence[OutlineSpec]) -> None:
-        self.prepareGeometryChange()
-        cache: dict[int, tuple[Mask, QPainterPath]] = {}
+        cache: dict[int, tuple[Mask, QPainterPath, QRectF]] = {}
+        state: dict[int, tuple[Mask, RGB, bool]] = {}
         shown = []
         rect = QRectF()
+        dirty: list[QRectF] = []
         for spec in specs:
             cached = self._cache.get(spec.instance_id)
-            path = cached[1] if cached is not None and cached[0] is spec.mask else trace(spec.mask)
-            cache[spec.instance_id] = (spec.mask, path)
-            shown.append((path, spec.color, spec.selected))
-            rect = rect.united(path.boundingRect())
-        self._cache, self._shown = cache, shown
-        self._rect = rect.adjusted(-4, -4, 4, 4) if not rect.isNull() else QRectF()
-        self.update()
+            if cached is None or cached[0] is not spec.mask:
+                path = trace(spec.mask)
+                cached = (spec.mask, path, path.boundingRect())
+                self.traced += 1
+            cache[spec.instance_id] = cached
+            state[spec.instance_id] = (spec.mask, spec.color, spec.selected)
+            before = self._state.get(spec.instance_id)
+            if before != state[spec.instance_id]:
+                dirty.append(cached[2])
+                if before is not None and before[0] is not spec.mask:
+                    dirty.append(self._cache[spec.instance_id][2])
+            shown.append((cached[1], spec.color, spec.selected, cached[2]))
+            rect = rect.united(cached[2])
+        dirty.extend(self._cache[iid][2] for iid in self._state if iid not in state)
+        new_rect = rect.adjusted(-4, -4, 4, 4) if not rect.isNull() else QRectF()
+        if new_rect != self._rect:
+            self.prepareGeometryChange()
+        self._cache, self._shown, self._state, self._rect = cache, shown, state, new_rect
+        for box in dirty:
+            self.update(box.adjusted(-4, -4, 4, 4))
 
     @property
     def count(self) -> int:
@@ -83,7 +102,10 @@ class InstanceOutlinesItem(QGraphicsItem):
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        for path, (r, g, b), selected in self._shown:
+        exposed = option.exposedRect  # type: ignore[attr-defined]
+        for path, (r, g, b), selected, box in self._shown:
+            if not box.adjusted(-4, -4, 4, 4).intersects(exposed):
+                continue
             layers = (
                 ((QColor(0, 0, 0, 220), 4.0), (QColor(255, 255, 255), 2.0))
                 if selected
