@@ -262,6 +262,7 @@ class Autosaver:
         self.save_count = 0
         self.last_duration_s = 0.0
         self._paused = 0
+        store.text.prime()  # the per-change saves that follow serialise only what changed
         store.project.events.connect(self._on_change)
 
     def close(self) -> None:

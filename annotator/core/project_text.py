@@ -7,7 +7,8 @@ gives exactly the text ``json.dumps(project_to_dict(project, root), separators=(
 * one cached JSON fragment per instance, valid while the (immutable) :class:`Instance` is the same object;
 * one cached fragment per image record, valid while the record is the same object at the same version (every
   ``Project`` method that changes a record bumps its ``_version``, events blocked or not) and no
-  ``image_changed`` / ``reset`` event said otherwise. Checking 5,000 records costs about a millisecond.
+  ``image_changed`` / ``reset`` event said otherwise; rebuilding it reuses the texts of its unchanged
+  objects. Checking 5,000 records costs about a millisecond.
 
 The header (counters, settings, categories) and the project extras are small and serialised every time.
 Nothing here writes files; ``save_project`` writes the text atomically as before.
@@ -52,15 +53,24 @@ class ProjectText:
         self.serialised = {"instances": 0, "images": 0}
         project.events.connect(self._on_event)
 
+    def prime(self) -> None:
+        """Serialise everything now (at open), so that the first change's save is as cheap as the next."""
+        self.text(".")
+
     def close(self) -> None:
         """Stop listening to the project."""
         self.project.events.disconnect(self._on_event)
 
     def _on_event(self, event: Event) -> None:
+        # Record versions already say what changed; the events only make stale what they name (the objects'
+        # texts are kept: they are valid as long as the Instance is the same object).
         if event.type == "reset":
-            self._images.clear()
+            for entry in self._images.values():
+                entry.version = -1
         elif event.image_key is not None and event.type in ("image_changed", "image_removed"):
-            self._images.pop(event.image_key, None)
+            entry = self._images.get(event.image_key)
+            if entry is not None:
+                entry.version = -1
 
     def text(self, root: str) -> str:
         """The project file's text, ``root`` being the image folder relative to the file's folder."""
