@@ -75,24 +75,27 @@ def normalize_rle(rle: Rle) -> Rle:
 def _string_counts(counts: str) -> list[int] | None:
     """The run lengths of a compressed RLE string (pycocotools' ``rleFrString``); ``None`` when malformed."""
     runs: list[int] = []
-    p, n = 0, len(counts)
-    while p < n:
-        x, k, more = 0, 0, True
-        while more:
-            if p >= n:
-                return None
-            c = ord(counts[p]) - 48
-            x |= (c & 0x1F) << (5 * k)
-            more = bool(c & 0x20)
-            p, k = p + 1, k + 1
-            if not more and c & 0x10:
-                x |= -1 << (5 * k)
+    append = runs.append
+    x, shift = 0, 0
+    try:
+        data = counts.encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    for byte in data:
+        c = byte - 48
+        x |= (c & 0x1F) << shift
+        shift += 5
+        if c & 0x20:
+            continue
+        if c & 0x10:
+            x |= -1 << shift
         if len(runs) > 2:
             x += runs[-2]
         if x < 0:
             return None
-        runs.append(x)
-    return runs
+        append(x)
+        x, shift = 0, 0
+    return runs if shift == 0 else None
 
 
 def _runs_array(counts: str) -> np.ndarray:
@@ -226,12 +229,9 @@ def decode_rle_crop(rle: Rle, bbox: tuple[int, int, int, int]) -> np.ndarray:
     ends = np.cumsum(lengths)
     starts = ends - lengths
     lo, hi = x * height, (x + w) * height
-    on_starts, on_ends = starts[1::2], ends[1::2]  # runs alternate 0, 1, 0, ... starting with zeros
-    keep = (on_ends > lo) & (on_starts < hi)
-    edges = np.zeros(hi - lo + 1, np.int32)
-    edges[np.clip(on_starts[keep], lo, hi) - lo] += 1  # runs are disjoint: no index repeats
-    edges[np.clip(on_ends[keep], lo, hi) - lo] -= 1
-    columns = np.cumsum(edges[:-1]).astype(bool).reshape(w, height)
+    inside = np.clip(ends, lo, hi) - np.clip(starts, lo, hi)  # each run's share of the span
+    values = (np.arange(lengths.size) % 2).astype(bool)  # runs alternate 0, 1, 0, ... starting with zeros
+    columns = np.repeat(values, inside).reshape(w, height)
     return np.ascontiguousarray(columns[:, y : y + h].T)
 
 
