@@ -34,9 +34,13 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
+from pycocotools import mask as mask_utils
+
+if TYPE_CHECKING:
+    from annotator.core.masks import Mask
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -64,18 +68,27 @@ def cpu_line() -> str:
     )
 
 
+def _disc_mask(rng: np.random.Generator) -> Mask:
+    """A disc of radius 8-40 px somewhere on the image (a 32-gon rasterised by pycocotools: no H x W array)."""
+    from annotator.core.masks import Mask
+
+    r = float(rng.integers(8, 40))
+    cx, cy = float(rng.integers(int(r), int(WIDTH - r))), float(rng.integers(int(r), int(HEIGHT - r)))
+    angles = np.linspace(0, 2 * np.pi, 32, endpoint=False)
+    ring = np.stack([cx + r * np.cos(angles), cy + r * np.sin(angles)], axis=1).ravel().tolist()
+    rle = mask_utils.frPyObjects([ring], HEIGHT, WIDTH)[0]
+    return Mask.from_json({"size": [HEIGHT, WIDTH], "counts": rle["counts"].decode("ascii")})
+
+
 def _disc(rng: np.random.Generator) -> np.ndarray:
-    mask = np.zeros((HEIGHT, WIDTH), np.uint8)
-    r = int(rng.integers(8, 40))
-    cv2.circle(mask, (int(rng.integers(r, WIDTH - r)), int(rng.integers(r, HEIGHT - r))), r, 1, -1)
-    return mask.astype(bool)
+    """:func:`_disc_mask` as an ``H x W`` bool array (what a live mask is)."""
+    return _disc_mask(rng).array().copy()
 
 
 def build_folder(root: Path, objects: int, images: int) -> Path:
     """The benchmark folder: one image file, ``images`` records, ``objects`` objects on the first; saved."""
     from PIL import Image
 
-    from annotator.core.masks import Mask
     from annotator.core.project_store import ProjectStore
 
     folder = root / "scale"
@@ -89,7 +102,7 @@ def build_folder(root: Path, objects: int, images: int) -> Path:
     for n in range(1, images):
         project.add_image(f"img_{n:05d}.png", 640, 480)
     for _ in range(objects):
-        project.add_instance(IMAGE, project.new_instance(Mask.from_array(_disc(rng)), category.id))
+        project.add_instance(IMAGE, project.new_instance(_disc_mask(rng), category.id))
     store.save()
     return folder
 
@@ -110,7 +123,6 @@ def timed(step: Callable[[], object], repeats: int) -> list[float]:
 
 def core_run(folder: Path, repeats: int, steps: int) -> None:
     from annotator.core.coco import export_coco
-    from annotator.core.masks import Mask
     from annotator.core.project_store import Autosaver, ProjectStore
     from annotator.core.selection import instances_at, pick
     from annotator.core.undo import AddInstanceCommand, UndoStack
@@ -122,7 +134,7 @@ def core_run(folder: Path, repeats: int, steps: int) -> None:
     saver = Autosaver(store)
     category = project.categories[0]
     rng = np.random.default_rng(1)
-    masks = [Mask.from_array(_disc(rng)) for _ in range(repeats)]
+    masks = [_disc_mask(rng) for _ in range(repeats)]
     it = iter(masks)
     add = lambda: stack.push(  # noqa: E731
         AddInstanceCommand(project, IMAGE, project.new_instance(next(it), category.id))
