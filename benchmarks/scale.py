@@ -2,9 +2,9 @@
 
 ``python -m benchmarks.scale [--quick] [--objects N] [--images N] [--profile]`` (``make bench-scale``)
 
-A project of ``--images`` image records (default 5,000; only the first file exists) whose first image (a
-1600 x 1200 photo-sized frame) holds ``--objects`` objects (default 2,000, discs of 8-40 px radius). Every
-step is timed ``--repeats`` times; the figures are the median and the 95th percentile.
+A project of ``--images`` image records and files (default 5,000) whose first image (a 1600 x 1200 frame)
+holds ``--objects`` objects (default 2,000, discs of 8-40 px radius). Every step is timed ``--repeats`` times;
+the figures are the median and the 95th percentile.
 
 * core: the project behind a :class:`ProjectStore` with its :class:`Autosaver` (a save per change, as in the
   app) and an :class:`UndoStack`: accept one more object (push + autosave), undo it, redo it, select the
@@ -99,8 +99,11 @@ def build_folder(root: Path, objects: int, images: int) -> Path:
     project = store.project
     category = project.add_category("object")
     project.add_image(IMAGE, WIDTH, HEIGHT)
-    for n in range(1, images):
-        project.add_image(f"img_{n:05d}.png", 640, 480)
+    small = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(small, format="PNG")
+    for n in range(1, images):  # real files: a folder rescan finds them all
+        (folder / f"img_{n:05d}.png").write_bytes(small.getvalue())
+        project.add_image(f"img_{n:05d}.png", 64, 48)
     for _ in range(objects):
         project.add_instance(IMAGE, project.new_instance(_disc_mask(rng), category.id))
     store.save()

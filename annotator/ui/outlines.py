@@ -59,6 +59,8 @@ class InstanceOutlinesItem(QGraphicsItem):
         self._shown: list[tuple[QPainterPath, RGB, bool, QRectF]] = []
         self._state: dict[int, tuple[Mask, RGB, bool]] = {}
         self._rect = QRectF()
+        self._groups: dict[RGB, QPainterPath] | None = None  # colour -> its objects' paths (full repaints)
+        self._halo: QPainterPath | None = None  # every unselected path (the dark line under the colours)
         self.traced = 0  # contours traced so far (tests check that one change traces one)
 
     def set_outlines(self, specs: Sequence[OutlineSpec]) -> None:
@@ -86,6 +88,8 @@ class InstanceOutlinesItem(QGraphicsItem):
         new_rect = rect.adjusted(-4, -4, 4, 4) if not rect.isNull() else QRectF()
         if new_rect != self._rect:
             self.prepareGeometryChange()
+        if dirty or [iid for iid in state] != [iid for iid in self._state]:
+            self._groups = self._halo = None  # rebuilt at the next large repaint
         self._cache, self._shown, self._state, self._rect = cache, shown, state, new_rect
         for box in dirty:
             self.update(box.adjusted(-4, -4, 4, 4))
@@ -103,16 +107,51 @@ class InstanceOutlinesItem(QGraphicsItem):
     ) -> None:
         painter.setBrush(Qt.BrushStyle.NoBrush)
         exposed = option.exposedRect  # type: ignore[attr-defined]
-        for path, (r, g, b), selected, box in self._shown:
-            if not box.adjusted(-4, -4, 4, 4).intersects(exposed):
-                continue
-            layers = (
-                ((QColor(0, 0, 0, 220), 4.0), (QColor(255, 255, 255), 2.0))
-                if selected
-                else ((QColor(0, 0, 0, 140), 2.5), (QColor(r, g, b), 1.2))
-            )
-            for color, width in layers:
-                pen = QPen(color, width)
-                pen.setCosmetic(True)
-                painter.setPen(pen)
-                painter.drawPath(path)
+        area = self._rect.width() * self._rect.height()
+        if area > 0 and exposed.width() * exposed.height() > area / 4:
+            self._paint_grouped(painter)
+            return
+        for path, color, selected, box in self._shown:  # a small area: only the outlines crossing it
+            if box.adjusted(-4, -4, 4, 4).intersects(exposed):
+                for pen in _pens(color, selected):
+                    painter.setPen(pen)
+                    painter.drawPath(path)
+
+    def _paint_grouped(self, painter: QPainter) -> None:
+        """A large repaint: one path per colour (a few draw calls for thousands of objects), the selected
+        object last, on top."""
+        if self._groups is None or self._halo is None:
+            groups: dict[RGB, QPainterPath] = {}
+            halo = QPainterPath()
+            for path, color, selected, _box in self._shown:
+                if not selected:
+                    groups.setdefault(color, QPainterPath()).addPath(path)
+                    halo.addPath(path)
+            self._groups, self._halo = groups, halo
+        dark, _light = _pens((0, 0, 0), False)
+        painter.setPen(dark)
+        painter.drawPath(self._halo)
+        for color, path in self._groups.items():
+            painter.setPen(_pens(color, False)[1])
+            painter.drawPath(path)
+        for path, color, selected, _box in self._shown:
+            if selected:
+                for pen in _pens(color, True):
+                    painter.setPen(pen)
+                    painter.drawPath(path)
+
+
+def _pens(color: RGB, selected: bool) -> tuple[QPen, QPen]:
+    """The two cosmetic pens of an outline: a dark line under a light (selected) or coloured one."""
+    r, g, b = color
+    layers = (
+        ((QColor(0, 0, 0, 220), 4.0), (QColor(255, 255, 255), 2.0))
+        if selected
+        else ((QColor(0, 0, 0, 140), 2.5), (QColor(r, g, b), 1.2))
+    )
+    pens = []
+    for pen_color, width in layers:
+        pen = QPen(pen_color, width)
+        pen.setCosmetic(True)
+        pens.append(pen)
+    return pens[0], pens[1]

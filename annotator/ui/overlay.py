@@ -90,7 +90,9 @@ class MaskLayerItem(QGraphicsItem):
                 self._rect = QRectF(0, 0, w, h)
         # Only where something was or is shown: a small live mask does not repaint the whole image (and all
         # the outlines over it); the bounding rectangle stays the image's (no prepareGeometryChange).
-        self.update(before.united(self._content))
+        changed = before.united(self._content)
+        if not changed.isEmpty():  # (an empty rect would mean "all of it" to update())
+            self.update(changed)
 
     def set_table(self, table: list[int]) -> None:
         """Change the colours without touching the labels."""
@@ -132,7 +134,6 @@ class OutlineItem(QGraphicsItem):
 
     def set_mask(self, mask: np.ndarray | None) -> None:
         """Trace ``mask`` (``H x W``, non-zero = inside; ``None`` clears the outline)."""
-        self.prepareGeometryChange()
         path = QPainterPath()
         if mask is not None and mask.any():
             contours, _ = cv2.findContours(
@@ -147,6 +148,9 @@ class OutlineItem(QGraphicsItem):
                 for x, y in points[1:]:
                     path.lineTo(float(x) + 0.5, float(y) + 0.5)
                 path.closeSubpath()
+        if path.isEmpty() and self._path.isEmpty():
+            return  # nothing shown before or now: no repaint (an empty item's rect would join the dirty area)
+        self.prepareGeometryChange()
         self._path = path
         self.update()
 
@@ -181,6 +185,8 @@ class PromptItem(QGraphicsItem):
         self, points: Sequence[tuple[float, float, int]], box: tuple[float, float, float, float] | None
     ) -> None:
         """Show ``points`` (``(x, y, label)``, image pixels) and ``box`` (``x0, y0, x1, y1``) or ``None``."""
+        if not points and box is None and not self._points and self._box is None:
+            return  # none before, none now: no repaint
         self.prepareGeometryChange()
         self._points = list(points)
         self._box = box
