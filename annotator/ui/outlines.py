@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QRegion
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from annotator.core.masks import Mask
@@ -107,15 +107,26 @@ class InstanceOutlinesItem(QGraphicsItem):
     ) -> None:
         painter.setBrush(Qt.BrushStyle.NoBrush)
         exposed = option.exposedRect  # type: ignore[attr-defined]
+        # The view's exposed rectangle is the bounding box of everything being repainted (two small areas far
+        # apart make it huge); the canvas keeps the exact region, in viewport pixels, to test against.
+        region = getattr(widget.parent(), "paint_region", None) if widget is not None else None
+        device = painter.worldTransform()
+        if region is not None:
+            bounds = device.inverted()[0].mapRect(QRectF(region.boundingRect()))
+            exposed = exposed.intersected(bounds)
         area = self._rect.width() * self._rect.height()
-        if area > 0 and exposed.width() * exposed.height() > area / 4:
+        if area > 0 and _area(region) > _area_of(device.mapRect(self._rect)) / 4:
             self._paint_grouped(painter)
             return
         for path, color, selected, box in self._shown:  # a small area: only the outlines crossing it
-            if box.adjusted(-4, -4, 4, 4).intersects(exposed):
-                for pen in _pens(color, selected):
-                    painter.setPen(pen)
-                    painter.drawPath(path)
+            grown = box.adjusted(-4, -4, 4, 4)
+            if not grown.intersects(exposed):
+                continue
+            if region is not None and not region.intersects(device.mapRect(grown).toAlignedRect()):
+                continue
+            for pen in _pens(color, selected):
+                painter.setPen(pen)
+                painter.drawPath(path)
 
     def _paint_grouped(self, painter: QPainter) -> None:
         """A large repaint: one path per colour (a few draw calls for thousands of objects), the selected
@@ -139,6 +150,17 @@ class InstanceOutlinesItem(QGraphicsItem):
                 for pen in _pens(color, True):
                     painter.setPen(pen)
                     painter.drawPath(path)
+
+
+def _area_of(rect: QRectF) -> float:
+    return max(rect.width(), 0.0) * max(rect.height(), 0.0)
+
+
+def _area(region: QRegion | None) -> float:
+    """The area of a paint region in pixels (``inf`` when unknown: paint everything)."""
+    if region is None:
+        return float("inf")
+    return float(sum(r.width() * r.height() for r in region))
 
 
 def _pens(color: RGB, selected: bool) -> tuple[QPen, QPen]:

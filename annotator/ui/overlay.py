@@ -155,6 +155,8 @@ class OutlineItem(QGraphicsItem):
         self.update()
 
     def boundingRect(self) -> QRectF:
+        if self._path.isEmpty():  # nothing at the scene origin to repaint (it would widen every exposed area)
+            return QRectF()
         return self._path.boundingRect().adjusted(-4, -4, 4, 4)
 
     def paint(
@@ -199,6 +201,8 @@ class PromptItem(QGraphicsItem):
         self.update()
 
     def boundingRect(self) -> QRectF:
+        if not self._points and self._box is None:
+            return QRectF()
         scale = self._scale()
         pad = (self.MARKER + 3) / scale
         return self._rect.adjusted(-pad, -pad, pad, pad)
