@@ -11,7 +11,7 @@ Objects are painted from their bounding-box crops (:meth:`Mask.crop`), never fro
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -21,8 +21,7 @@ Box = tuple[int, int, int, int]
 """``(x0, y0, x1, y1)`` in pixels, end exclusive."""
 
 
-@dataclass(frozen=True)
-class LabelItem:
+class LabelItem(NamedTuple):
     """One object to draw: its id, mask and label (1-255), in drawing order (later ones on top)."""
 
     instance_id: int
@@ -52,9 +51,10 @@ class LabelCompositor:
     def render(self, shape: tuple[int, int], items: Sequence[LabelItem]) -> np.ndarray:
         """The ``H x W`` uint8 label image of ``items`` (the same array as last time when the shape is the
         same: it is edited in place). Items whose mask is not ``shape`` are left out."""
-        items = [i for i in items if i.mask.shape == shape and 0 < i.label < 256]
+        size = list(shape)
+        items = [i for i in items if 0 < i.label < 256 and i.mask.rle["size"] == size]
         shown = {i.instance_id: (i.mask, i.label) for i in items}
-        order = [i.instance_id for i in items]
+        order = list(shown)
         self.painted = 0
         if self._labels is None or self._labels.shape != shape or not self._same_order(order, shown):
             self._labels = np.zeros(shape, np.uint8)
@@ -76,14 +76,20 @@ class LabelCompositor:
 
     def _same_order(self, order: list[int], shown: dict[int, tuple[Mask, int]]) -> bool:
         """Whether the objects kept from last time are still in the same relative order."""
+        if order == self._order:
+            return True
         old = [i for i in self._order if i in shown]
         new = [i for i in order if i in self._shown]
         return old == new
 
     def _changed_boxes(self, shown: dict[int, tuple[Mask, int]]) -> list[Box]:
         boxes: list[Box] = []
-        for iid, (mask, label) in shown.items():
-            before = self._shown.get(iid)
+        previous = self._shown
+        for iid, now in shown.items():
+            before = previous.get(iid)
+            if before is not None and before[0] is now[0] and before[1] == now[1]:
+                continue
+            mask, label = now
             if before is None:
                 boxes.append(_box(mask))
             elif before[0] is not mask or before[1] != label:

@@ -63,9 +63,22 @@ def _shade(color: RGB, index: int) -> RGB:
     return round(r * 255), round(g * 255), round(b * 255)
 
 
+_last_colors: list[tuple[tuple[Instance, ...], dict[int, RGB], dict[int, RGB]]] = []
+
+
 def object_colors(instances: Sequence[Instance], category_colors: dict[int, RGB]) -> dict[int, RGB]:
     """Instance id -> its colour: the n-th object of a category (in list order) gets that category's n-th
-    shade. Instances of unknown categories are left out."""
+    shade. Instances of unknown categories are left out. The last answer is remembered: the instance layer
+    and the outlines ask with the same objects on every repaint (a copy is returned)."""
+    key = tuple(instances)
+    if _last_colors and _last_colors[0][1] == category_colors and _last_colors[0][0] == key:
+        return dict(_last_colors[0][2])
+    colors = _object_colors(key, category_colors)
+    _last_colors[:] = [(key, dict(category_colors), colors)]
+    return dict(colors)
+
+
+def _object_colors(instances: Sequence[Instance], category_colors: dict[int, RGB]) -> dict[int, RGB]:
     counts: dict[int, int] = {}
     colors: dict[int, RGB] = {}
     for inst in instances:

@@ -55,7 +55,7 @@ class InstanceOutlinesItem(QGraphicsItem):
     def __init__(self, parent: QGraphicsItem | None = None) -> None:
         super().__init__(parent)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
-        self._cache: dict[int, tuple[Mask, QPainterPath, QRectF]] = {}
+        self._cache: dict[int, tuple[Mask, QPainterPath, QRectF, tuple[float, float, float, float]]] = {}
         self._shown: list[tuple[QPainterPath, RGB, bool, QRectF]] = []
         self._state: dict[int, tuple[Mask, RGB, bool]] = {}
         self._rect = QRectF()
@@ -64,31 +64,38 @@ class InstanceOutlinesItem(QGraphicsItem):
         self.traced = 0  # contours traced so far (tests check that one change traces one)
 
     def set_outlines(self, specs: Sequence[OutlineSpec]) -> None:
-        cache: dict[int, tuple[Mask, QPainterPath, QRectF]] = {}
+        cache: dict[int, tuple[Mask, QPainterPath, QRectF, tuple[float, float, float, float]]] = {}
         state: dict[int, tuple[Mask, RGB, bool]] = {}
         shown = []
-        rect = QRectF()
         dirty: list[QRectF] = []
+        old_cache, old_state = self._cache, self._state
         for spec in specs:
-            cached = self._cache.get(spec.instance_id)
+            iid = spec.instance_id
+            cached = old_cache.get(iid)
             if cached is None or cached[0] is not spec.mask:
                 path = trace(spec.mask)
-                cached = (spec.mask, path, path.boundingRect())
+                box = path.boundingRect()
+                cached = (spec.mask, path, box, (box.left(), box.top(), box.right(), box.bottom()))
                 self.traced += 1
-            cache[spec.instance_id] = cached
-            state[spec.instance_id] = (spec.mask, spec.color, spec.selected)
-            before = self._state.get(spec.instance_id)
-            if before != state[spec.instance_id]:
+            cache[iid] = cached
+            now = (spec.mask, spec.color, spec.selected)
+            state[iid] = now
+            before = old_state.get(iid)
+            if before != now:
                 dirty.append(cached[2])
                 if before is not None and before[0] is not spec.mask:
-                    dirty.append(self._cache[spec.instance_id][2])
+                    dirty.append(old_cache[iid][2])
             shown.append((cached[1], spec.color, spec.selected, cached[2]))
-            rect = rect.united(cached[2])
-        dirty.extend(self._cache[iid][2] for iid in self._state if iid not in state)
-        new_rect = rect.adjusted(-4, -4, 4, 4) if not rect.isNull() else QRectF()
+        dirty.extend(old_cache[iid][2] for iid in old_state if iid not in state)
+        bounds = [c[3] for c in cache.values() if c[2].width() > 0 or c[2].height() > 0]
+        new_rect = QRectF()
+        if bounds:
+            x0, y0 = min(b[0] for b in bounds), min(b[1] for b in bounds)
+            x1, y1 = max(b[2] for b in bounds), max(b[3] for b in bounds)
+            new_rect = QRectF(x0 - 4, y0 - 4, x1 - x0 + 8, y1 - y0 + 8)
         if new_rect != self._rect:
             self.prepareGeometryChange()
-        if dirty or [iid for iid in state] != [iid for iid in self._state]:
+        if dirty or len(state) != len(old_state) or list(state) != list(old_state):
             self._groups = self._halo = None  # rebuilt at the next large repaint
         self._cache, self._shown, self._state, self._rect = cache, shown, state, new_rect
         for box in dirty:
