@@ -227,8 +227,6 @@ def app_run(folder: Path, repeats: int, profile: bool) -> None:
         settle()
 
     def select() -> None:
-        controller.select_instance(None)
-        settle()
         inst = controller.current_instances()[int(rng.integers(0, 100))]
         x, y, w, h = inst.mask.bbox
         controller.click(x + w / 2, y + h / 2, 1)
@@ -238,24 +236,22 @@ def app_run(folder: Path, repeats: int, profile: bool) -> None:
         controller.select_instance(None)
         settle()
 
-    steps: list[tuple[str, Callable[[], None], bool]] = [
-        ("accept (Accept action, live mask set)", accept, True),
-        ("select (click on an object)", select, False),
-        ("deselect (Esc)", deselect, False),
-        ("undo (Undo action)", undo, False),
+    # (name, the timed step, what runs untimed before it)
+    steps: list[tuple[str, Callable[[], None], Callable[[], None] | None]] = [
+        ("accept (Accept action, live mask set)", accept, None),
+        ("select (click on an object)", select, deselect),
+        ("deselect (Esc)", deselect, select),
+        ("undo (Undo action)", undo, accept),
     ]
-    for name, step, self_timed in steps:
+    for name, step, before in steps:
         times: list[float] = []
         profiler = cProfile.Profile() if profile else None
         for _ in range(repeats):
-            if name.startswith("undo"):
-                accept()
-            if name.startswith("deselect"):
-                select()
-                settle()
+            if before is not None:
+                before()
             if profiler is not None:
                 profiler.enable()
-            if self_timed:
+            if step is accept:
                 accept(times)
             else:
                 start = time.perf_counter()
@@ -266,7 +262,9 @@ def app_run(folder: Path, repeats: int, profile: bool) -> None:
         print(stats(f"app {name}", times))
         if profiler is not None:
             out = io.StringIO()
-            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(18)
+            pstats.Stats(profiler, stream=out).sort_stats(
+                os.environ.get("BENCH_SORT", "cumulative")
+            ).print_stats(18)
             print("\n".join(out.getvalue().splitlines()[6:30]))
     saver = controller.autosaver
     if saver is not None:

@@ -24,14 +24,15 @@ def instance_outlines(session: Session, exclude: int | None = None) -> list[Outl
     object ``exclude`` and the one being refined left out)."""
     if session.overlay_style.hide_all or session.current_image is None:
         return []
-    h, w = session.current_image.rgb.shape[:2]
+    size = list(session.current_image.rgb.shape[:2])  # [H, W], as the masks' RLE says
     instances = session.objects.current()
     colors = object_colors(instances, {c.id: c.color for c in session.project.categories})
     skip = {exclude, session.objects.refining_id()}
+    selected_id = session.selected_id
     return [
-        OutlineSpec(inst.id, inst.mask, colors[inst.id], inst.id == session.selected_id)
+        OutlineSpec(inst.id, inst.mask, colors[inst.id], inst.id == selected_id)
         for inst in instances
-        if not inst.hidden and inst.id not in skip and inst.id in colors and inst.mask.shape == (h, w)
+        if not inst.hidden and inst.id not in skip and inst.id in colors and inst.mask.rle["size"] == size
     ]
 
 

@@ -147,6 +147,7 @@ class InstancePanel(QWidget):
         self._items: dict[int, QListWidgetItem] = {}  # instance id -> its row's item
         self._categories: tuple[Category, ...] | None = None
         self._row_cache: dict[int, tuple[Instance, Category | None, _Row]] = {}
+        self._last: tuple[tuple[Instance, ...], tuple[Category, ...], int | None] | None = None
         self.rows_built = 0  # rows (re)filled so far: tests check that one change fills one row
         self.category_box = QComboBox()
         self.category_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -169,6 +170,9 @@ class InstancePanel(QWidget):
     ) -> None:
         """Show ``instances`` (in order) with ``selected`` current. Only the rows whose object changed are
         rebuilt, so one change costs the same with 2,000 objects as with two (issue 15)."""
+        if self._last == (instances, categories, selected) and self._current() == selected:
+            return  # the same objects again (selection and instance refreshes both ask): nothing to do
+        self._last = (instances, categories, selected)
         names = {c.id: c for c in categories}
         self._category_of = {inst.id: inst.category_id for inst in instances}
         self.list.blockSignals(True)
