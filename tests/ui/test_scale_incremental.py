@@ -87,7 +87,7 @@ def test_accept_and_undo_in_the_window_touch_one_object(qtbot, make_window, imag
     c.set_live_override(mask)
     with qtbot.waitSignal(c.instances_changed, timeout=5000):
         window.actions_by_id["accept"].trigger()
-    compositor = c._label_compositor  # the instance layer's painter: what it repainted for this change
+    compositor = c._instance_labels._compositor  # the instance layer's painter: what it repainted
     assert compositor is not None and compositor.dirty == [(70, 50, 85, 60)]
     assert compositor.painted < 20
     assert window.instance_panel.rows_built == rows + 1
