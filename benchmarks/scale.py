@@ -168,7 +168,7 @@ def core_run(folder: Path, repeats: int, steps: int) -> None:
     current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     print(
-        f"core memory over {steps} undo/redo steps: +{(current - base) / 1024:.0f} KiB from step 100 to "
+        f"core memory over {steps} undo/redo steps: {(current - base) / 1024:+.0f} KiB from step 100 to "
         f"{steps} (traced peak {peak / 2**20:.1f} MiB)"
     )
     saver.close()
