@@ -39,9 +39,6 @@ class _ImageEntry:
         self.record, self.version = record, record._version
         self.texts, self.text = texts, text
 
-    def matches(self, record: ImageRecord) -> bool:
-        return self.record is record and self.version == record._version
-
 
 class ProjectText:
     """Cached JSON text of one project (see the module docstring). ``serialised``: how many instance and
@@ -90,7 +87,14 @@ class ProjectText:
             ],
         }
         records = project.images
-        images = ",".join(self._image_text(record) for record in records)
+        entries, parts = self._images, []
+        for record in records:  # the unchanged records' texts as they are (this loop runs for every save)
+            entry = entries.get(record.file_name)
+            if entry is not None and entry.record is record and entry.version == record._version:
+                parts.append(entry.text)
+            else:
+                parts.append(self._image_text(record))
+        images = ",".join(parts)
         if len(self._images) > len(records):
             live = {r.file_name for r in records}
             self._images = {k: v for k, v in self._images.items() if k in live}
@@ -98,8 +102,6 @@ class ProjectText:
 
     def _image_text(self, record: ImageRecord) -> str:
         cached = self._images.get(record.file_name)
-        if cached is not None and cached.matches(record):
-            return cached.text
         old = cached.texts if cached is not None else {}
         texts: dict[int, tuple[Instance, str]] = {}
         for inst in record._instances:
