@@ -6,7 +6,8 @@ STAMP  := $(VENV)/.installed
 export QT_QPA_PLATFORM ?= $(if $(DISPLAY),,offscreen)
 
 .PHONY: run test lint format setup clean bench-engine bench-noc bench-auto bench-ui bench-cache bench-switching \
-	bench-persam bench-firstday bench-reliability bench-models bench-formats bench-boxes bench-cluster
+	bench-persam bench-firstday bench-reliability bench-scale bench-models bench-formats bench-boxes \
+	bench-cluster
 
 setup: $(STAMP)
 
@@ -71,6 +72,10 @@ bench-formats: $(STAMP)
 # Issue 15 figures (ADR 0009); the short default run takes about a minute, --full the issue's counts.
 bench-reliability: $(STAMP)
 	$(PY) -m benchmarks.reliability --full
+
+# Issue 15 item 4: per-change cost with 2,000 objects on an image and 5,000 images (core and the offscreen app).
+bench-scale: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks.scale $(BENCH_ARGS)
 
 # Our engines against upstream, same run: UPSTREAM is a folder holding clones of segment-anything, MobileSAM and
 # sam2 (see benchmarks/models.py); a missing one leaves its column empty. BENCH_ARGS=--quick for a smoke run.

@@ -75,23 +75,52 @@ def normalize_rle(rle: Rle) -> Rle:
 def _string_counts(counts: str) -> list[int] | None:
     """The run lengths of a compressed RLE string (pycocotools' ``rleFrString``); ``None`` when malformed."""
     runs: list[int] = []
-    p, n = 0, len(counts)
-    while p < n:
-        x, k, more = 0, 0, True
-        while more:
-            if p >= n:
-                return None
-            c = ord(counts[p]) - 48
-            x |= (c & 0x1F) << (5 * k)
-            more = bool(c & 0x20)
-            p, k = p + 1, k + 1
-            if not more and c & 0x10:
-                x |= -1 << (5 * k)
+    append = runs.append
+    x, shift = 0, 0
+    try:
+        data = counts.encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    for byte in data:
+        c = byte - 48
+        x |= (c & 0x1F) << shift
+        shift += 5
+        if c & 0x20:
+            continue
+        if c & 0x10:
+            x |= -1 << shift
         if len(runs) > 2:
             x += runs[-2]
         if x < 0:
             return None
-        runs.append(x)
+        append(x)
+        x, shift = 0, 0
+    return runs if shift == 0 else None
+
+
+def _runs_array(counts: str) -> np.ndarray:
+    """:func:`_string_counts` vectorised (int64 run lengths); raises :class:`MaskError` when malformed."""
+    codes = np.frombuffer(counts.encode("ascii"), dtype=np.uint8).astype(np.int64) - 48
+    if codes.size == 0:
+        return np.zeros(0, np.int64)
+    more = (codes & 0x20) != 0
+    if more[-1] or (codes < 0).any():
+        raise MaskError("compressed RLE counts are malformed")
+    last = np.flatnonzero(~more)  # the last character of each value
+    first = np.concatenate(([0], last[:-1] + 1))
+    group = np.repeat(np.arange(last.size), last - first + 1)
+    shift = 5 * (np.arange(codes.size) - first[group])
+    if shift.max(initial=0) > 55:
+        raise MaskError("compressed RLE counts are malformed")
+    values = np.zeros(last.size, np.int64)
+    np.add.at(values, group, (codes & 0x1F) << shift)
+    negative = (codes[last] & 0x10) != 0
+    values[negative] |= -1 << (5 * (last - first + 1))[negative]
+    runs = values.copy()
+    runs[3::2] = np.cumsum(values[1::2])[1:]  # runs[i] = x[i] + runs[i - 2] from i = 3 on
+    runs[2::2] = np.cumsum(values[2::2])
+    if (runs < 0).any():
+        raise MaskError("compressed RLE counts are malformed")
     return runs
 
 
@@ -172,6 +201,39 @@ class _DecodeCache:
 
 DECODE_CACHE = _DecodeCache(max_bytes=256 * 1024 * 1024)
 """Decoded-mask cache shared by all :class:`Mask` objects; ``DECODE_CACHE.max_bytes`` may be tuned."""
+
+CROP_CACHE = _DecodeCache(max_bytes=128 * 1024 * 1024)
+"""Decoded bounding-box crops (:meth:`Mask.crop`): small, so thousands of objects stay decoded."""
+
+DECODE_COUNTS = {"full": 0, "crop": 0}
+"""How many full-size and crop decodes ran (tests check that one change decodes no other object)."""
+
+
+def decode_rle_crop(rle: Rle, bbox: tuple[int, int, int, int]) -> np.ndarray:
+    """Decode only the ``bbox`` ``(x, y, w, h)`` region of a compressed RLE: an ``h x w`` bool array.
+
+    COCO runs are column-major, so the columns ``x .. x+w-1`` are one contiguous span of the run sequence:
+    only that span is expanded (``w * H`` values), never the ``H x W`` mask.
+    """
+    x, y, w, h = bbox
+    height = int(rle["size"][0])
+    counts = rle["counts"]
+    text = counts if isinstance(counts, str) else counts.decode("ascii")
+    if len(text) > 256:
+        lengths = _runs_array(text)
+    else:  # short strings: the plain loop is quicker than numpy's set-up
+        runs = _string_counts(text)
+        if runs is None:
+            raise MaskError("compressed RLE counts are malformed")
+        lengths = np.asarray(runs, dtype=np.int64)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    lo, hi = x * height, (x + w) * height
+    inside = np.clip(ends, lo, hi) - np.clip(starts, lo, hi)  # each run's share of the span
+    values = (np.arange(lengths.size) % 2).astype(bool)  # runs alternate 0, 1, 0, ... starting with zeros
+    columns = np.repeat(values, inside).reshape(w, height)
+    return np.ascontiguousarray(columns[:, y : y + h].T)
+
 
 _serial = itertools.count(1)
 
@@ -254,10 +316,34 @@ class Mask:
         """The decoded ``H x W`` bool mask, read-only and shared via the cache; ``.copy()`` it to edit."""
         cached = DECODE_CACHE.get(self._key)
         if cached is None:
+            DECODE_COUNTS["full"] += 1
             cached = decode_rle(self.rle)
             cached.setflags(write=False)
             DECODE_CACHE.put(self._key, cached)
         return cached
+
+    def crop(self) -> np.ndarray:
+        """The ``h x w`` bool foreground of :attr:`bbox` (read-only, cached): what drawing, hit tests and
+        polygon conversion need, without decoding the ``H x W`` mask. Empty mask: a ``0 x 0`` array."""
+        cached = CROP_CACHE.get(self._key)
+        if cached is None:
+            full = DECODE_CACHE.get(self._key)
+            x, y, w, h = self.bbox
+            if full is not None:
+                cached = np.ascontiguousarray(full[y : y + h, x : x + w])
+            else:
+                DECODE_COUNTS["crop"] += 1
+                cached = decode_rle_crop(self.rle, (x, y, w, h))
+            cached.setflags(write=False)
+            CROP_CACHE.put(self._key, cached)
+        return cached
+
+    def contains(self, x: int, y: int) -> bool:
+        """Whether pixel column ``x``, row ``y`` is foreground (a bounding-box test first, then the crop)."""
+        bx, by, bw, bh = self.bbox
+        if not (bx <= x < bx + bw and by <= y < by + bh):
+            return False
+        return bool(self.crop()[y - by, x - bx])
 
     def to_json(self) -> Rle:
         """The compressed RLE dict (``counts`` a str), JSON-serialisable; shared, do not mutate."""

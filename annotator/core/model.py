@@ -219,6 +219,7 @@ class Project:
             changes["status"] = ImageStatus(changes["status"])
         for name, value in changes.items():
             setattr(record, name, value)
+        record._version += 1
         self._emit("image_changed", image_key=key, info={"fields": tuple(changes)})
         return record
 
@@ -265,6 +266,7 @@ class Project:
         if instance.id in self._owner:
             raise ModelError(f"instance id {instance.id} is already used")
         record._instances.insert(len(record._instances) if index is None else index, instance)
+        record._version += 1
         self._register_instance(key, instance)
         self._emit("instance_added", image_key=key, instance_id=instance.id, category_id=instance.category_id)
 
@@ -273,6 +275,7 @@ class Project:
         record = self.image(key)
         index = record.index_of(instance_id)
         instance = record._instances.pop(index)
+        record._version += 1
         self._owner.pop(instance_id, None)
         self._emit(
             "instance_removed", image_key=key, instance_id=instance_id, category_id=instance.category_id
@@ -286,6 +289,7 @@ class Project:
         self._validate_instance(record, instance)
         old = record._instances[index]
         record._instances[index] = instance
+        record._version += 1
         fields = tuple(
             f.name for f in dataclasses.fields(Instance) if getattr(old, f.name) != getattr(instance, f.name)
         )

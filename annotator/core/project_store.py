@@ -23,6 +23,7 @@ from annotator.core.images import list_images, read_image_info
 from annotator.core.model import Project
 from annotator.core.project_format import FORMAT_NAME, FORMAT_VERSION, project_from_dict, project_to_dict
 from annotator.core.project_lock import ProjectLock
+from annotator.core.project_text import ProjectText
 
 PROJECT_DIR = ".sam-annotator"
 PROJECT_FILE = "project.json"
@@ -90,14 +91,20 @@ def _relative_root(project: Project, path: Path) -> str:
         return str(project.root.resolve())
 
 
-def save_project(project: Project, path: str | Path) -> None:
+def save_project(project: Project, path: str | Path, text: ProjectText | None = None) -> None:
     """Atomically write ``project`` to ``path``, keeping the previous file as ``<path>.bak``.
 
-    Refuses (``ProjectFileError``) to overwrite a file written by a newer format version.
+    ``text``: the project's cached JSON text (:class:`ProjectText`), so that only what changed since the last
+    save is serialised again (the same bytes either way). Refuses (``ProjectFileError``) to overwrite a file
+    written by a newer format version.
     """
     path = Path(path)
     _refuse_newer(path)
-    data = json.dumps(project_to_dict(project, _relative_root(project, path)), separators=(",", ":"))
+    root = _relative_root(project, path)
+    if text is not None and text.project is project:
+        data = text.text(root)
+    else:
+        data = json.dumps(project_to_dict(project, root), separators=(",", ":"))
     try:
         atomic_write_bytes(path, data.encode("utf-8"), backup=backup_file(path))
     except OSError as exc:
@@ -162,6 +169,7 @@ class ProjectStore:
         self.needs_save = needs_save
         self.read_only_reason: str | None = None  # set: every save is refused with this reason
         self.lock: ProjectLock | None = None  # the write lock this store holds (released by close())
+        self.text = ProjectText(project)  # cached JSON pieces: a save serialises only what changed
 
     def close(self) -> None:
         """Release the write lock, if any (ADR 0009)."""
@@ -235,7 +243,7 @@ class ProjectStore:
         if self.read_only_reason is not None:
             raise ProjectFileError(self.path, self.read_only_reason)
         start = time.perf_counter()
-        save_project(self.project, self.path)
+        save_project(self.project, self.path, self.text)
         return time.perf_counter() - start
 
 
@@ -254,6 +262,7 @@ class Autosaver:
         self.save_count = 0
         self.last_duration_s = 0.0
         self._paused = 0
+        store.text.prime()  # the per-change saves that follow serialise only what changed
         store.project.events.connect(self._on_change)
 
     def close(self) -> None:

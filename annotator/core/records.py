@@ -120,6 +120,8 @@ class ImageRecord:
     metadata: dict[str, Any] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
     _instances: list[Instance] = field(default_factory=list, repr=False)
+    _version: int = field(default=0, repr=False, compare=False)
+    """Bumped by every ``Project`` method that changes this record (the save cache's check, issue 15)."""
 
     @property
     def instances(self) -> tuple[Instance, ...]:

@@ -86,7 +86,7 @@ def covered_union(
             continue
         if union is None:
             union = np.zeros((record.height, record.width), bool)
-        union[y : y + h, x : x + w] |= mask.array()[y : y + h, x : x + w]
+        union[y : y + h, x : x + w] |= mask.crop()  # crops: no full-size decode per object (issue 15)
     return union
 
 
@@ -96,7 +96,7 @@ def coverage(mask: Mask, union: np.ndarray | None) -> float:
     if union is None or area == 0 or union.shape != mask.shape:
         return 0.0
     x, y, w, h = mask.bbox
-    inside = np.count_nonzero(mask.array()[y : y + h, x : x + w] & union[y : y + h, x : x + w])
+    inside = np.count_nonzero(mask.crop() & union[y : y + h, x : x + w])
     return inside / area
 
 

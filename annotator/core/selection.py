@@ -9,6 +9,7 @@ category stay apart.
 from __future__ import annotations
 
 import colorsys
+import functools
 from collections.abc import Sequence
 
 from annotator.core.records import Instance
@@ -27,21 +28,12 @@ _SHADES: tuple[tuple[float, float], ...] = (
 
 
 def instances_at(instances: Sequence[Instance], x: float, y: float) -> list[int]:
-    """Ids of the visible instances whose mask contains image pixel ``(x, y)``, topmost first."""
+    """Ids of the visible instances whose mask contains image pixel ``(x, y)``, topmost first.
+
+    Bounding boxes are tested first; only the objects whose box holds the pixel look at their mask, and then
+    at its bounding-box crop (no full-size decode), so a click costs little with thousands of objects."""
     col, row = int(x), int(y)
-    hits: list[int] = []
-    for inst in reversed(instances):
-        if inst.hidden:
-            continue
-        h, w = inst.mask.shape
-        if not (0 <= row < h and 0 <= col < w):
-            continue
-        bx, by, bw, bh = inst.mask.bbox
-        if not (bx <= col < bx + bw and by <= row < by + bh):
-            continue
-        if inst.mask.array()[row, col]:
-            hits.append(inst.id)
-    return hits
+    return [inst.id for inst in reversed(instances) if not inst.hidden and inst.mask.contains(col, row)]
 
 
 def pick(hits: Sequence[int], selected: int | None, *, cycle: bool) -> int | None:
@@ -56,7 +48,12 @@ def pick(hits: Sequence[int], selected: int | None, *, cycle: bool) -> int | Non
 
 def shade(color: RGB, index: int) -> RGB:
     """The ``index``-th shade of a category ``color`` (index 0 is the colour itself)."""
-    dh, fv = _SHADES[index % len(_SHADES)]
+    return _shade(tuple(color), index % len(_SHADES))  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=4096)
+def _shade(color: RGB, index: int) -> RGB:
+    dh, fv = _SHADES[index]
     if index == 0:
         return color
     h, s, v = colorsys.rgb_to_hsv(*(c / 255 for c in color))
@@ -66,9 +63,22 @@ def shade(color: RGB, index: int) -> RGB:
     return round(r * 255), round(g * 255), round(b * 255)
 
 
+_last_colors: list[tuple[tuple[Instance, ...], dict[int, RGB], dict[int, RGB]]] = []
+
+
 def object_colors(instances: Sequence[Instance], category_colors: dict[int, RGB]) -> dict[int, RGB]:
     """Instance id -> its colour: the n-th object of a category (in list order) gets that category's n-th
-    shade. Instances of unknown categories are left out."""
+    shade. Instances of unknown categories are left out. The last answer is remembered: the instance layer
+    and the outlines ask with the same objects on every repaint (a copy is returned)."""
+    key = tuple(instances)
+    if _last_colors and _last_colors[0][1] == category_colors and _last_colors[0][0] == key:
+        return dict(_last_colors[0][2])
+    colors = _object_colors(key, category_colors)
+    _last_colors[:] = [(key, dict(category_colors), colors)]
+    return dict(colors)
+
+
+def _object_colors(instances: Sequence[Instance], category_colors: dict[int, RGB]) -> dict[int, RGB]:
     counts: dict[int, int] = {}
     colors: dict[int, RGB] = {}
     for inst in instances:

@@ -22,6 +22,7 @@ from PySide6.QtGui import (
     QPainter,
     QPen,
     QPixmap,
+    QRegion,
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
@@ -73,6 +74,7 @@ class Canvas(QGraphicsView):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.paint_region: QRegion | None = None  # the area of the paint event under way (see paintEvent)
         self.setScene(QGraphicsScene(self))
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
@@ -339,5 +341,6 @@ class Canvas(QGraphicsView):
         super().mouseReleaseEvent(event)
 
     def paintEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        self.paint_region = event.region()  # exact area being repainted (items with many paths cull by it)
         super().paintEvent(event)
         self.painted.emit()

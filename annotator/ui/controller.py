@@ -29,7 +29,7 @@ from annotator.core.session import Session
 from annotator.core.session_events import CandidateView, SessionChange, SessionEvent
 from annotator.core.undo import UndoStack, UndoStep
 from annotator.ui.controller_hover import HoverPreview
-from annotator.ui.instance_layer import instance_labels, instance_outlines
+from annotator.ui.instance_layer import InstanceLabels, instance_outlines
 from annotator.ui.outlines import OutlineSpec
 from annotator.ui.overlay import FILL_ALPHA, color_table
 from annotator.workers.image_loader import DecodedImage, ImageLoader
@@ -94,6 +94,7 @@ class SessionController(QObject):
         self.loader = loader
         project.events.connect(self.project_event.emit)  # before the session's own subscription
         self.session = Session(project, client, loader, prefetch_depth=prefetch_depth)
+        self._instance_labels = InstanceLabels()  # kept between changes: repaints only what changed
         self._signals = {
             SessionChange.LIVE: self.live_changed.emit,
             SessionChange.INSTANCES: self.instances_changed.emit,
@@ -256,8 +257,12 @@ class SessionController(QObject):
         return self.session.redo_step()
 
     def instance_labels(self, exclude: int | None = None) -> tuple[np.ndarray | None, list[int]]:
-        """The instance layer: label image and colour table (see ``instance_layer.instance_labels``)."""
-        return instance_labels(self.session, exclude)
+        """The instance layer: label image and colour table (see ``instance_layer.InstanceLabels``)."""
+        return self._instance_labels.labels(self.session, exclude)
+
+    def instance_labels_dirty(self) -> list[tuple[int, int, int, int]] | None:
+        """The boxes ``(x0, y0, x1, y1)`` the last :meth:`instance_labels` changed; ``None``: repaint it all."""
+        return self._instance_labels.dirty
 
     def instance_outlines(self, exclude: int | None = None) -> list[OutlineSpec]:
         return instance_outlines(self.session, exclude)

@@ -5,6 +5,7 @@ the window is activated). The rules are Qt-free: ``annotator.core.prefs`` and ``
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,7 +59,9 @@ class FolderView(QObject):
 
     @Slot()
     def rescan(self) -> None:
-        report = rescan_folder(self.controller.project)
+        saver = self.controller.autosaver
+        with saver.paused() if saver is not None else contextlib.nullcontext():  # one save, not one per image
+            report = rescan_folder(self.controller.project)
         for message in report.failed:
             self.window.statusBar().showMessage(message, 8000)
         if not report.changed:

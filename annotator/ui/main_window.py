@@ -474,7 +474,7 @@ class MainWindow(QMainWindow):
     def _refresh_instances(self) -> None:
         exclude = self.brush.editing_instance
         labels, table = self.controller.instance_labels(exclude=exclude)
-        self.canvas.instances_layer.set_labels(labels, table)
+        self.canvas.instances_layer.set_labels(labels, table, self.controller.instance_labels_dirty())
         self.canvas.instance_outlines.set_outlines(self.controller.instance_outlines(exclude=exclude))
         self._refresh_instance_panel()
         self.polygon.refresh()

@@ -29,6 +29,17 @@ def color_table(colors: Sequence[RGB | None], alpha: int = FILL_ALPHA) -> list[i
     return table
 
 
+def _content_rect(labels: np.ndarray) -> QRectF:
+    """The bounding rectangle of the non-zero labels (empty when there are none)."""
+    rows = np.flatnonzero(labels.any(axis=1))
+    if rows.size == 0:
+        return QRectF()
+    cols = np.flatnonzero(labels[rows[0] : rows[-1] + 1].any(axis=0))
+    return QRectF(
+        float(cols[0]), float(rows[0]), float(cols[-1] - cols[0] + 1), float(rows[-1] - rows[0] + 1)
+    )
+
+
 class MaskLayerItem(QGraphicsItem):
     """Paints an ``H x W`` uint8 label array through a colour table; label 0 is transparent."""
 
@@ -38,17 +49,33 @@ class MaskLayerItem(QGraphicsItem):
         self._labels: np.ndarray | None = None
         self._image: QImage | None = None
         self._rect = QRectF()
+        self._content = QRectF()  # where labels are non-zero (what a change must repaint)
 
     @property
     def labels(self) -> np.ndarray | None:
         """The label array being shown (edit in place, then call :meth:`changed`)."""
         return self._labels
 
-    def set_labels(self, labels: np.ndarray | None, table: list[int]) -> None:
-        """Show ``labels`` (``H x W`` uint8, C-contiguous; kept by reference, not copied)."""
-        self.prepareGeometryChange()
+    def set_labels(
+        self,
+        labels: np.ndarray | None,
+        table: list[int],
+        dirty: Sequence[tuple[int, int, int, int]] | None = None,
+    ) -> None:
+        """Show ``labels`` (``H x W`` uint8, C-contiguous; kept by reference, not copied).
+
+        ``dirty``: when ``labels`` is the array already shown, edited in place, the boxes ``(x0, y0, x1, y1)``
+        (pixels, end exclusive) outside which neither labels nor colours changed: only they are repainted."""
+        if dirty is not None and labels is not None and labels is self._labels and self._image is not None:
+            self._image.setColorTable(table)
+            for x0, y0, x1, y1 in dirty:
+                box = QRectF(x0, y0, x1 - x0, y1 - y0)
+                self._content = self._content.united(box)
+                self.update(box)
+            return
+        before = self._content
         if labels is None:
-            self._labels, self._image, self._rect = None, None, QRectF()
+            self._labels, self._image, self._content = None, None, QRectF()
         else:
             if labels.dtype != np.uint8 or not labels.flags.c_contiguous or labels.ndim != 2:
                 labels = np.ascontiguousarray(labels, dtype=np.uint8)
@@ -57,8 +84,15 @@ class MaskLayerItem(QGraphicsItem):
             image = QImage(labels.data, w, h, labels.strides[0], QImage.Format.Format_Indexed8)
             image.setColorTable(table)
             self._image = image
-            self._rect = QRectF(0, 0, w, h)
-        self.update()
+            self._content = _content_rect(labels)
+            if self._rect != QRectF(0, 0, w, h):
+                self.prepareGeometryChange()  # the old size's area is repainted by Qt
+                self._rect = QRectF(0, 0, w, h)
+        # Only where something was or is shown: a small live mask does not repaint the whole image (and all
+        # the outlines over it); the bounding rectangle stays the image's (no prepareGeometryChange).
+        changed = before.united(self._content)
+        if not changed.isEmpty():  # (an empty rect would mean "all of it" to update())
+            self.update(changed)
 
     def set_table(self, table: list[int]) -> None:
         """Change the colours without touching the labels."""
@@ -68,6 +102,10 @@ class MaskLayerItem(QGraphicsItem):
 
     def changed(self, rect: QRect | None = None) -> None:
         """Repaint after an in-place edit of the labels (only ``rect``, image pixels, when given)."""
+        if rect is None:
+            self._content = self._rect
+        else:
+            self._content = self._content.united(QRectF(rect))
         self.update(QRectF(rect) if rect is not None else self._rect)
 
     def boundingRect(self) -> QRectF:
@@ -96,7 +134,6 @@ class OutlineItem(QGraphicsItem):
 
     def set_mask(self, mask: np.ndarray | None) -> None:
         """Trace ``mask`` (``H x W``, non-zero = inside; ``None`` clears the outline)."""
-        self.prepareGeometryChange()
         path = QPainterPath()
         if mask is not None and mask.any():
             contours, _ = cv2.findContours(
@@ -111,10 +148,15 @@ class OutlineItem(QGraphicsItem):
                 for x, y in points[1:]:
                     path.lineTo(float(x) + 0.5, float(y) + 0.5)
                 path.closeSubpath()
+        if path.isEmpty() and self._path.isEmpty():
+            return  # nothing shown before or now: no repaint (an empty item's rect would join the dirty area)
+        self.prepareGeometryChange()
         self._path = path
         self.update()
 
     def boundingRect(self) -> QRectF:
+        if self._path.isEmpty():  # nothing at the scene origin to repaint (it would widen every exposed area)
+            return QRectF()
         return self._path.boundingRect().adjusted(-4, -4, 4, 4)
 
     def paint(
@@ -145,6 +187,8 @@ class PromptItem(QGraphicsItem):
         self, points: Sequence[tuple[float, float, int]], box: tuple[float, float, float, float] | None
     ) -> None:
         """Show ``points`` (``(x, y, label)``, image pixels) and ``box`` (``x0, y0, x1, y1``) or ``None``."""
+        if not points and box is None and not self._points and self._box is None:
+            return  # none before, none now: no repaint
         self.prepareGeometryChange()
         self._points = list(points)
         self._box = box
@@ -157,6 +201,8 @@ class PromptItem(QGraphicsItem):
         self.update()
 
     def boundingRect(self) -> QRectF:
+        if not self._points and self._box is None:
+            return QRectF()
         scale = self._scale()
         pad = (self.MARKER + 3) / scale
         return self._rect.adjusted(-pad, -pad, pad, pad)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QColor
+from PySide6.QtGui import QAction, QColor, QIcon
 from PySide6.QtWidgets import (
     QColorDialog,
     QComboBox,
@@ -113,6 +115,15 @@ class CategoryPanel(QWidget):
             self.category_picked.emit(int(item.data(Qt.ItemDataRole.UserRole)))
 
 
+class _Row(NamedTuple):
+    """What one row of the objects list shows."""
+
+    instance_id: int
+    text: str
+    color: tuple[int, int, int] | None
+    hidden: bool
+
+
 class InstancePanel(QWidget):
     """The objects of the current image: select, hide (checkbox), change category, delete.
 
@@ -132,6 +143,12 @@ class InstancePanel(QWidget):
         self.list.currentItemChanged.connect(self._picked)
         self.list.itemChanged.connect(self._checked)
         self._category_of: dict[int, int] = {}
+        self._rows: list[_Row] = []  # what each list row shows, in row order
+        self._items: dict[int, QListWidgetItem] = {}  # instance id -> its row's item
+        self._categories: tuple[Category, ...] | None = None
+        self._row_cache: dict[int, tuple[Instance, Category | None, _Row]] = {}
+        self._last: tuple[tuple[Instance, ...], tuple[Category, ...], int | None] | None = None
+        self.rows_built = 0  # rows (re)filled so far: tests check that one change fills one row
         self.category_box = QComboBox()
         self.category_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.category_box.setToolTip("Category of the selected object")
@@ -151,28 +168,80 @@ class InstancePanel(QWidget):
     def set_instances(
         self, instances: tuple[Instance, ...], categories: tuple[Category, ...], selected: int | None
     ) -> None:
+        """Show ``instances`` (in order) with ``selected`` current. Only the rows whose object changed are
+        rebuilt, so one change costs the same with 2,000 objects as with two (issue 15)."""
+        if self._last == (instances, categories, selected) and self._current() == selected:
+            return  # the same objects again (selection and instance refreshes both ask): nothing to do
+        self._last = (instances, categories, selected)
         names = {c.id: c for c in categories}
         self._category_of = {inst.id: inst.category_id for inst in instances}
         self.list.blockSignals(True)
-        self.list.clear()
+        cache, rows = self._row_cache, []
         for inst in instances:
             category = names.get(inst.category_id)
-            label = category.name if category else f"category {inst.category_id}"
-            score = f"  IoU {inst.score:.2f}" if inst.score is not None else ""
-            item = QListWidgetItem(f"#{inst.id} {label} · {inst.mask.area} px{score}")
-            if category:
-                item.setIcon(swatch(category.color))
-            item.setData(Qt.ItemDataRole.UserRole, inst.id)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Unchecked if inst.hidden else Qt.CheckState.Checked)
-            self.list.addItem(item)
-            if inst.id == selected:
-                self.list.setCurrentItem(item)
+            known = cache.get(inst.id)
+            if known is None or known[0] is not inst or known[1] is not category:
+                known = (inst, category, self._row_of(inst, category))
+                cache[inst.id] = known
+            rows.append(known[2])
+        if len(cache) > 2 * len(instances) + 64:
+            self._row_cache = {inst.id: cache[inst.id] for inst in instances}
+        self._sync_rows(rows)
+        current = self._items.get(selected) if selected is not None else None
+        if current is not self.list.currentItem():
+            self.list.setCurrentItem(current)
         self.list.blockSignals(False)
-        self.category_box.clear()
-        for category in categories:
-            self.category_box.addItem(swatch(category.color), category.name, category.id)
+        if categories != self._categories:
+            self._categories = categories
+            self.category_box.clear()
+            for category in categories:
+                self.category_box.addItem(swatch(category.color), category.name, category.id)
         self._sync_controls()
+
+    @staticmethod
+    def _row_of(inst: Instance, category: Category | None) -> _Row:
+        label = category.name if category else f"category {inst.category_id}"
+        score = f"  IoU {inst.score:.2f}" if inst.score is not None else ""
+        return _Row(
+            inst.id,
+            f"#{inst.id} {label} · {inst.mask.area} px{score}",
+            category.color if category else None,
+            inst.hidden,
+        )
+
+    def _sync_rows(self, rows: list[_Row]) -> None:
+        """Make the list show ``rows``: remove the rows of objects gone, insert new ones where they belong
+        and update the rows whose text, colour or visibility changed; untouched rows are not rebuilt."""
+        wanted = {row.instance_id for row in rows}
+        for index in range(len(self._rows) - 1, -1, -1):
+            if self._rows[index].instance_id not in wanted:
+                self.list.takeItem(index)
+                del self._items[self._rows[index].instance_id]
+                del self._rows[index]
+        for index, row in enumerate(rows):
+            shown = self._rows[index] if index < len(self._rows) else None
+            if shown is not None and shown.instance_id == row.instance_id:
+                if shown != row:
+                    self._fill(self._items[row.instance_id], row)
+                    self._rows[index] = row
+                continue
+            if row.instance_id in self._items:  # moved (an undo restored its old place): take it out first
+                old = self._rows.index(next(r for r in self._rows if r.instance_id == row.instance_id))
+                self.list.takeItem(old)
+                del self._rows[old]
+            item = QListWidgetItem()
+            item.setData(Qt.ItemDataRole.UserRole, row.instance_id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            self._fill(item, row)
+            self.list.insertItem(index, item)
+            self._items[row.instance_id] = item
+            self._rows.insert(index, row)
+
+    def _fill(self, item: QListWidgetItem, row: _Row) -> None:
+        item.setText(row.text)
+        item.setIcon(swatch(row.color) if row.color is not None else QIcon())
+        item.setCheckState(Qt.CheckState.Unchecked if row.hidden else Qt.CheckState.Checked)
+        self.rows_built += 1
 
     def _sync_controls(self) -> None:
         """The category box shows the selected object's category; both controls are off without a selection."""

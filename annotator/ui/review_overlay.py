@@ -94,11 +94,11 @@ class ReviewOverlay:
                 continue
             x, y, bw, bh = proposal.mask.bbox
             region = labels[y : y + bh, x : x + bw]
-            region[proposal.mask.array()[y : y + bh, x : x + bw] & (region == DIM)] = OTHER
+            region[proposal.mask.crop() & (region == DIM)] = OTHER  # the box only (issue 15)
         path = QPainterPath()
         if current is not None and current.mask.shape == (h, w):
             x, y, bw, bh = current.mask.bbox
-            labels[y : y + bh, x : x + bw][current.mask.array()[y : y + bh, x : x + bw]] = CURRENT
+            labels[y : y + bh, x : x + bw][current.mask.crop()] = CURRENT
             path = outline_path(current.mask.array(), current.mask.bbox)
         self.layer.set_labels(labels, _table())
         self.outline.setPath(path)
