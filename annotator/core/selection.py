@@ -41,7 +41,7 @@ def pick(hits: Sequence[int], selected: int | None, *, cycle: bool) -> int | Non
     round), or the topmost when ``selected`` is not under the pointer. ``None`` when nothing is hit."""
     if not hits:
         return None
-    if cycle and selected in hits:
+    if cycle and selected is not None and selected in hits:
         return hits[(list(hits).index(selected) + 1) % len(hits)]
     return hits[0]
 

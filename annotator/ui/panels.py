@@ -260,11 +260,6 @@ class InstancePanel(QWidget):
         item = self.list.currentItem()
         return None if item is None else int(item.data(Qt.ItemDataRole.UserRole))
 
-    def _emit_current(self, signal: object) -> None:
-        cid = self.current_id()
-        if cid is not None:
-            signal.emit(cid)  # type: ignore[attr-defined]
-
     def _picked(self, item: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
         self._sync_controls()
         self.selected.emit(None if item is None else int(item.data(Qt.ItemDataRole.UserRole)))
