@@ -28,7 +28,9 @@ def program_name() -> str:
 def commands_epilog() -> str:
     """The headless commands with their one-line help, from the command table (no command is imported)."""
     width = max(len(name) for name in COMMANDS)
-    lines = [f"  {name:<{width}}  {COMMANDS[name].help.replace('%%', '%')}" for name in sorted(command_names())]
+    lines = [
+        f"  {name:<{width}}  {COMMANDS[name].help.replace('%%', '%')}" for name in sorted(command_names())
+    ]
     return "\n".join([f"headless commands ({program_name()} COMMAND --help for the options of one):", *lines])
 
 
