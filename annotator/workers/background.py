@@ -114,6 +114,10 @@ class _Runner(QObject):
                 self._pending.clear()
             self._pending.append(entry)
 
+    def drop_waiting(self) -> None:  # GUI thread
+        with self._lock:
+            self._pending.clear()
+
     def cancel_all(self) -> None:  # GUI thread
         with self._lock:
             for entry in self._pending:
@@ -206,8 +210,14 @@ class BackgroundWorker(QObject):
         """Cancel the running job and the waiting ones (each answers ``cancelled`` when it notices)."""
         self._runner.cancel_all()
 
+    def drop_waiting(self) -> None:
+        """Forget the jobs not started yet (they get no answer); the running one goes on."""
+        self._runner.drop_waiting()
+
     def shutdown(self) -> None:
-        """Cancel everything and stop the thread (waits for a running job; see ``stop_worker_thread``)."""
+        """Drop the waiting jobs, cancel the running one and stop the thread (waits for it to end; see
+        ``stop_worker_thread``)."""
+        self.drop_waiting()
         self.cancel()
         stop_worker_thread(self._thread)
 

@@ -180,3 +180,27 @@ def test_an_unexpected_export_error_ends_the_export_with_its_message(
     box = window.findChild(QMessageBox, "export_result")
     assert box is not None and box.windowTitle() == "Export failed"
     box.close()
+
+
+def test_prefetch_loader_answers_in_plan_order_and_names_a_bad_file(qtbot, tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from annotator.workers.prefetch_loader import PrefetchLoader
+
+    good = tmp_path / "good.png"
+    Image.fromarray(np.zeros((6, 8, 3), np.uint8)).save(good)
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    loader = PrefetchLoader()
+    answers: list[tuple[str, object]] = []
+    loader.loaded.connect(lambda image: answers.append(("loaded", image.image_id)))
+    loader.failed.connect(
+        lambda key, message: answers.append(("failed", key if "bad.png" in message else "?"))
+    )
+    try:
+        loader.set_plan([("bad.png", bad), ("good.png", good)])
+        qtbot.waitUntil(lambda: len(answers) == 2, timeout=10000)
+    finally:
+        loader.shutdown()
+    assert answers == [("failed", "bad.png"), ("loaded", "good.png")]
