@@ -48,7 +48,7 @@ def pick(hits: Sequence[int], selected: int | None, *, cycle: bool) -> int | Non
 
 def shade(color: RGB, index: int) -> RGB:
     """The ``index``-th shade of a category ``color`` (index 0 is the colour itself)."""
-    return _shade(tuple(color), index % len(_SHADES))  # type: ignore[arg-type]
+    return _shade(tuple(color), index % len(_SHADES))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -189,7 +189,7 @@ class InstancePanel(QWidget):
         self._sync_rows(rows)
         current = self._items.get(selected) if selected is not None else None
         if current is not self.list.currentItem():
-            self.list.setCurrentItem(current)
+            self.list.setCurrentItem(current)  # type: ignore[arg-type]  # None clears it (no stub for that)
         self.list.blockSignals(False)
         if categories != self._categories:
             self._categories = categories
