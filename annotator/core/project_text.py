@@ -64,7 +64,7 @@ class ProjectText:
         if event.type == "reset":
             for entry in self._images.values():
                 entry.version = -1
-        elif event.image_key is not None and event.type in ("image_changed", "image_removed"):
+        elif event.image_key is not None and event.type == "image_changed":
             stale = self._images.get(event.image_key)
             if stale is not None:
                 stale.version = -1
