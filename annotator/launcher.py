@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from annotator.cli.commands import command_names
+from annotator.cli.commands import COMMANDS, command_names
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +25,21 @@ def program_name() -> str:
     return "python -m annotator" if name == "__main__.py" else name
 
 
+def commands_epilog() -> str:
+    """The headless commands with their one-line help, from the command table (no command is imported)."""
+    width = max(len(name) for name in COMMANDS)
+    lines = [
+        f"  {name:<{width}}  {COMMANDS[name].help.replace('%%', '%')}" for name in sorted(command_names())
+    ]
+    return "\n".join([f"headless commands ({program_name()} COMMAND --help for the options of one):", *lines])
+
+
 def gui_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=program_name(),
         description="SAM annotator. Without COMMAND: open FOLDER (default: the bundled samples) in the GUI.",
-        epilog=f"Headless commands: {program_name()} COMMAND --help (COMMAND: {', '.join(sorted(command_names()))})",
+        epilog=commands_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("folder", nargs="?", type=Path, help="image folder to annotate")
     parser.add_argument(

@@ -57,6 +57,19 @@ def test_torch_free_commands_do_not_import_torch(tmp_path: Path, args: list[str]
     assert qt_loaded == "False", f"{args} imported Qt widgets"
 
 
+def test_gui_help_lists_every_command_with_its_help(tmp_path: Path) -> None:
+    """``main.py --help`` (the GUI's parser) names every headless command with its one-line help (README)."""
+    from annotator.cli.commands import COMMANDS
+
+    done = _probe(["--help"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    listed = {
+        line.split()[0]: " ".join(line.split()[1:]) for line in done.stdout.splitlines() if line[:2] == "  "
+    }
+    for name, entry in COMMANDS.items():
+        assert listed.get(name) == entry.help.replace("%%", "%"), f"{name} missing from --help"
+
+
 def test_export_runs_without_torch(tmp_path: Path) -> None:
     """A real export (a project with one object) does not import torch either."""
     import numpy as np

@@ -67,8 +67,8 @@ def make_engine(
             raise CliError("--checkpoint / --config are only used with --engine sam")
         from sam_model.classic.segmenter import ClassicSegmenter
 
-        segmenter = ClassicSegmenter()
-        return segmenter, segmenter.model_id
+        classic = ClassicSegmenter()
+        return classic, classic.model_id
     if checkpoint is None:
         raise CliError("--engine sam needs --checkpoint PATH")
     segmenter = load_engine(checkpoint, device=device, dtype=dtype, config=config)

@@ -121,7 +121,7 @@ def run_encode(
 
 
 def run_boxes(
-    args: argparse.Namespace, boxes: Any, checkpoint: Path | None, device: str, dtype: str, cache: Any
+    args: argparse.Namespace, boxes: Any, checkpoint: str | Path | None, device: str, dtype: str, cache: Any
 ) -> int:
     """``boxes-to-masks --cluster``: each image's boxes segmented on Ray, merged into ``--out``."""
     from annotator.cluster.task_boxes import BoxesTask, merge_boxes

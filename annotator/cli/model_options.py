@@ -74,5 +74,4 @@ def load_engine(
     if warning is not None:
         print(f"warning: {warning}", file=stderr or sys.stderr)
     precision = resolve_dtype(dtype, torch_device, log_warning=False)
-    extra = {"config": config} if config is not None else {}
-    return load_predictor(checkpoint, device=str(torch_device), dtype=precision, **extra)
+    return load_predictor(checkpoint, device=str(torch_device), dtype=precision, config=config)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from annotator.core.errors import ModelError
+from annotator.core.errors import ModelError, UndoError
 from annotator.core.model import RGB, Category, Instance, Project
 from annotator.core.undo import UndoCommand
 
@@ -102,8 +102,13 @@ class ImportCocoCommand(UndoCommand):
 
             self.report = import_coco(self.project, self.path)
         else:
-            self.report.journal.redo()
+            self._journal().redo()
 
     def undo(self) -> None:
         if self.report is not None:
-            self.report.journal.undo()
+            self._journal().undo()
+
+    def _journal(self) -> ImportJournal:
+        if self.report is None or self.report.journal is None:
+            raise UndoError(f"the import of {self.path} was never applied")
+        return self.report.journal

@@ -159,7 +159,7 @@ class EmbeddingCache:
             ],
             "payload_sha256": _payload_sha256(names, arrays),
         }
-        members: dict[str, np.ndarray] = {f"a{i}": a for i, a in enumerate(arrays)}
+        members: dict[str, Any] = {f"a{i}": a for i, a in enumerate(arrays)}
         members[_META] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
         path = self.entry_path(image_key, embedding.model_id)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ commands of :mod:`annotator.core.undo`, which call these methods. The value type
 :mod:`annotator.core.records` and are importable from here.
 
 Event types emitted on ``project.events`` (``event.image_key`` / ``instance_id`` / ``category_id`` say what):
-``category_added``, ``category_changed``, ``category_removed``, ``image_added``, ``image_removed``,
+``category_added``, ``category_changed``, ``category_removed``, ``image_added``,
 ``image_changed`` (status, error, size, metadata or extras; ``info["fields"]``), ``instance_added``,
 ``instance_changed`` (``info["fields"]``), ``instance_removed``, ``settings_changed``, ``extras_changed``
 (``info["key"]``) and ``reset`` (bulk change, e.g. after an import: re-read everything).
@@ -197,15 +197,6 @@ class Project:
         for inst in record._instances:
             self._register_instance(key, inst)
         self._emit("image_added", image_key=key)
-        return record
-
-    def remove_image(self, key: str) -> ImageRecord:
-        """Remove an image record and its instances (not undoable; the file on disk is untouched)."""
-        record = self.image(key)
-        for inst in record._instances:
-            self._owner.pop(inst.id, None)
-        del self._images[key]
-        self._emit("image_removed", image_key=key)
         return record
 
     def update_image(self, key: str, **changes: Any) -> ImageRecord:

@@ -25,6 +25,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from annotator.core.download import (
     CancelCheck,
@@ -164,7 +165,7 @@ class ModelManager:
 
     def list_models(self, *, verify: bool = False) -> list[ModelInfo]:
         """Official models (installed or not), then custom ones. ``verify`` hashes every installed file."""
-        entries = [
+        entries: list[tuple[str, str, OfficialModel | None, Path, str | None, int | None]] = [
             (m.name, m.name, m, self.models_dir / m.file, self.expected_sha256(m.name), m.bytes)
             for m in OFFICIAL_MODELS.values()
         ]
@@ -227,7 +228,7 @@ class ModelManager:
                 size = dest.stat().st_size
                 progress(size, size)
             return dest
-        kwargs = {"sleep": sleep} if sleep is not None else {}
+        kwargs: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
         accepted: list[str] = []
         download_file(
             self.url_for(name),

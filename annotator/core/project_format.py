@@ -77,7 +77,7 @@ def project_from_dict(data: Any, root: Any) -> Project:
             category = Category(
                 int(c["id"]), str(c["name"]), tuple(c["color"]), str(c.get("supercategory", ""))
             )
-            project.insert_category(category)  # type: ignore[arg-type]
+            project.insert_category(category)
         for item in data["images"]:
             instances = [_instance_from_dict(i) for i in item.get("instances", [])]
             project.add_image(

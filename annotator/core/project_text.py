@@ -64,10 +64,10 @@ class ProjectText:
         if event.type == "reset":
             for entry in self._images.values():
                 entry.version = -1
-        elif event.image_key is not None and event.type in ("image_changed", "image_removed"):
-            entry = self._images.get(event.image_key)
-            if entry is not None:
-                entry.version = -1
+        elif event.image_key is not None and event.type == "image_changed":
+            stale = self._images.get(event.image_key)
+            if stale is not None:
+                stale.version = -1
 
     def text(self, root: str) -> str:
         """The project file's text, ``root`` being the image folder relative to the file's folder."""

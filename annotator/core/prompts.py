@@ -54,9 +54,6 @@ class PromptState:
     def with_point(self, x: float, y: float, label: int) -> PromptState:
         return dataclasses.replace(self, points=(*self.points, PromptPoint(float(x), float(y), int(label))))
 
-    def without_last_point(self) -> PromptState:
-        return dataclasses.replace(self, points=self.points[:-1])
-
     def with_box(self, box: tuple[float, float, float, float] | None) -> PromptState:
         if box is not None:
             x0, y0, x1, y1 = (float(v) for v in box)

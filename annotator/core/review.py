@@ -166,10 +166,6 @@ class ReviewQueue:
         decided = sum(not p.is_pending and p.state is not ProposalState.SKIPPED for p in items)
         return decided, skipped, len(items)
 
-    def images_with_pending(self) -> list[str]:
-        keys = [r.file_name for r in self.project.images]
-        return [k for k in keys if any(p.is_pending for p in self.proposals(k))]
-
     # --- cursor ---------------------------------------------------------------------------------------
     def current(self) -> Proposal | None:
         """The proposal under the cursor, or ``None``."""

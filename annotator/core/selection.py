@@ -41,14 +41,14 @@ def pick(hits: Sequence[int], selected: int | None, *, cycle: bool) -> int | Non
     round), or the topmost when ``selected`` is not under the pointer. ``None`` when nothing is hit."""
     if not hits:
         return None
-    if cycle and selected in hits:
+    if cycle and selected is not None and selected in hits:
         return hits[(list(hits).index(selected) + 1) % len(hits)]
     return hits[0]
 
 
 def shade(color: RGB, index: int) -> RGB:
     """The ``index``-th shade of a category ``color`` (index 0 is the colour itself)."""
-    return _shade(tuple(color), index % len(_SHADES))  # type: ignore[arg-type]
+    return _shade(tuple(color), index % len(_SHADES))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -123,7 +123,7 @@ class Session:
         self.undo_stack.discard(lambda c: isinstance(c, LiveMaskCommand))
         keys = self.image_keys
         if self.current_key in keys and key in keys and key != self.current_key:
-            self.nav_direction = 1 if keys.index(key) > keys.index(self.current_key) else -1  # type: ignore[arg-type]
+            self.nav_direction = 1 if keys.index(key) > keys.index(self.current_key) else -1
         # The selection belongs to the image being left: cleared before the new image's parked mask comes back.
         self.selected_id = None
         self.current_key = key
@@ -141,7 +141,7 @@ class Session:
         if not keys:
             return
         self.nav_direction = 1 if direction >= 0 else -1
-        start = keys.index(self.current_key) if self.current_key in keys else -self.nav_direction  # type: ignore[arg-type]
+        start = keys.index(self.current_key) if self.current_key in keys else -self.nav_direction
         index = start
         for _ in range(len(keys)):
             index += self.nav_direction

@@ -102,10 +102,6 @@ class UndoStack:
     def undo_text(self) -> str:
         return self._commands[self._index - 1].text if self.can_undo else ""
 
-    @property
-    def redo_text(self) -> str:
-        return self._commands[self._index].text if self.can_redo else ""
-
     def __len__(self) -> int:
         return len(self._commands)
 
@@ -170,6 +166,8 @@ class MacroCommand(UndoCommand):
 class AddInstanceCommand(UndoCommand):
     """Add ``instance`` (built with ``project.new_instance``) to image ``image_key``."""
 
+    image_key: str
+
     def __init__(
         self, project: Project, image_key: str, instance: Instance, text: str = "Add object"
     ) -> None:
@@ -185,6 +183,8 @@ class AddInstanceCommand(UndoCommand):
 
 class RemoveInstanceCommand(UndoCommand):
     """Delete an instance; undo puts it back at the same drawing position."""
+
+    image_key: str
 
     def __init__(
         self, project: Project, image_key: str, instance_id: int, text: str = "Delete object"
@@ -207,6 +207,7 @@ class UpdateInstanceCommand(UndoCommand):
     ``score``, ``source``. ``mask`` must be a :class:`Mask` of the image size."""
 
     FIELDS = frozenset({"category_id", "hidden", "iscrowd", "mask", "polygons", "score", "source"})
+    image_key: str
 
     def __init__(
         self, project: Project, image_key: str, instance_id: int, text: str = "", **changes: Any

@@ -1,3 +1,4 @@
-"""Widgets: main window, canvas, panels, dialogs and review mode. They hold no business state of their own."""
+"""Widgets: main window, canvas, panels, dialogs and review mode. They hold no business state of their own.
 
-import annotator.workers  # noqa: F401  (applies the PySide6 emit refcount workaround before any widget emits)
+The PySide6 reference-count bug of ADR 0004 is handled by pinning ``PySide6-Essentials<6.12``, not at run time.
+"""

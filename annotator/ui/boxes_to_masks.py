@@ -82,7 +82,7 @@ class BoxMaskRunner(BackgroundJobRunner):
             self.progress.emit(done, max(total, 1))
 
     @Slot(int, str, object, object)
-    def _on_image_done(self, job_id: int, key: str, drafts: tuple, notes: tuple = ()) -> None:  # type: ignore[override]
+    def _on_image_done(self, job_id: int, key: str, drafts: tuple, notes: tuple = ()) -> None:
         if not self._accepts(job_id, key):
             return
         self.empty += len(notes)

@@ -85,5 +85,5 @@ class BusyView(QObject):
 
     @Slot(object)
     def project_event(self, event: object) -> None:
-        if getattr(event, "type", None) in ("image_added", "image_removed", "reset"):
+        if getattr(event, "type", None) in ("image_added", "reset"):
             self.retitle()

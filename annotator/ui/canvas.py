@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import enum
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
     QKeyEvent,
     QMouseEvent,
     QPainter,
+    QPaintEvent,
     QPen,
     QPixmap,
     QRegion,
+    QResizeEvent,
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
@@ -192,7 +194,7 @@ class Canvas(QGraphicsView):
         margin_y = self.viewport().height() / scale
         self.setSceneRect(self._image_rect.adjusted(-margin_x, -margin_y, margin_x, margin_y))
 
-    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._fit_scene_rect()
 
@@ -299,7 +301,7 @@ class Canvas(QGraphicsView):
             self.hovered.emit(pos.x(), pos.y())
         super().mouseMoveEvent(event)
 
-    def leaveEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def leaveEvent(self, event: QEvent) -> None:
         self.hover_left.emit()
         super().leaveEvent(event)
 
@@ -340,7 +342,7 @@ class Canvas(QGraphicsView):
             return
         super().mouseReleaseEvent(event)
 
-    def paintEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def paintEvent(self, event: QPaintEvent) -> None:
         self.paint_region = event.region()  # exact area being repainted (items with many paths cull by it)
         super().paintEvent(event)
         self.painted.emit()

@@ -2,7 +2,8 @@
 
 The dialog gathers :class:`~annotator.core.formats.export.ExportOptions` and the target; the project is
 snapshotted on the GUI thread (:func:`~annotator.core.formats.selection.select_for_export`, no mask decoded)
-and written by :class:`ExportRunner` in a worker thread, with the shared progress dialog of
+and written by :class:`ExportRunner` in a worker thread (a ``BackgroundTask``: an unexpected error ends the
+export with its message too), with the shared progress dialog of
 :mod:`annotator.ui.job_runner` (Cancel stops between images). The result box lists what the format could not
 express.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import (
@@ -43,7 +44,7 @@ from annotator.core.formats.output import ExportCancelled
 from annotator.core.formats.selection import IMAGE_CHOICES, ExportSelection, select_for_export
 from annotator.core.model import SEGMENTATION_MODES, Project
 from annotator.ui.job_runner import close_job_progress, open_job_progress, set_job_progress
-from annotator.workers.threads import start_worker_thread, stop_worker_thread
+from annotator.workers.background import BackgroundTask, TaskCancelled, TaskContext
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QProgressDialog
@@ -159,57 +160,49 @@ class ExportDialog(QDialog):
         return Path(self.path_edit.text()).expanduser()
 
 
-class ExportWorker(QObject):
-    """Runs one export in its thread: ``progress(done, total)``, then ``finished(report, error, cancelled)``."""
-
-    progress = Signal(int, int)
-    finished = Signal(object, str, bool)
-
-    @Slot(object)
-    def run(self, job: tuple[ExportSelection, Path, ExportOptions, threading.Event]) -> None:
-        selection, path, options, cancel = job
-        try:
-            report = export_dataset(selection, path, options, progress=self.progress.emit, cancel=cancel)
-        except ExportCancelled:
-            self.finished.emit(None, "", True)
-        except CoreError as exc:
-            self.finished.emit(None, str(exc), False)
-        else:
-            self.finished.emit(report, "", False)
-
-
 class ExportRunner(QObject):
-    """One background export at a time, with the progress dialog of the proposal jobs.
+    """One background export at a time (a :class:`~annotator.workers.background.BackgroundTask`), with the
+    progress dialog of the proposal jobs.
 
     Signals:
         finished(object report, str error, bool cancelled): the report (``None`` on error or cancel).
     """
 
     finished = Signal(object, str, bool)
-    _run = Signal(object)
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.window = window
         self.cancel_event = threading.Event()
-        self._thread: Any = None
-        self._worker: ExportWorker | None = None
+        self._task: BackgroundTask | None = None
         self.dialog: QProgressDialog | None = None
 
     @property
     def running(self) -> bool:
-        return self._worker is not None
+        return self._task is not None
 
     def start(self, selection: ExportSelection, path: Path, options: ExportOptions) -> None:
         """Write ``selection`` at ``path`` in the background. Raises ``RuntimeError`` while one runs."""
         if self.running:
             raise RuntimeError("an export is already running")
-        self.cancel_event = threading.Event()
-        worker = ExportWorker()
-        worker.progress.connect(self._on_progress)
-        worker.finished.connect(self._on_finished)
-        self._run.connect(worker.run)
-        self._worker = worker
+        self.cancel_event = cancel = threading.Event()
+
+        def job(context: TaskContext) -> object:
+            def progress(done: int, total: int) -> None:
+                context.progress((done, total))
+
+            try:
+                return export_dataset(selection, path, options, progress=progress, cancel=cancel)
+            except ExportCancelled:
+                raise TaskCancelled from None
+
+        task = BackgroundTask(job, label=f"exporting {path}", thread_name="export", parent=self)
+        task.progressed.connect(self._on_progress)
+        task.returned.connect(lambda report: self._on_finished(report, "", False))
+        task.errored.connect(lambda error: self._on_finished(None, error.message, False))
+        task.cancelled.connect(lambda: self._on_finished(None, "", True))
+        task.finished.connect(task.deleteLater)
+        self._task = task
         total = len(selection.images)
         self.dialog = open_job_progress(
             self.window,
@@ -220,31 +213,29 @@ class ExportRunner(QObject):
             cancel=self.cancel_event.set,
             value=0,
         )
-        self._thread = start_worker_thread(worker, "export")
-        self._run.emit((selection, path, options, self.cancel_event))
+        task.start()
 
     def shutdown(self) -> None:
         """Cancel and wait for the worker thread (on window close)."""
         self.cancel_event.set()
+        if self._task is not None:
+            self._task.shutdown()
         self._stop()
 
     def _stop(self) -> None:
-        if self._worker is not None:
-            self._run.disconnect(self._worker.run)
-            self._worker = None
-        if self._thread is not None:
-            stop_worker_thread(self._thread)
-            self._thread = None
+        self._task = None
         if self.dialog is not None:
             close_job_progress(self.dialog, self.window)
             self.dialog = None
 
-    @Slot(int, int)
-    def _on_progress(self, done: int, total: int) -> None:
+    @Slot(object)
+    def _on_progress(self, value: tuple[int, int]) -> None:
+        done, total = value
         set_job_progress(self.dialog, done, total)
 
-    @Slot(object, str, bool)
     def _on_finished(self, report: object, error: str, cancelled: bool) -> None:
+        if self._task is None:
+            return  # shut down: nobody waits for the answer
         self._stop()
         self.finished.emit(report, error, cancelled)
 

@@ -33,9 +33,10 @@ class FolderView(QObject):
         self.recent_menu = QMenu("Open &recent", window)
         self.recent_menu.setObjectName("recent_menu")
         self.recent_menu.aboutToShow.connect(self.fill_recent)
-        file_menu.insertMenu(
-            file_menu.actions()[1] if len(file_menu.actions()) > 1 else None, self.recent_menu
-        )
+        if len(file_menu.actions()) > 1:
+            file_menu.insertMenu(file_menu.actions()[1], self.recent_menu)
+        else:
+            file_menu.addMenu(self.recent_menu)
         self.fill_recent()
         self._say(update_settings(lambda s: remember_folder(s, self.folder)))
         self.controller.current_image_changed.connect(self.image_opened)

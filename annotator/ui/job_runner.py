@@ -1,8 +1,9 @@
 """GUI-thread side of the background proposal jobs ("Propose objects", "Find similar"), shared by both.
 
-:class:`BackgroundJobRunner` runs one job at a time: a worker of its own in a thread of its own (started
-through the thread registry, stopped when the job ends or at shutdown), answers of older jobs dropped by job
-id, and the proposals a job finds added to the review queue. Subclasses build the job and the worker
+:class:`BackgroundJobRunner` runs one job at a time as a
+:class:`~annotator.workers.background.BackgroundTask` (a thread of its own, stopped when the job ends or at
+shutdown; a job that raises ends as failed with the task's message), answers of older jobs dropped by job id,
+and the proposals a job finds added to the review queue. Subclasses build the job and the worker
 (:meth:`BackgroundJobRunner._launch`) and say what progress and a finished image mean.
 
 :func:`open_job_progress`, :func:`set_job_progress` and :func:`close_job_progress` handle the non-modal
@@ -16,14 +17,14 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, SignalInstance, Slot
+from PySide6.QtCore import QObject, Qt, Signal, SignalInstance, Slot
 from PySide6.QtWidgets import QApplication, QProgressDialog
 
 from annotator.core.errors import CoreError
 from annotator.core.review import ReviewQueue
 from annotator.core.review_proposal import ProposalDraft
+from annotator.workers.background import BackgroundTask, TaskContext, TaskError
 from annotator.workers.requests import SegmenterFactory
-from annotator.workers.threads import start_worker_thread, stop_worker_thread
 
 if TYPE_CHECKING:
     from annotator.ui.main_window import MainWindow
@@ -40,7 +41,8 @@ class Job(Protocol):
 
 
 class JobWorker(Protocol):
-    """A worker ``QObject``: ``run(job)`` in its thread; answers carry the job id first."""
+    """A ``QObject`` whose ``run(job)`` is called in the task's thread; its signals (emitted there, queued to
+    the GUI thread) carry the job id first."""
 
     progress: SignalInstance
     image_done: SignalInstance
@@ -64,7 +66,6 @@ class BackgroundJobRunner(QObject):
     image_proposed = Signal(str, int)
     image_failed = Signal(str, str)
     finished = Signal(bool, str)
-    _run = Signal(object)
 
     job_kind: ClassVar[str] = "background"
     """Named in the error of a second ``start`` while a job runs."""
@@ -77,8 +78,7 @@ class BackgroundJobRunner(QObject):
         self.make_segmenter = make_segmenter
         self._ids = itertools.count(1)
         self._job: Job | None = None
-        self._thread: QThread | None = None
-        self._worker: JobWorker | None = None
+        self._task: BackgroundTask | None = None
 
     @property
     def running(self) -> bool:
@@ -92,7 +92,7 @@ class BackgroundJobRunner(QObject):
     def shutdown(self) -> None:
         """Cancel and wait for the worker thread (on window close)."""
         self.cancel()
-        self._stop_thread()
+        self._stop_task()
         self._job = None
 
     # --- for subclasses ---------------------------------------------------------------------------------
@@ -105,16 +105,21 @@ class BackgroundJobRunner(QObject):
         return next(self._ids)
 
     def _launch(self, job: Job, worker: JobWorker, thread_name: str) -> int:
-        """Make ``job`` the current one and run it on ``worker`` in a new thread; returns the job id."""
+        """Make ``job`` the current one and run ``worker.run(job)`` in a new thread; returns the job id."""
         self._job = job
         worker.progress.connect(self._on_progress)
         worker.image_done.connect(self._on_image_done)
         worker.image_failed.connect(self._on_image_failed)
         worker.finished.connect(self._on_finished)
-        self._run.connect(worker.run)
-        self._worker = worker
-        self._thread = start_worker_thread(cast(QObject, worker), thread_name)
-        self._run.emit(job)
+
+        def run(_context: TaskContext) -> None:
+            worker.run(job)
+
+        task = BackgroundTask(run, label=f"the {self.job_kind} job", thread_name=thread_name, parent=self)
+        cast(QObject, worker).setParent(task)  # kept alive as long as the task
+        task.errored.connect(lambda error: self._on_task_error(job.job_id, error))
+        task.finished.connect(task.deleteLater)
+        self._task = task.start()
         return job.job_id
 
     def _current(self, job_id: int) -> bool:
@@ -144,13 +149,13 @@ class BackgroundJobRunner(QObject):
         raise NotImplementedError
 
     # --- internals --------------------------------------------------------------------------------------
-    def _stop_thread(self) -> None:
-        if self._worker is not None:
-            self._run.disconnect(self._worker.run)
-            self._worker = None
-        if self._thread is not None:
-            stop_worker_thread(self._thread)
-            self._thread = None
+    def _stop_task(self) -> None:
+        if self._task is not None:
+            self._task.shutdown()
+            self._task = None
+
+    def _on_task_error(self, job_id: int, error: TaskError) -> None:
+        self._on_finished(job_id, False, error.message)
 
     @Slot(int, str, str)
     def _on_image_failed(self, job_id: int, key: str, message: str) -> None:
@@ -161,7 +166,7 @@ class BackgroundJobRunner(QObject):
     def _on_finished(self, job_id: int, cancelled: bool, message: str) -> None:
         if not self._current(job_id):
             return
-        self._stop_thread()
+        self._stop_task()
         self._job = None
         self.finished.emit(cancelled, message)
 

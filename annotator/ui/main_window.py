@@ -58,6 +58,11 @@ def initial_size() -> tuple[int, int]:
 class MainWindow(QMainWindow):
     """The annotation window over one :class:`SessionController`."""
 
+    opacity_slider: QSlider
+    """View > objects' fill opacity (set by :func:`annotator.ui.object_view.install_object_view`)."""
+    selection_hint: QLabel
+    """The status bar's selection hint (set by :func:`annotator.ui.object_view.install_object_view`)."""
+
     def __init__(self, controller: SessionController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
@@ -158,7 +163,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(a["quit"])
         edit = menu.addMenu("&Edit")
-        for name in (
+        for edit_name in (
             "undo",
             "redo",
             None,
@@ -170,7 +175,7 @@ class MainWindow(QMainWindow):
             "toggle_hidden",
             "segment_box",
         ):
-            edit.addSeparator() if name is None else edit.addAction(a[name])
+            edit.addSeparator() if edit_name is None else edit.addAction(a[edit_name])
         view = menu.addMenu("&View")
         for name in ("fit", "zoom_in", "zoom_out"):
             view.addAction(a[name])

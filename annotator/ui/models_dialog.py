@@ -3,7 +3,7 @@
 The dialog shows what :class:`~annotator.core.model_manager.ModelManager` knows (SAM, MobileSAM, SAM 2 / 2.1,
 with size and what each is good for) and turns buttons into its calls; downloads run in a
 :class:`~annotator.workers.download_worker.DownloadTask` thread, and adding or verifying a checkpoint (hashing
-it, loading it to tell its architecture) in a :class:`~annotator.workers.call_worker.BackgroundCall` thread, so
+it, loading it to tell its architecture) in a :class:`~annotator.workers.background.BackgroundTask` thread, so
 the window stays responsive. Errors are shown in the dialog's message line (file and reason), never as a
 traceback. "Use" stores the choice in the settings
 (the next start uses it) and emits ``engine_selected(checkpoint)`` for the window to reload the engine.
@@ -34,7 +34,7 @@ from annotator.core.embedding_cache import EmbeddingCache
 from annotator.core.errors import CoreError
 from annotator.core.model_manager import ModelInfo, ModelManager, VerifyReport
 from annotator.core.settings import CustomModel
-from annotator.workers.call_worker import BackgroundCall
+from annotator.workers.background import BackgroundTask, TaskError
 from annotator.workers.download_worker import DownloadProgress, DownloadTask
 
 COLUMNS = ("Model", "Type", "Status", "Size", "Verified", "In use", "Good for")
@@ -73,7 +73,7 @@ class ModelsDialog(QDialog):
         self.manager = manager
         self.cache = cache
         self.task: DownloadTask | None = None
-        self.check: BackgroundCall | None = None
+        self.check: BackgroundTask | None = None
         self._check_ok = False
         self._rows: list[ModelInfo] = []
 
@@ -271,11 +271,14 @@ class ModelsDialog(QDialog):
         )
 
     def _run_check(self, function: Callable[[], Any], label: str, on_success: Callable[[Any], None]) -> bool:
-        check = BackgroundCall(function, label=label, thread_name="models-check", parent=self)
+        check = BackgroundTask(
+            lambda _context: function(), label=label, thread_name="models-check", parent=self
+        )
         self.check = check
-        check.succeeded.connect(on_success)
-        check.failed.connect(lambda message: self._on_check_failed(label, message))
-        check.done.connect(self._on_check_done)
+        check.returned.connect(on_success)
+        check.errored.connect(lambda error: self._on_check_failed(label, error))
+        check.finished.connect(self._on_check_done)
+        check.start()
         self._update_buttons()
         return True
 
@@ -295,8 +298,8 @@ class ModelsDialog(QDialog):
             self.show_message(f"{info.path}: OK ({report.preset}, sha256 {report.sha256[:16]}…)")
             self._check_ok = True
 
-    def _on_check_failed(self, label: str, message: str) -> None:
-        self.show_message(f"{label[0].upper()}{label[1:]}: {message}", error=True)
+    def _on_check_failed(self, label: str, error: TaskError) -> None:
+        self.show_message(f"{label[0].upper()}{label[1:]}: {error.message}", error=True)
 
     @Slot()
     def _on_check_done(self) -> None:

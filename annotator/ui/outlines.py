@@ -8,12 +8,12 @@ cross the exposed rectangle, with cosmetic (constant on-screen width) pens: one 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QRegion
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
@@ -113,7 +113,7 @@ class InstanceOutlinesItem(QGraphicsItem):
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        exposed = option.exposedRect  # type: ignore[attr-defined]
+        exposed = option.exposedRect
         # The view's exposed rectangle is the bounding box of everything being repainted (two small areas far
         # apart make it huge); the canvas keeps the exact region, in viewport pixels, to test against.
         region = getattr(widget.parent(), "paint_region", None) if widget is not None else None
@@ -167,7 +167,8 @@ def _area(region: QRegion | None) -> float:
     """The area of a paint region in pixels (``inf`` when unknown: paint everything)."""
     if region is None:
         return float("inf")
-    return float(sum(r.width() * r.height() for r in region))
+    rects: Iterable[QRect] = region  # type: ignore[assignment]  # PySide6 iterates a QRegion (no stub)
+    return float(sum(r.width() * r.height() for r in rects))
 
 
 def _pens(color: RGB, selected: bool) -> tuple[QPen, QPen]:

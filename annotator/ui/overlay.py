@@ -116,7 +116,7 @@ class MaskLayerItem(QGraphicsItem):
     ) -> None:
         if self._image is None:
             return
-        exposed = option.exposedRect.intersected(self._rect)  # type: ignore[attr-defined]
+        exposed = option.exposedRect.intersected(self._rect)
         source = exposed.toAlignedRect()
         painter.drawImage(QRectF(source), self._image, QRectF(source))
 

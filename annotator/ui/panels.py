@@ -189,7 +189,7 @@ class InstancePanel(QWidget):
         self._sync_rows(rows)
         current = self._items.get(selected) if selected is not None else None
         if current is not self.list.currentItem():
-            self.list.setCurrentItem(current)
+            self.list.setCurrentItem(current)  # type: ignore[arg-type]  # None clears it (no stub for that)
         self.list.blockSignals(False)
         if categories != self._categories:
             self._categories = categories
@@ -259,11 +259,6 @@ class InstancePanel(QWidget):
     def _current(self) -> int | None:
         item = self.list.currentItem()
         return None if item is None else int(item.data(Qt.ItemDataRole.UserRole))
-
-    def _emit_current(self, signal: object) -> None:
-        cid = self.current_id()
-        if cid is not None:
-            signal.emit(cid)  # type: ignore[attr-defined]
 
     def _picked(self, item: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
         self._sync_controls()

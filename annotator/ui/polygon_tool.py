@@ -270,12 +270,6 @@ class PolygonTool(QObject):
         self.rings[handle.ring][handle.index] = (pos.x(), pos.y())
         self._update_outline()
 
-    def move_vertex(self, ring: tuple[int, int], index: int, x: float, y: float) -> None:
-        """Move one vertex and update the mask (what a drag does; also for scripting and tests)."""
-        self.rings[ring][index] = (float(x), float(y))
-        self._rebuild_items()
-        self.commit("Move vertex")
-
     def remove_vertex(self, handle: VertexHandle) -> None:
         ring = self.rings[handle.ring]
         if len(ring) <= 3:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QMessageBox, QProgressDialog
+from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
 
 from annotator.core.embedding_cache import EmbeddingCache
 from annotator.core.errors import CoreError
@@ -26,6 +26,7 @@ from annotator.workers.segment_worker import DiskCacheStore
 if TYPE_CHECKING:
     from annotator.core.propagation import PropagationOptions
     from annotator.ui.main_window import MainWindow
+    from annotator.ui.propagate_dialog import PropagateChoice
 
 NEEDS_SAM = (
     "Finding similar objects (PerSAM) compares SAM image features, and the current engine is the classical "
@@ -42,11 +43,13 @@ NEEDS_TARGETS = (
 )
 
 
-def _ask_propagate_choice(*args: object) -> object:
+def _ask_propagate_choice(
+    parent: QWidget, reference: str, scope: str, selected_count: int
+) -> PropagateChoice | None:
     """The options dialog, imported on first use (it pulls in PerSAM, hence torch)."""
     from annotator.ui.propagate_dialog import ask_propagate_choice
 
-    return ask_propagate_choice(*args)  # type: ignore[arg-type]
+    return ask_propagate_choice(parent, reference, scope, selected_count)
 
 
 class FindSimilar(QObject):

@@ -126,13 +126,17 @@ class ReviewMode(QObject):
         self.phase = phase
         if phase is Phase.OFF:
             if self._filter_installed:
-                QCoreApplication.instance().removeEventFilter(self)
+                app = QCoreApplication.instance()
+                if app is not None:
+                    app.removeEventFilter(self)
                 self._filter_installed = False
         else:
             claimed = None if phase is Phase.REVIEW else {"accept", "leave"}
             self._claim_shortcuts(self.keys.sequences(claimed))
             if not self._filter_installed:
-                QCoreApplication.instance().installEventFilter(self)
+                app = QCoreApplication.instance()
+                if app is not None:
+                    app.installEventFilter(self)
                 self._filter_installed = True
         self.overlay.set_refining(phase is Phase.REFINE)
         self.phase_changed.emit(phase.value)

@@ -2,14 +2,13 @@
 
 Opening a 24-megapixel photo must not stall the event loop, so the file is decoded, converted to the 32-bit
 layout a :class:`QPixmap` can adopt without conversion (``Format_RGB32``), and wrapped in a :class:`QImage`
-here; the GUI thread only calls ``QPixmap.fromImage`` (cheap for that format). Only the newest request is
-served: pages flipped quickly are skipped.
+here; the GUI thread only calls ``QPixmap.fromImage`` (cheap for that format). The loader is a latest-only
+:class:`~annotator.workers.background.BackgroundWorker`: only the newest request is served, pages flipped quickly
+are skipped.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +19,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QImage
 
 from annotator.core.errors import CoreError
-from annotator.workers.threads import start_worker_thread, stop_worker_thread
-
-log = logging.getLogger(__name__)
+from annotator.workers.background import BackgroundWorker, TaskContext, TaskError
 
 LoadFn = Callable[[Path], np.ndarray]
 
@@ -52,42 +49,14 @@ class DecodedImage:
     qimage: QImage
 
 
-class _ImageLoadWorker(QObject):
-    loaded = Signal(object)
-    failed = Signal(object, str)  # key as object: any file name survives (issue 15)
-
-    def __init__(self, load: LoadFn) -> None:
-        super().__init__()
-        self._load = load
-        self._lock = threading.Lock()
-        self._pending: tuple[str, Path] | None = None
-
-    def put(self, key: str, path: Path) -> None:
-        with self._lock:
-            self._pending = (key, path)
-
-    @Slot()
-    def drain(self) -> None:
-        while True:
-            with self._lock:
-                job, self._pending = self._pending, None
-            if job is None:
-                return
-            key, path = job
-            try:
-                rgb = self._load(path)
-                qimage = rgb_to_qimage(rgb)
-            except (CoreError, OSError, ValueError) as exc:  # a file the user can fix or skip
-                self.failed.emit(key, str(exc))
-                continue
-            except Exception as exc:  # shown to the user as an error image, traceback logged
-                log.exception("loading %s failed", path)
-                self.failed.emit(key, f"{path}: {exc}")
-                continue
-            if not rgb.flags.owndata or not rgb.flags.c_contiguous:
-                rgb = np.ascontiguousarray(rgb).copy()  # here, not on the GUI thread (see frozen_array)
-            rgb.setflags(write=False)
-            self.loaded.emit(DecodedImage(key, rgb, qimage))
+def decode_image(load: LoadFn, key: str, path: Path) -> DecodedImage:
+    """Load ``path`` with ``load`` and make its display image (in the loader's thread)."""
+    rgb = load(path)
+    qimage = rgb_to_qimage(rgb)
+    if not rgb.flags.owndata or not rgb.flags.c_contiguous:
+        rgb = np.ascontiguousarray(rgb).copy()  # here, not on the GUI thread (see frozen_array)
+    rgb.setflags(write=False)
+    return DecodedImage(key, rgb, qimage)
 
 
 class ImageLoader(QObject):
@@ -95,32 +64,37 @@ class ImageLoader(QObject):
 
     loaded = Signal(object)
     failed = Signal(object, str)  # key as object: any file name survives (issue 15)
-    _wake = Signal()
 
     def __init__(self, load: LoadFn = default_load, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._worker = _ImageLoadWorker(load)
-        self._wake.connect(self._worker.drain)
-        self._worker.loaded.connect(self._on_loaded)
-        self._worker.failed.connect(self._on_failed)
-        self.thread = start_worker_thread(self._worker, "image-loader")
+        self._load = load
+        # a file the user can fix or skip: its message as is (anything else also names the file)
+        self._worker = BackgroundWorker(
+            name="image-loader", latest_only=True, user_errors=(CoreError, OSError, ValueError), parent=self
+        )
+        self._worker.returned.connect(self._on_loaded)
+        self._worker.errored.connect(self._on_failed)
         self.wanted: str | None = None
 
     def load(self, key: str, path: Path) -> None:
         """Decode ``path`` in the background; only the newest request's answer is emitted."""
         self.wanted = key
-        self._worker.put(key, path)
-        self._wake.emit()
+        load = self._load
+
+        def job(_context: TaskContext) -> DecodedImage:
+            return decode_image(load, key, path)
+
+        self._worker.submit(key, job, label=f"loading {path}")
 
     def shutdown(self) -> None:
-        stop_worker_thread(self.thread)
+        self._worker.shutdown()
 
-    @Slot(object)
-    def _on_loaded(self, image: DecodedImage) -> None:
-        if image.key == self.wanted:
+    @Slot(object, object)
+    def _on_loaded(self, key: str, image: DecodedImage) -> None:
+        if key == self.wanted:
             self.loaded.emit(image)
 
-    @Slot(object, str)
-    def _on_failed(self, key: str, message: str) -> None:
+    @Slot(object, object)
+    def _on_failed(self, key: str, error: TaskError) -> None:
         if key == self.wanted:
-            self.failed.emit(key, message)
+            self.failed.emit(key, error.message)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
@@ -17,6 +18,10 @@ from annotator.core.engine_choice import EngineRequest
 from sam_model.protocol import Segmenter
 
 
+@overload
+def frozen_array(array: np.ndarray, dtype: type | None = None) -> np.ndarray: ...
+@overload
+def frozen_array(array: None, dtype: type | None = None) -> None: ...
 def frozen_array(array: np.ndarray | None, dtype: type | None = None) -> np.ndarray | None:
     """A private, read-only copy of ``array`` (or ``None``), safe to hand to another thread.
 

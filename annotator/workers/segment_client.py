@@ -72,7 +72,7 @@ class SegmentClient(QObject):
         self.worker.engine_failed.connect(self._on_engine_failed)
         self.worker.busy.connect(self.status)
         self.worker.prefetched.connect(self.prefetched)
-        self.thread = start_worker_thread(self.worker, "segment-worker")
+        self._thread = start_worker_thread(self.worker, "segment-worker")
         self._hash_pixels = disk_cache is not None
         self._prefetch_loader: PrefetchLoader | None = None  # started on the first prefetch
         self._shut_down = False
@@ -225,10 +225,6 @@ class SegmentClient(QObject):
             self.busy = text
             self.busy_changed.emit(text)
 
-    @property
-    def newest_request(self) -> int:
-        return self._newest_request
-
     def shutdown(self) -> None:
         """Stop the worker threads: pending requests are dropped, then the job in progress is waited for (at
         most the quit wait once the app quits, see ``threads.set_quit_wait``)."""
@@ -236,7 +232,7 @@ class SegmentClient(QObject):
         self.worker.mailbox.close()
         if self._prefetch_loader is not None:
             self._prefetch_loader.shutdown()
-        stop_worker_thread(self.thread)
+        stop_worker_thread(self._thread)
 
     # --- answers --------------------------------------------------------------------------------------
     @Slot(object, int)

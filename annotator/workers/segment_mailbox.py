@@ -96,17 +96,6 @@ class Mailbox:
         with self.lock:
             self.hover = None
 
-    def has_urgent_work(self) -> bool:
-        """Whether an interactive request waits or the mailbox is closed (a prefetch should stop early)."""
-        with self.lock:
-            return (
-                self.closed
-                or self.engine is not None
-                or self.encode is not None
-                or bool(self.decodes)
-                or self.hover is not None
-            )
-
     def next_job(self) -> EngineRequest | EncodeRequest | DecodeRequest | None:
         """Pop the most urgent pending request: engine, encode, the target image's decode, then a hover."""
         with self.lock:

@@ -46,10 +46,10 @@ def stop_worker_thread(thread: QThread, timeout_ms: int = 30_000) -> bool:
     if not thread.isRunning():
         return True
     thread.quit()
-    quick = _quit_wait_ms is not None
-    if thread.wait(min(timeout_ms, _quit_wait_ms) if quick else timeout_ms):
+    quit_wait = _quit_wait_ms
+    if thread.wait(timeout_ms if quit_wait is None else min(timeout_ms, quit_wait)):
         return True
-    if quick and thread not in _PARKED:
+    if quit_wait is not None and thread not in _PARKED:
         _PARKED.append(thread)
     return False
 

@@ -254,10 +254,13 @@ def batched_mask_to_box(masks: torch.Tensor) -> torch.Tensor:
 
 def box_xyxy_to_xywh(box: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
     """``(x0, y0, x1, y1)`` -> ``(x0, y0, x1 - x0, y1 - y0)`` on the last axis (a copy)."""
-    out = box.clone() if isinstance(box, torch.Tensor) else np.array(box, copy=True)
-    out[..., 2] = out[..., 2] - out[..., 0]
-    out[..., 3] = out[..., 3] - out[..., 1]
-    return out
+    if isinstance(box, torch.Tensor):
+        out = box.clone()
+        out[..., 2:] -= box[..., :2]
+        return out
+    arr = np.array(box, copy=True)
+    arr[..., 2:] -= arr[..., :2]
+    return arr
 
 
 def box_area(boxes: torch.Tensor) -> torch.Tensor:

@@ -264,7 +264,8 @@ class AutomaticMaskGenerator:
                     pad_size = low_res.shape[-1]
                     input_size = (pad_size, pad_size)
                 else:
-                    input_size = tuple(int(v) for v in self.predictor.input_size)
+                    h_in, w_in = self.predictor.input_size
+                    input_size = (int(h_in), int(w_in))
                 upscaler = _Upscaler(low_res.shape[-1], pad_size, input_size, crop_size).to(low_res.device)
             data.cat(
                 self._process_batch(points, low_res, iou_preds, index, upscaler, crop_box, orig_size, model)

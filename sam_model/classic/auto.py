@@ -238,7 +238,8 @@ class ClassicProposals:
         h, w = image.shape[:2]
         refine = h * w <= _REFINE_MAX_PIXELS
         lab = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB) if refine else None
-        masks, boxes = [], []
+        masks: list[np.ndarray | None] = []
+        boxes: list[list[int]] = []
         for i in taken:
             full = cv2.resize(regions[i].astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
             if lab is not None:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from torch import Tensor, nn
@@ -112,7 +112,7 @@ def _construct(cfg: SamConfig) -> Sam:
     )
 
 
-def _construct_encoder(cfg: SamConfig) -> nn.Module:
+def _construct_encoder(cfg: SamConfig) -> ImageEncoderViT | TinyViT:
     """SAM's ViT, or MobileSAM's TinyViT when ``cfg.tiny_vit`` is set."""
     if cfg.tiny_vit is not None:
         tv = cfg.tiny_vit
@@ -171,7 +171,7 @@ def _preset_shapes(name: str) -> Mapping[str, tuple[int, ...]]:
     return MappingProxyType(expected_shapes(PRESETS[name]))
 
 
-def sam_family(state_dict: Mapping[str, Tensor]) -> str | None:
+def sam_family(state_dict: Mapping[str, Tensor]) -> Literal["sam", "mobilesam"] | None:
     """``"sam"`` (ViT encoder keys), ``"mobilesam"`` (TinyViT encoder keys) or ``None`` (neither).
 
     Only the layout is looked at (a SAM mask decoder and one of the two encoders); whether every key and shape

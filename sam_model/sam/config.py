@@ -45,7 +45,9 @@ class TinyViTConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise SamModelError(f"unknown TinyViT config field(s): {', '.join(unknown)}")
-        values = {k: tuple(int(i) for i in v) if isinstance(v, list) else v for k, v in data.items()}
+        values: dict[str, Any] = {
+            k: tuple(int(i) for i in v) if isinstance(v, list) else v for k, v in data.items()
+        }
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import Tensor, nn
 
@@ -21,6 +23,14 @@ def _subpixel_linear(x: Tensor, conv: nn.ConvTranspose2d) -> Tensor:
         x @ weight if bias is None else torch.addmm(bias, x.reshape(-1, cin), weight).view(*x.shape[:-1], -1)
     )
     return out.view(*x.shape[:-1], 4, cout)
+
+
+UpscalingLayers = tuple[nn.ConvTranspose2d, LayerNorm2d, nn.Module, nn.ConvTranspose2d, nn.Module]
+
+
+def upscaling_layers(output_upscaling: nn.Sequential) -> UpscalingLayers:
+    """The five layers of a decoder's ``output_upscaling`` (up-conv, norm, activation, up-conv, activation)."""
+    return cast(UpscalingLayers, tuple(output_upscaling))
 
 
 class MaskDecoder(nn.Module):
@@ -120,7 +130,7 @@ class MaskDecoder(nn.Module):
         Returns:
             ``B x K x 4h x 4w`` mask logits (equal to upstream's conv path up to float rounding).
         """
-        up1, norm, act1, up2, act2 = self.output_upscaling
+        up1, norm, act1, up2, act2 = upscaling_layers(self.output_upscaling)
         b, h, w = src_tokens.shape[0], grid[0], grid[1]
         x = act1(norm.forward_channels_last(_subpixel_linear(src_tokens, up1)))  # B x hw x 4 x D/4
         x = act2(_subpixel_linear(x.reshape(b, h * w * 4, -1), up2))  # B x 4hw x 4 x D/8

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from sam_model.sam.image_encoder import ImageEncoderViT
 from sam_model.sam.mask_decoder import MaskDecoder
 from sam_model.sam.prompt_encoder import PromptEncoder
+from sam_model.sam.tiny_vit import TinyViT
 
 PIXEL_MEAN: tuple[float, float, float] = (123.675, 116.28, 103.53)
 """Per-channel RGB mean on the 0..255 scale (ImageNet)."""
@@ -25,11 +26,13 @@ class Sam(nn.Module):
     """
 
     mask_threshold: float = 0.0
+    pixel_mean: Tensor
+    pixel_std: Tensor
 
     def __init__(
         self,
         *,
-        image_encoder: ImageEncoderViT,
+        image_encoder: ImageEncoderViT | TinyViT,
         prompt_encoder: PromptEncoder,
         mask_decoder: MaskDecoder,
         pixel_mean: tuple[float, float, float] = PIXEL_MEAN,

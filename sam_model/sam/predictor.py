@@ -126,7 +126,9 @@ class SamPredictor:
         self.reset_image()
         input_size = (int(transformed_image.shape[-2]), int(transformed_image.shape[-1]))
         features = self.model.image_encoder(self.model.preprocess(transformed_image))
-        self._set_state(features.float(), tuple(original_image_size), input_size)
+        self._set_state(
+            features.float(), (int(original_image_size[0]), int(original_image_size[1])), input_size
+        )
 
     def _set_state(
         self, features: Tensor, original_size: tuple[int, int], input_size: tuple[int, int]
@@ -241,7 +243,7 @@ class SamPredictor:
             raise NoImageError("no image is set: call set_image first")
         if (point_coords is None) != (point_labels is None):
             raise PromptError("point_coords and point_labels must be given together")
-        points = None if point_coords is None else (point_coords, point_labels)
+        points = None if point_coords is None or point_labels is None else (point_coords, point_labels)
         low_res, iou = self.decode_low_res(points, boxes, mask_input, multimask_output=multimask_output)
         masks = self.upscale_masks(low_res)
         if not return_logits:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -124,18 +125,22 @@ class PromptEncoder(nn.Module):
         emb = self.pe_layer.forward_with_coords(coords, self.input_image_size)
         labels = labels.unsqueeze(-1)
         emb = torch.where(labels == -1, self.not_a_point_embed.weight, emb)
-        emb = emb + torch.where(labels == 0, self.point_embeddings[0].weight, 0.0)
-        emb = emb + torch.where(labels == 1, self.point_embeddings[1].weight, 0.0)
+        emb = emb + torch.where(labels == 0, self._point_weight(0), 0.0)
+        emb = emb + torch.where(labels == 1, self._point_weight(1), 0.0)
         if bool((labels >= 2).any()):  # box corners given as points (SAM 2's predictor)
-            emb = emb + torch.where(labels == 2, self.point_embeddings[2].weight, 0.0)
-            emb = emb + torch.where(labels == 3, self.point_embeddings[3].weight, 0.0)
+            emb = emb + torch.where(labels == 2, self._point_weight(2), 0.0)
+            emb = emb + torch.where(labels == 3, self._point_weight(3), 0.0)
         return emb
+
+    def _point_weight(self, label: int) -> Tensor:
+        """The ``1 x D`` embedding of point label ``label`` (0..3)."""
+        return cast(nn.Embedding, self.point_embeddings[label]).weight
 
     def _embed_boxes(self, boxes: Tensor) -> Tensor:
         """``B x 4`` xyxy -> ``B x 2 x D`` (two corner tokens)."""
         corners = (boxes + 0.5).reshape(-1, 2, 2)
         emb = self.pe_layer.forward_with_coords(corners, self.input_image_size)
-        corner_embed = torch.cat([self.point_embeddings[2].weight, self.point_embeddings[3].weight], dim=0)
+        corner_embed = torch.cat([self._point_weight(2), self._point_weight(3)], dim=0)
         return emb + corner_embed
 
 
@@ -145,6 +150,8 @@ class PositionEmbeddingRandom(nn.Module):
     ``positional_encoding_gaussian_matrix``: ``2 x F`` buffer of ``scale * N(0, 1)`` frequencies; an encoding
     has ``2F`` channels (sin, cos).
     """
+
+    positional_encoding_gaussian_matrix: Tensor
 
     def __init__(self, *, num_pos_feats: int = 64, scale: float | None = None) -> None:
         super().__init__()

@@ -82,6 +82,7 @@ class TinyViT(nn.Module):
             merge = None
             if i < stages - 1:
                 merge = _PatchMerging(dim=embed_dims[i], out_dim=embed_dims[i + 1], stride=merge_strides[i])
+            blocks: list[nn.Module]
             if i == 0:
                 blocks = [
                     _MBConv(dim=embed_dims[0], expand_ratio=mbconv_expand_ratio) for _ in range(depths[0])
@@ -123,7 +124,7 @@ class TinyViT(nn.Module):
         x = self.patch_embed(x.contiguous(memory_format=torch.channels_last))
         yield
         for layer in self.layers:
-            x = yield from layer.forward_steps(x)
+            x = yield from cast(_Stage, layer).forward_steps(x)
         return self.neck(x)
 
 
@@ -325,7 +326,13 @@ class _ConvBN(nn.Module):
             return self.bn(self.c(x))
         weight, bias = self._cache.get(
             self,
-            (self.c.weight, self.bn.weight, self.bn.bias, self.bn.running_mean, self.bn.running_var),
+            (
+                self.c.weight,
+                self.bn.weight,
+                self.bn.bias,
+                self._running(self.bn.running_mean),
+                self._running(self.bn.running_var),
+            ),
             self._fold,
         )
         if self._pointwise and x.is_contiguous(memory_format=torch.channels_last):
@@ -336,6 +343,12 @@ class _ConvBN(nn.Module):
             out = torch.addmm(bias, flat, weight.view(weight.shape[0], -1).t())
             return out.view(n, h, w, -1).permute(0, 3, 1, 2)
         return F.conv2d(x, weight, bias, self.c.stride, self.c.padding, self.c.dilation, self.c.groups)
+
+    @staticmethod
+    def _running(stat: Tensor | None) -> Tensor:
+        """A batch norm's running statistic (always tracked here: the module is built with
+        ``track_running_stats``)."""
+        return cast(Tensor, stat)
 
     def _fold(self) -> tuple[Tensor, Tensor]:
         bn = self.bn

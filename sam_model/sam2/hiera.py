@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -113,7 +114,7 @@ class _Mlp(nn.Module):
 
         Without autograd, GELU runs in place and the second layer accumulates into ``residual`` (which must be a
         tensor the caller owns): two large allocations fewer per block, same numbers."""
-        fc1, fc2 = self.layers
+        fc1, fc2 = cast(tuple[nn.Linear, nn.Linear], tuple(self.layers))
         if torch.is_grad_enabled() or not residual.is_contiguous():
             return residual + fc2(F.gelu(fc1(x)))
         hidden = torch.ops.aten.gelu_(fc1(x))
@@ -248,7 +249,7 @@ class Hiera(nn.Module):
                     dim=dim,
                     dim_out=dim_out,
                     num_heads=heads,
-                    q_stride=tuple(cfg.q_stride) if i in pool_blocks else None,
+                    q_stride=(cfg.q_stride[0], cfg.q_stride[1]) if i in pool_blocks else None,
                     window_size=window,
                 )
             )

@@ -19,7 +19,7 @@ from sam_model.sam2.neck import FUSE_TYPES, INTERP_MODES, FpnNeck, FpnNeckConfig
 # Upstream arguments that do not change the numbers of an image encoding: cache warm-up (any value), and the
 # trunk's separate weight file and single-level output (only upstream's defaults are supported).
 _ANY = object()
-_IGNORED = {
+_IGNORED: dict[str, Mapping[str, Any]] = {
     "trunk": {"weights_path": None, "return_interm_layers": True},
     "neck.position_encoding": {"warmup_cache": _ANY, "image_size": _ANY, "strides": _ANY},
 }

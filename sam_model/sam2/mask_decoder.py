@@ -7,7 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from sam_model.sam.common import MLP
-from sam_model.sam.mask_decoder import MaskDecoder, _subpixel_linear
+from sam_model.sam.mask_decoder import MaskDecoder, _subpixel_linear, upscaling_layers
 from sam_model.sam.transformer import TwoWayTransformer
 
 HighRes = tuple[Tensor, Tensor]
@@ -178,7 +178,7 @@ class Sam2MaskDecoder(MaskDecoder):
         hyper_in = torch.stack(
             [mlp(mask_tokens_out[:, i, :]) for i, mlp in enumerate(self.output_hypernetworks_mlps)], dim=1
         )  # B x K x D/8
-        up1, norm, act1, up2, act2 = self.output_upscaling
+        up1, norm, act1, up2, act2 = upscaling_layers(self.output_upscaling)
         b, h, w = src_tokens.shape[0], grid[0], grid[1]
         x = _subpixel_linear(src_tokens, up1)  # B x hw x 4 x D/4
         if high_res is not None:

@@ -161,7 +161,7 @@ class Sam2Predictor:
     def _expected_shapes(self) -> dict[str, tuple[int, ...]]:
         dim = self.model.sam_prompt_encoder.embed_dim
         g = self.model.sam_prompt_encoder.image_embedding_size[0]
-        shapes = {"image_embed": (1, dim, g, g)}
+        shapes: dict[str, tuple[int, ...]] = {"image_embed": (1, dim, g, g)}
         if self.model.sam_mask_decoder.use_high_res_features:
             shapes["high_res_feats_0"] = (1, dim // 8, 4 * g, 4 * g)
             shapes["high_res_feats_1"] = (1, dim // 4, 2 * g, 2 * g)

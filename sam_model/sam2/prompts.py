@@ -41,10 +41,11 @@ def check_points(point_coords: object, point_labels: object) -> tuple[np.ndarray
 def check_boxes(box: object) -> np.ndarray:
     """``4`` / ``B x 4`` xyxy -> ``B x 4`` float64."""
     arr = np.asarray(box)
+    given = arr.shape
     if arr.ndim == 1:
         arr = arr[None]
     if arr.ndim != 2 or arr.shape[1] != 4 or arr.shape[0] == 0:
-        raise PromptError(f"box must be 4 numbers (x0, y0, x1, y1) or B x 4, got shape {np.shape(box)}")
+        raise PromptError(f"box must be 4 numbers (x0, y0, x1, y1) or B x 4, got shape {given}")
     if not np.issubdtype(arr.dtype, np.number) or not np.all(np.isfinite(arr)):
         raise PromptError("box must be finite numbers")
     return arr.astype(np.float64)

@@ -10,6 +10,14 @@ from tests.ui.fakes import DiscSegmenter
 from tests.ui.helpers import press
 
 
+def _drag_vertex(tool, ring: tuple[int, int], index: int, x: float, y: float) -> None:
+    """Move a vertex handle as a mouse drag does: the handle moves, then the release commits the edit."""
+    handle = next(h for h in tool.handles if h.ring == ring and h.index == index)
+    handle.setPos(x, y)
+    tool.vertex_moved(handle)
+    tool.commit("Move vertex")
+
+
 def _square_in_polygon_mode(qtbot, make_window, image_folder):
     window = make_window(image_folder, segmenter=DiscSegmenter())
     c = window.controller
@@ -22,7 +30,7 @@ def _square_in_polygon_mode(qtbot, make_window, image_folder):
     tool = window.polygon
     ring = tool.rings[(0, 0)]
     corner = next(i for i, (x, y) in enumerate(ring) if (x, y) == (90.0, 60.0))
-    tool.move_vertex((0, 0), corner, 120, 100)  # a vertex edit: the shape grows to the lower right
+    _drag_vertex(tool, (0, 0), corner, 120, 100)  # a vertex edit: the shape grows to the lower right
     assert c.selected_instance().mask.array()[50, 95]
     return window, c, tool, instance.id
 
@@ -73,7 +81,7 @@ def test_undo_and_redo_bring_back_the_edited_vertices_not_a_new_trace(
     tool = window.polygon
     traced = {ring_id: list(ring) for ring_id, ring in tool.rings.items()}
     x, y = tool.rings[(0, 0)][0]
-    tool.move_vertex((0, 0), 0, x + 7.5, y + 3.5)  # off the pixel grid: a re-trace could not give it back
+    _drag_vertex(tool, (0, 0), 0, x + 7.5, y + 3.5)  # off the pixel grid: a re-trace could not give it back
     edited = {ring_id: list(ring) for ring_id, ring in tool.rings.items()}
     _click_groove(qtbot, window)  # simplify the edited shape
     simplified = {ring_id: list(ring) for ring_id, ring in tool.rings.items()}
