@@ -12,12 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from annotator.cluster.shards import STATUS_OK, ShardStore
 from annotator.cluster.tasks import ClusterError
+from annotator.core.proposal_merge import QueueReport
+
+__all__ = ["QueueReport", "add_to_review_queue", "merge_coco", "run_tag"]
 
 
 def merge_coco(store: ShardStore, names: Sequence[str], *, category: str) -> dict[str, Any]:
@@ -55,66 +57,14 @@ def run_tag(identity: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
 
-@dataclass
-class QueueReport:
-    """What :func:`add_to_review_queue` did."""
-
-    images: int = 0
-    proposals: int = 0
-    already: int = 0
-    warnings: list[str] = field(default_factory=list)
-
-    def line(self) -> str:
-        return (
-            f"review queue: {self.proposals} proposals on {self.images} images added"
-            f"{f', {self.already} images already had this run' if self.already else ''}"
-        )
-
-
 def add_to_review_queue(
     folder: Path, coco: dict[str, Any], *, tag: str, project_file: Path | None = None, wait_s: float = 0.0
 ) -> QueueReport:
-    """Add the proposals of ``coco`` (:func:`merge_coco`'s) to the review queue of ``folder``'s project.
+    """Add the proposals of ``coco`` (:func:`merge_coco`'s) to the review queue of ``folder``'s project:
+    :func:`annotator.core.proposal_merge.add_to_project` of its :func:`~annotator.core.proposal_merge.auto_batch`
+    (one undoable step, under the project lock, saved once; the core's errors are raised)."""
+    from annotator.core.proposal_merge import add_to_project, auto_batch
 
-    One undoable step (:class:`~annotator.core.review_batch.AddProposalsCommand`); the project is saved
-    once. Raises the core's errors (a lock held by another writer, an unreadable project file).
-    """
-    from annotator.core.masks import Mask
-    from annotator.core.project_lock import ProjectLock
-    from annotator.core.project_store import ProjectStore, default_project_file
-    from annotator.core.review_batch import AddProposalsCommand
-    from annotator.core.review_proposal import ProposalDraft
-    from annotator.core.undo import UndoStack
-
-    engine = str(coco["info"].get("engine", "unknown"))
-    source = "auto-classic" if engine.startswith("classic") else "auto-sam"
-    by_image: dict[int, list[dict[str, Any]]] = {}
-    for annotation in coco["annotations"]:
-        by_image.setdefault(annotation["image_id"], []).append(annotation)
-    lock = ProjectLock(project_file or default_project_file(folder))
-    lock.wait(max(0.0, wait_s))
-    try:
-        store = ProjectStore.open(folder, project_file)
-        report = QueueReport(warnings=list(store.warnings))
-        batch: dict[str, tuple[tuple[int, int], list[ProposalDraft]]] = {}
-        for image in coco["images"]:
-            drafts = [
-                ProposalDraft(
-                    Mask(dict(a["segmentation"])),
-                    float(a["score"]),
-                    source,
-                    None,
-                    {"stability_score": a.get("stability_score"), "engine": engine, "cluster_run": tag},
-                )
-                for a in by_image.get(image["id"], [])
-            ]
-            batch[image["file_name"]] = ((int(image["width"]), int(image["height"])), drafts)
-        command = AddProposalsCommand(store.project, batch, tag=tag)
-        UndoStack().push(command)
-        report.images = len(command.added)
-        report.proposals = sum(command.added.values())
-        report.already = len(command.already)
-        store.save()
-    finally:
-        lock.release()
-    return report
+    return add_to_project(
+        folder, auto_batch(coco, tag=tag), tag=tag, project_file=project_file, wait_s=wait_s
+    )
