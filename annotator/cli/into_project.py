@@ -62,9 +62,7 @@ def merge_into_project(folder: Path, coco: dict[str, Any], *, tag: str, boxes: b
 
     try:
         if boxes:
-            report = add_to_project(
-                folder, box_batch(coco, tag=tag), tag=tag, replace_sources=BOX_SOURCES
-            )
+            report = add_to_project(folder, box_batch(coco, tag=tag), tag=tag, replace_sources=BOX_SOURCES)
         else:
             report = add_to_project(folder, auto_batch(coco, tag=tag), tag=tag)
     except CoreError as exc:

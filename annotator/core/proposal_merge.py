@@ -119,7 +119,9 @@ def _live_boxes(project: Project, batch: Batch, report: QueueReport) -> Batch:
             if project.has_image(key)
             else set()
         )
-        usable = [d for d in drafts if BOX_INSTANCE not in d.provenance or d.provenance[BOX_INSTANCE] in boxes]
+        usable = [
+            d for d in drafts if BOX_INSTANCE not in d.provenance or d.provenance[BOX_INSTANCE] in boxes
+        ]
         report.stale += len(drafts) - len(usable)
         kept[key] = (size, usable)
     return kept

@@ -68,9 +68,9 @@ class AddProposalsCommand(UndoCommand):
             tagged = [d if d.provenance.get(TAG_KEY) == self.tag else _tagged(d, self.tag) for d in drafts]
             before = queue.proposals(key)
             self._dropped[key] = tuple(p for p in before if p.is_pending and p.source in self.replace_sources)
-            self._new[key] = tuple(queue.add_proposals(
-                key, tagged, replace_pending=False, replace_sources=self.replace_sources
-            ))
+            self._new[key] = tuple(
+                queue.add_proposals(key, tagged, replace_pending=False, replace_sources=self.replace_sources)
+            )
             self.added[key] = len(drafts)
 
     def undo(self) -> None:
