@@ -35,6 +35,22 @@ def test_a_drawn_box_becomes_a_box_object_of_the_current_category_in_one_undoabl
     assert [i.id for i in session.project.image("img0.png").instances] == [instance.id]
 
 
+def test_a_drawn_box_is_exported_and_saved_like_an_imported_box(tmp_path) -> None:
+    from annotator.core.coco import build_coco
+    from annotator.core.project_format import project_from_dict, project_to_dict
+
+    session, _decoder, _images, _events = make_session(tmp_path)
+    show(session, "img0.png")
+    session.set_box(10, 12, 30, 40)
+    session.objects.accept_box()
+    (instance,) = session.project.image("img0.png").instances
+    coco, _report = build_coco(session.project, "polygon")
+    (annotation,) = coco["annotations"]
+    assert annotation["bbox"] == [10.0, 12.0, 20.0, 28.0] and not annotation.get("segmentation")
+    again = project_from_dict(project_to_dict(session.project), tmp_path)
+    assert again.image("img0.png").instances[0].box == instance.box
+
+
 def test_a_box_is_clipped_to_the_image(tmp_path) -> None:
     session, _decoder, _images, _events = make_session(tmp_path)
     show(session, "img0.png")
