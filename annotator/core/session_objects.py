@@ -210,7 +210,7 @@ class ObjectEditor:
         s = self._session
         instance = self.selected()
         if instance is None or instance.box is None:
-            s.status("Select a box-only object (an imported box) to segment it")
+            s.status("Select a box-only object (an imported or accepted box) to segment it")
             return
         x, y, w, h = instance.box
         s.undo_stack.push(

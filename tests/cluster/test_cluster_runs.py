@@ -177,7 +177,7 @@ def test_into_project_adds_to_the_review_queue_once(
     assert all(p.source == "auto-classic" and p.is_pending for n in names for p in queue.proposals(n))
     assert main(args) == 0  # the same run again adds nothing
     assert "2 images already had this run" in capsys.readouterr().err
-    assert main(args[:-2] + ["--into-project"]) == 0  # nor does the single-process run of the same options
+    assert main([*args[:-2], "--into-project"]) == 0  # nor does the single-process run of the same options
     assert "2 images already had this run" in capsys.readouterr().err
     queue = ReviewQueue(ProjectStore.open(folder).project, UndoStack())
     assert [len(queue.proposals(n)) for n in names] == counts
