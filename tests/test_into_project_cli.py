@@ -128,17 +128,22 @@ def test_boxes_into_project_refuses_a_boxes_file(
 
 
 def test_into_project_reports_a_locked_project(
-    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ProjectStore.open(folder).save()
     lock = ProjectLock(default_project_file(folder))
     lock.acquire()
+    out = tmp_path / "p.json"
     try:
-        out = tmp_path / "p.json"
+        assert main(["auto", str(folder), "--out", str(out), "--into-project"]) == 2  # refused before the run
+        assert "the project is locked" in capsys.readouterr().err and not out.exists()
+        lock.release()
+        monkeypatch.setattr("annotator.cli.into_project.refuse_locked", lambda _folder: None)
+        lock.acquire()  # taken while the command runs: the merge reports it, the proposals file stays
         assert main(["auto", str(folder), "--out", str(out), "--into-project"]) == 2
     finally:
         lock.release()
     err = capsys.readouterr().err
-    assert "lock" in err.lower() and "Traceback" not in err
-    assert out.exists()  # the proposals file is kept: `import` or a rerun can merge it later
+    assert "the project is locked" in err and "Traceback" not in err
+    assert out.exists()  # `import` or a rerun can merge it later
     assert all(not _queue(folder).proposals(n) for n in BOXES)

@@ -115,6 +115,10 @@ def run(args: argparse.Namespace) -> int:
     names = list_images(folder, recursive=args.recursive)
     if not names:
         raise CliError(f"{folder}: no images found")
+    if args.into_project:
+        from annotator.cli.into_project import refuse_locked
+
+        refuse_locked(folder)
     if args.cluster is not None:
         from annotator.cli.cluster_run import run_auto
 

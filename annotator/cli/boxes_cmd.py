@@ -82,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
             "--into-project takes the project's own boxes: import FILE first (python main.py import), "
             "then run without --in"
         )
+    if args.into_project:
+        from annotator.cli.into_project import refuse_locked
+
+        refuse_locked(folder)
     try:
         boxes: BoxSet = read_coco_boxes(args.input) if args.input is not None else _project_boxes(folder)
     except CoreError as exc:

@@ -53,6 +53,19 @@ def boxes_tag(spec: Any, boxes: Any, *, multimask: bool) -> str:
     return run_tag(task.identity())
 
 
+def refuse_locked(folder: Path) -> None:
+    """:class:`CliError` now, before the run, when another process (the app) holds the project's write lock."""
+    from annotator.core.errors import CoreError
+    from annotator.core.proposal_merge import check_unlocked
+
+    try:
+        check_unlocked(folder)
+    except CoreError as exc:
+        raise CliError(
+            f"{exc}; --into-project needs to write it (close it in the app, then run again)"
+        ) from None
+
+
 def merge_into_project(folder: Path, coco: dict[str, Any], *, tag: str, boxes: bool) -> None:
     """Add ``coco``'s proposals to ``folder``'s review queue (box proposals when ``boxes``: accepting one
     gives its box object the mask); prints the warnings and one summary line. Raises :class:`CliError`

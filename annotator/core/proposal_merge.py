@@ -110,7 +110,7 @@ def box_batch(coco: dict[str, Any], *, tag: str) -> Batch:
     return batch
 
 
-def _live_boxes(project: Project, batch: Batch, report: QueueReport) -> Batch:
+def live_boxes(project: Project, batch: Batch, report: QueueReport) -> Batch:
     """``batch`` without the box drafts whose object is no longer a box-only object of its image."""
     kept: Batch = {}
     for key, (size, drafts) in batch.items():
@@ -125,6 +125,18 @@ def _live_boxes(project: Project, batch: Batch, report: QueueReport) -> Batch:
         report.stale += len(drafts) - len(usable)
         kept[key] = (size, usable)
     return kept
+
+
+def check_unlocked(folder: Path, project_file: Path | None = None) -> None:
+    """Raise :class:`~annotator.core.project_lock.ProjectLockedError` when another process holds the project's
+    write lock (checked before a long run, so that it does not fail only at its end)."""
+    from annotator.core.project_lock import ProjectLock, ProjectLockedError
+    from annotator.core.project_store import default_project_file
+
+    lock = ProjectLock(project_file or default_project_file(folder))
+    holder = lock.holder()
+    if holder is not None:
+        raise ProjectLockedError(lock.project_file, holder, ProjectLock.is_stale(holder))
 
 
 def add_to_project(
@@ -151,7 +163,7 @@ def add_to_project(
     try:
         store = ProjectStore.open(folder, project_file)
         report = QueueReport(warnings=list(store.warnings))
-        usable = _live_boxes(store.project, batch, report)
+        usable = live_boxes(store.project, batch, report)
         command = AddProposalsCommand(store.project, usable, tag=tag, replace_sources=replace_sources)
         UndoStack().push(command)
         report.images = len(command.added)

@@ -10,7 +10,7 @@ import numpy as np
 from annotator.core.coco_values import box_mask
 from annotator.core.masks import encode_rle
 from annotator.core.project_store import ProjectStore
-from annotator.core.proposal_merge import BOX_SOURCES, QueueReport, _live_boxes, add_to_project, box_batch
+from annotator.core.proposal_merge import BOX_SOURCES, QueueReport, add_to_project, box_batch, live_boxes
 from annotator.core.review import ReviewQueue
 from annotator.core.review_batch import AddProposalsCommand
 from annotator.core.undo import UndoStack
@@ -91,7 +91,7 @@ def test_drafts_of_a_box_no_longer_box_only_are_left_out(tmp_path: Path) -> None
     )
     project.remove_instance("img0.png", b)
     report = QueueReport()
-    kept = _live_boxes(project, box_batch(_coco([a, b]), tag="t"), report)
+    kept = live_boxes(project, box_batch(_coco([a, b]), tag="t"), report)
     assert [d.provenance["box_instance"] for d in kept["img0.png"][1]] == [a]
     assert report.stale == 1 and "1 left out" in report.line()
 
