@@ -7,6 +7,8 @@ displayed), one category (``object``, id 1, unless ``--category``) and ``annotat
 ``segmentation`` (``counts`` a str), ``area`` and ``bbox`` from the mask (pycocotools' conventions: ``w`` and
 ``h`` count pixels), ``iscrowd`` 0, ``score`` (the predicted IoU) and ``stability_score``. The file is written
 atomically. Progress goes to stderr, one line per image. An unreadable image is reported and skipped.
+``--into-project`` also adds the proposals to FOLDER's review queue (one undoable step, under the project
+lock; the same run merged again adds nothing: :mod:`annotator.cli.into_project`).
 
 Exit status: 0 when every image was processed, 1 when some were skipped.
 """
@@ -24,6 +26,7 @@ import numpy as np
 
 from annotator.cli import CliError, non_negative_int, positive_int, unit_interval
 from annotator.cli.cluster_options import add_cluster_options
+from annotator.cli.into_project import add_into_project_option
 from annotator.cli.model_options import add_model_options, load_engine
 from annotator.core.atomic import atomic_write_bytes
 
@@ -54,11 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--category", default="object", help="name of the single category (default: object)")
     parser.add_argument("-r", "--recursive", action="store_true", help="include sub-folders")
     add_cluster_options(parser)
-    parser.add_argument(
-        "--into-project",
-        action="store_true",
-        help="with --cluster: also add the proposals to the folder's review queue (one undoable step)",
-    )
+    add_into_project_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -116,12 +115,14 @@ def run(args: argparse.Namespace) -> int:
     names = list_images(folder, recursive=args.recursive)
     if not names:
         raise CliError(f"{folder}: no images found")
+    if args.into_project:
+        from annotator.cli.into_project import refuse_locked
+
+        refuse_locked(folder)
     if args.cluster is not None:
         from annotator.cli.cluster_run import run_auto
 
         return run_auto(args, params, names)
-    if args.into_project:
-        raise CliError("--into-project needs --cluster (or use `import` with the written file)")
     segmenter = load_engine(
         args.checkpoint, device=args.device, dtype=args.dtype or "auto", config=args.config
     )
@@ -158,4 +159,9 @@ def run(args: argparse.Namespace) -> int:
         f" {skipped} skipped ({total:.1f} s)",
         file=sys.stderr,
     )
+    if args.into_project:
+        from annotator.cli.into_project import auto_tag, merge_into_project, model_spec
+
+        spec = model_spec(args.checkpoint, args.device or "auto", args.dtype or "auto", args.config)
+        merge_into_project(folder, payload, tag=auto_tag(spec, params), boxes=False)
     return 1 if skipped else 0

@@ -10,7 +10,10 @@ folder's project (objects imported without a segmentation), or from the COCO fil
 ``bbox`` and no segmentation; its image and category ids are kept). Embeddings are taken from and put into the
 embedding cache (``--cache-dir``, default: the settings'; ``--no-cache``: neither). The file is written
 atomically. Progress goes to stderr, one line per image, and a summary at the end; an image that cannot be read
-is reported in one line naming the file and skipped.
+is reported in one line naming the file and skipped. ``--into-project`` (the project's boxes only) also adds
+the masks to the folder's review queue as box proposals: accepting one gives its box object the mask, as the
+app's Tools > Boxes to masks does (one undoable step, under the project lock; the same run merged again adds
+nothing; undecided box proposals of an earlier run on those images are replaced).
 
 Exit status: 0 when every image was segmented, 1 when some were skipped, 2 on a usage error.
 """
@@ -26,6 +29,7 @@ from typing import Any
 
 from annotator.cli import CliError
 from annotator.cli.cluster_options import add_cluster_options
+from annotator.cli.into_project import add_into_project_option
 from annotator.cli.model_options import add_model_options, load_engine
 from annotator.core.atomic import atomic_write_bytes
 from annotator.core.errors import CoreError
@@ -58,6 +62,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--multimask", action="store_true", help="decode three candidates per box and keep the best scored"
     )
     add_cluster_options(parser)
+    add_into_project_option(
+        parser,
+        "also add the masks to the folder's review queue (the project's boxes only; accepting one turns its "
+        "box object into a mask object; one undoable step; the same run twice adds nothing)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -68,6 +77,15 @@ def run(args: argparse.Namespace) -> int:
     folder: Path = args.folder
     if not folder.is_dir():
         raise CliError(f"{folder}: not a folder")
+    if args.into_project and args.input is not None:
+        raise CliError(
+            "--into-project takes the project's own boxes: import FILE first (python main.py import), "
+            "then run without --in"
+        )
+    if args.into_project:
+        from annotator.cli.into_project import refuse_locked
+
+        refuse_locked(folder)
     try:
         boxes: BoxSet = read_coco_boxes(args.input) if args.input is not None else _project_boxes(folder)
     except CoreError as exc:
@@ -118,6 +136,11 @@ def run(args: argparse.Namespace) -> int:
         f" ({time.perf_counter() - start:.1f} s{per_box})",
         file=sys.stderr,
     )
+    if args.into_project:
+        from annotator.cli.into_project import boxes_tag, merge_into_project, model_spec
+
+        spec = model_spec(checkpoint, device, dtype, args.config)
+        merge_into_project(folder, data, tag=boxes_tag(spec, boxes, multimask=args.multimask), boxes=True)
     return 1 if skipped else 0
 
 

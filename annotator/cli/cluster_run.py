@@ -18,17 +18,7 @@ from typing import Any
 
 from annotator.cli import CliError
 from annotator.cli.cluster_options import cluster_options
-
-
-def _model_spec(checkpoint: Path | None, device: str, dtype: str, config: Path | None) -> Any:
-    from annotator.cluster.tasks import ModelSpec
-
-    return ModelSpec(
-        checkpoint=str(checkpoint.resolve()) if checkpoint is not None else None,
-        device=device,
-        dtype=dtype,
-        config=str(config.resolve()) if config is not None else None,
-    )
+from annotator.cli.into_project import merge_into_project, model_spec
 
 
 def _run(task: Any, folder: Path, names: list[str], shard_dir: Path, args: argparse.Namespace) -> Any:
@@ -48,13 +38,12 @@ def _run(task: Any, folder: Path, names: list[str], shard_dir: Path, args: argpa
 
 def run_auto(args: argparse.Namespace, params: dict[str, Any], names: list[str]) -> int:
     """``auto --cluster``: proposals on Ray, merged into ``--out`` (and the review queue)."""
-    from annotator.cluster.merge import add_to_review_queue, merge_coco, run_tag
+    from annotator.cluster.merge import merge_coco, run_tag
     from annotator.cluster.task_auto import AutoTask
     from annotator.cluster.tasks import ClusterError
     from annotator.core.atomic import atomic_write_bytes
-    from annotator.core.errors import CoreError
 
-    spec = _model_spec(args.checkpoint, args.device or "auto", args.dtype or "auto", args.config)
+    spec = model_spec(args.checkpoint, args.device or "auto", args.dtype or "auto", args.config)
     task = AutoTask(spec, params=params)
     shard_dir = args.out.with_name(args.out.name + ".shards")
     store, summary = _run(task, args.folder, names, shard_dir, args)
@@ -73,13 +62,7 @@ def run_auto(args: argparse.Namespace, params: dict[str, Any], names: list[str])
         file=sys.stderr,
     )
     if args.into_project:
-        try:
-            report = add_to_review_queue(args.folder, coco, tag=run_tag(task.identity()))
-        except CoreError as exc:
-            raise CliError(str(exc)) from None
-        for warning in report.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
-        print(report.line(), file=sys.stderr)
+        merge_into_project(args.folder, coco, tag=run_tag(task.identity()), boxes=False)
     return 1 if failed else 0
 
 
@@ -97,7 +80,7 @@ def run_encode(
     from annotator.cluster.task_encode import EncodeTask
     from annotator.core.embedding_cache import EmbeddingCache
 
-    spec = _model_spec(checkpoint, device, dtype, args.config)
+    spec = model_spec(checkpoint, device, dtype, args.config)
     task = EncodeTask(spec, cache_dir=str(cache_dir.resolve()), max_bytes=max_bytes)
     run = hashlib.sha256(
         json.dumps([str(folder.resolve()), task.identity()], sort_keys=True).encode()
@@ -123,12 +106,14 @@ def run_encode(
 def run_boxes(
     args: argparse.Namespace, boxes: Any, checkpoint: str | Path | None, device: str, dtype: str, cache: Any
 ) -> int:
-    """``boxes-to-masks --cluster``: each image's boxes segmented on Ray, merged into ``--out``."""
+    """``boxes-to-masks --cluster``: each image's boxes segmented on Ray, merged into ``--out`` (and the
+    review queue)."""
+    from annotator.cluster.merge import run_tag
     from annotator.cluster.task_boxes import BoxesTask, merge_boxes
     from annotator.cluster.tasks import ClusterError
     from annotator.core.atomic import atomic_write_bytes
 
-    spec = _model_spec(Path(checkpoint) if checkpoint is not None else None, device, dtype, args.config)
+    spec = model_spec(checkpoint, device, dtype, args.config)
     task = BoxesTask(
         spec,
         boxes={image.file_name: image for image in boxes.images},
@@ -155,4 +140,6 @@ def run_boxes(
         f" {len(data['images'])} images; {len(notes)} boxes without a mask, {len(failed)} images skipped",
         file=sys.stderr,
     )
+    if args.into_project:
+        merge_into_project(args.folder, data, tag=run_tag(task.identity()), boxes=True)
     return 1 if failed else 0

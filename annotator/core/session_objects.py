@@ -1,5 +1,6 @@
 """The accepted objects of the session's current image: which one a click selects, accepting the live mask
-(a new object, or the selected one's new mask), and the undoable edits (delete, category, hidden, mask).
+(a new object, or the selected one's new mask) or the drawn box itself (a box-only object), and the undoable
+edits (delete, category, hidden, mask).
 
 :class:`ObjectEditor` is the ``objects`` part of :class:`~annotator.core.session.Session`; it reads and
 changes the session only through the session's public attributes and methods.
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from annotator.core.coco_values import box_mask
 from annotator.core.masks import Mask
 from annotator.core.model import ImageStatus, Instance
 from annotator.core.prompts import PromptState
@@ -158,6 +160,47 @@ class ObjectEditor:
             s.project.set_image_status(key, ImageStatus.IN_PROGRESS)
         s.status(f"{len(record.instances)} object(s) on this image")
 
+    def accept_box(self) -> None:
+        """Shift+Enter: keep the drawn box itself as a box-only object of the current category (no mask from
+        the model: shown, exported and turned into a mask by Boxes to masks like an imported box).
+
+        Needs exactly one box prompt, no clicks and no selected object; the box is clipped to the image and
+        rounded to 0.01 px. One undoable step that also clears the prompt (undo brings the box prompt back).
+        """
+        s = self._session
+        key, state = s.current_key, s.prompt_state
+        if key is None:
+            return
+        if state.box is None or state.points or s.selected_id is not None:
+            s.status("Accept as box: draw one box with the prompt tool (no clicks, no object selected)")
+            return
+        record = s.project.image(key)
+        x0, y0, x1, y1 = state.box
+        x0, x1 = (round(min(max(v, 0.0), float(record.width)), 2) for v in (x0, x1))
+        y0, y1 = (round(min(max(v, 0.0), float(record.height)), 2) for v in (y0, y1))
+        if x1 - x0 < 1 or y1 - y0 < 1:
+            s.status("The box is less than a pixel wide or high inside the image: nothing to accept")
+            return
+        category = s.current_category()
+        if category is None:
+            self._emit(
+                SessionEvent(
+                    SessionChange.MESSAGE, title="No category", text="Add a category before accepting a box."
+                )
+            )
+            return
+        box = (x0, y0, round(x1 - x0, 2), round(y1 - y0, 2))
+        live = s.live
+        instance = s.project.new_instance(
+            box_mask(box, record.height, record.width), category.id, source="manual", box=box
+        )
+        accepted = accept_instance_command(s.project, live.prompts, instance, "Accept as box")
+        s.undo_stack.push(live.with_override_cleared("Accept as box", accepted))
+        live.clear()
+        if record.status is ImageStatus.NOT_STARTED:
+            s.project.set_image_status(key, ImageStatus.IN_PROGRESS)
+        s.status(f"Box object #{instance.id} ({category.name}) accepted; Tools > Boxes to masks segments it")
+
     def _engine_source(self) -> str:
         engine = self._session.decoder.engine
         return "classic" if engine is not None and engine.checkpoint is None else "sam"
@@ -167,7 +210,7 @@ class ObjectEditor:
         s = self._session
         instance = self.selected()
         if instance is None or instance.box is None:
-            s.status("Select a box-only object (an imported box) to segment it")
+            s.status("Select a box-only object (an imported or accepted box) to segment it")
             return
         x, y, w, h = instance.box
         s.undo_stack.push(

@@ -37,6 +37,11 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("undo", "&Undo", "Undo the last prompt or annotation change"),
     ActionSpec("redo", "&Redo", "Redo"),
     ActionSpec("accept", "&Accept object", "Store the live mask as an object of the current category"),
+    ActionSpec(
+        "accept_box",
+        "Accept as &box",
+        "Keep the drawn box itself as a box-only object of the current category (one box, no clicks)",
+    ),
     ActionSpec("clear_prompts", "&Clear prompts", "Drop the current prompts (again: deselect)"),
     ActionSpec("next_candidate", "Next &candidate", "Cycle through the candidate masks"),
     ActionSpec("next_image", "&Next image", "Go to the next image"),

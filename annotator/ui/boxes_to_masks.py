@@ -1,6 +1,7 @@
 """Tools > Boxes to masks (issue 14 item 3, issue 12 item 6): box prompts for every box-only object.
 
-The box-only objects (imported from a COCO, YOLO detection or VOC file without a segmentation) of the current
+The box-only objects (imported from a COCO, YOLO detection or VOC file without a segmentation, or drawn and kept
+with Edit > Accept as box) of the current
 image, or of all images, are segmented in the background with the window's current engine (a segmenter of its
 own, built from ``window.engine_request``; the classical engine when no checkpoint is loaded), each box as the
 prompt; an image already in the disk embedding cache is not encoded again. A progress dialog counts boxes and
@@ -40,7 +41,8 @@ if TYPE_CHECKING:
 BOX_SOURCES = (SOURCE_BOX_SAM, SOURCE_BOX_CLASSIC)
 NO_BOXES = (
     "There are no box-only objects {where}.\n\nBox-only objects come from importing boxes without a "
-    "segmentation (File > Import…: COCO boxes, YOLO detection labels, VOC XML, labelme rectangles)."
+    "segmentation (File > Import…: COCO boxes, YOLO detection labels, VOC XML, labelme rectangles), or from a "
+    "box dragged with the prompt tool and kept with Shift+Enter (Edit > Accept as box)."
 )
 
 ScopeQuestion = Callable[["MainWindow", int, int], str | None]

@@ -304,6 +304,9 @@ class SessionController(QObject):
     def accept(self) -> None:
         self.session.objects.accept()
 
+    def accept_box(self) -> None:
+        self.session.objects.accept_box()
+
     def select_instance(self, instance_id: int | None) -> None:
         self.session.objects.select(instance_id)
 

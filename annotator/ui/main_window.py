@@ -168,6 +168,7 @@ class MainWindow(QMainWindow):
             "redo",
             None,
             "accept",
+            "accept_box",
             "clear_prompts",
             "next_candidate",
             None,
@@ -238,6 +239,7 @@ class MainWindow(QMainWindow):
         a["undo"].triggered.connect(c.undo)
         a["redo"].triggered.connect(c.redo)
         a["accept"].triggered.connect(c.accept)
+        a["accept_box"].triggered.connect(c.accept_box)
         a["clear_prompts"].triggered.connect(c.clear_prompts)
         a["segment_box"].triggered.connect(c.segment_box)
         a["next_candidate"].triggered.connect(c.cycle_candidate)

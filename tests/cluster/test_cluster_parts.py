@@ -146,13 +146,3 @@ def test_commands_without_cluster_do_not_import_ray(tmp_path: Path, with_run: bo
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip().splitlines()[-1] == "RAY False"
-
-
-def test_into_project_needs_cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from annotator.cli import main
-
-    folder = tmp_path / "images"
-    make_images(folder, 1)
-    assert main(["auto", str(folder), "--out", str(tmp_path / "p.json"), "--into-project"]) == 2
-    assert "--into-project needs --cluster" in capsys.readouterr().err
-    assert not (tmp_path / "p.json").exists()

@@ -177,8 +177,41 @@ def test_into_project_adds_to_the_review_queue_once(
     assert all(p.source == "auto-classic" and p.is_pending for n in names for p in queue.proposals(n))
     assert main(args) == 0  # the same run again adds nothing
     assert "2 images already had this run" in capsys.readouterr().err
+    assert main([*args[:-2], "--into-project"]) == 0  # nor does the single-process run of the same options
+    assert "2 images already had this run" in capsys.readouterr().err
     queue = ReviewQueue(ProjectStore.open(folder).project, UndoStack())
     assert [len(queue.proposals(n)) for n in names] == counts
+
+
+def test_boxes_to_masks_into_project_gives_box_proposals_once(
+    ray_local: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from annotator.core.project_store import ProjectStore
+    from annotator.core.review import ReviewQueue
+    from annotator.core.undo import UndoStack
+
+    monkeypatch.setenv("SAM_ANNOTATOR_HOME", str(tmp_path / "home"))
+    folder = tmp_path / "images"
+    names = make_images(folder, 2)
+    data = {
+        "images": [{"id": i + 1, "file_name": n, "width": 64, "height": 48} for i, n in enumerate(names)],
+        "categories": [{"id": 1, "name": "disc"}],
+        "annotations": [
+            {"id": i + 1, "image_id": i + 1, "category_id": 1, "bbox": [2 + 5 * i, 14, 24, 22]}
+            for i in range(len(names))
+        ],
+    }
+    (tmp_path / "boxes.json").write_text(json.dumps(data))
+    assert main(["import", str(folder), str(tmp_path / "boxes.json")]) == 0
+    project = ProjectStore.open(folder).project
+    box_ids = [i.id for n in names for i in project.image(n).instances if i.box is not None]
+    args = ["boxes-to-masks", str(folder), "--out", str(tmp_path / "m.json"), "--checkpoint", "classic"]
+    assert main([*args, "--cluster", "--into-project"]) == 0
+    assert "review queue: 2 proposals on 2 images added" in capsys.readouterr().err
+    queue = ReviewQueue(ProjectStore.open(folder).project, UndoStack())
+    assert [p.box_instance for n in names for p in queue.proposals(n)] == box_ids
+    assert main([*args, "--into-project"]) == 0  # the single-process run of the same boxes adds nothing
+    assert "2 images already had this run" in capsys.readouterr().err
 
 
 def test_boxes_to_masks_cluster_output_is_the_single_process_output(
