@@ -26,8 +26,14 @@ from annotator.core.project_store import load_project, save_project
 from tests.core.helpers import add, disc, make_project
 
 BUDGET_BYTES = 64 * 1024 * 1024
+# No deadline and no too_slow health check: on a loaded 2-core machine generation is slow, which says nothing
+# about the readers. print_blob: a failure prints the @reproduce_failure line that replays it.
 FUZZ = settings(
-    max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
 EXTREMES = st.sampled_from(
