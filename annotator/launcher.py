@@ -105,7 +105,7 @@ def run_gui(args: argparse.Namespace) -> int:
         return 2
     window = MainWindow(controller)
     window.engine_request = engine
-    window.dtype_actions.get(engine.dtype, window.dtype_actions["auto"]).setChecked(True)
+    window.engine_view.show_request(engine)
     window.show()
     for warning in warnings:
         window.show_error("Project restored from backup", warning)

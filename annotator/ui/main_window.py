@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QRect, QSignalBlocker, Qt, QTimer
+from PySide6.QtCore import QRect, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from annotator.core.events import Event
 from annotator.core.model import ImageStatus
+from annotator.core.session import CATEGORY_EVENTS
 from annotator.core.undo import AddCategoryCommand, recolor_category_command, rename_category_command
 from annotator.ui.actions import create_actions, load_keymap, shortcuts_html
 from annotator.ui.canvas import Canvas, Tool
@@ -33,17 +34,10 @@ from annotator.ui.panels import CategoryPanel, InstancePanel
 from annotator.ui.polygon_tool import PolygonTool
 from annotator.ui.tools import BrushTool
 from annotator.workers.image_loader import DecodedImage
-from annotator.workers.requests import EngineInfo, EngineRequest
+from annotator.workers.requests import EngineRequest
 
 if TYPE_CHECKING:
     from annotator.ui.export_dialog import ExportRunner
-
-DEVICES = ("auto", "cpu", "cuda", "mps")
-DTYPES = {
-    "auto": "Precision: auto (bfloat16 only where native)",
-    "float32": "Precision: float32",
-    "bfloat16": "Precision: bfloat16",
-}
 
 
 def initial_size() -> tuple[int, int]:
@@ -86,11 +80,9 @@ class MainWindow(QMainWindow):
         self._dock("Categories", self.category_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Objects", self.instance_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.candidate_label = QLabel("")
-        self.engine_label = QLabel("engine: loading…")
         self.notice_label = QLabel("")  # what the last undo/redo did or is about to do
         self.statusBar().addPermanentWidget(self.notice_label)
         self.statusBar().addPermanentWidget(self.candidate_label)
-        self.statusBar().addPermanentWidget(self.engine_label)
         from annotator.ui.save_guard import SaveGuard
 
         self.save_guard = SaveGuard(self)  # dirty state, failed saves, the question on close
@@ -137,26 +129,10 @@ class MainWindow(QMainWindow):
         for name in ("open_folder", "load_checkpoint"):
             file_menu.addAction(a[name])
         self.file_menu = file_menu  # File > Open recent is added by FolderView
-        device_menu = file_menu.addMenu("&Device")
-        self.device_group = QActionGroup(self)
-        self.device_actions: dict[str, QAction] = {}
-        for device in DEVICES:
-            action = device_menu.addAction(device)
-            action.setCheckable(True)
-            action.setChecked(device == "auto")
-            action.triggered.connect(lambda _checked=False, d=device: self.set_device(d))
-            self.device_group.addAction(action)
-            self.device_actions[device] = action
-        device_menu.addSeparator()
-        self.dtype_group = QActionGroup(self)
-        self.dtype_actions: dict[str, QAction] = {}
-        for dtype, label in DTYPES.items():
-            action = device_menu.addAction(label)
-            action.setCheckable(True)
-            action.setChecked(dtype == "auto")
-            action.triggered.connect(lambda _checked=False, t=dtype: self.set_dtype(t))
-            self.dtype_group.addAction(action)
-            self.dtype_actions[dtype] = action
+        from annotator.ui.engine_view import EngineView
+
+        self.engine_view = EngineView(self, file_menu.addMenu("&Device"))  # device, precision, engine label
+        self.statusBar().addPermanentWidget(self.engine_view.label)
         file_menu.addSeparator()
         for name in ("export_coco", "import_coco"):
             file_menu.addAction(a[name])
@@ -195,20 +171,9 @@ class MainWindow(QMainWindow):
         a["tool_prompt"].setChecked(True)
         toolbar = self.addToolBar("Polygon")
         toolbar.setObjectName("polygon_toolbar")
-        toolbar.addWidget(QLabel(" Polygon tolerance "))
-        self.tolerance_slider = QSlider(Qt.Orientation.Horizontal)
-        self.tolerance_slider.setRange(0, 40)  # half pixels
-        self.tolerance_slider.setValue(int(self.polygon.tolerance * 2))
-        self.tolerance_slider.setFixedWidth(160)
-        self.tolerance_slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.tolerance_label = QLabel(f" {self.polygon.tolerance:.1f} px ")
-        self.tolerance_slider.valueChanged.connect(self._on_tolerance_slider)
-        self.tolerance_slider.sliderReleased.connect(
-            lambda: self.polygon.set_tolerance(self.tolerance_slider.value() / 2)
-        )
-        self.polygon.tolerance_changed.connect(self._show_tolerance)
-        toolbar.addWidget(self.tolerance_slider)
-        toolbar.addWidget(self.tolerance_label)
+        from annotator.ui.tolerance_control import ToleranceControl
+
+        self.tolerance = ToleranceControl(self.polygon, toolbar)
         for name in ("tool_prompt", "tool_brush", "tool_eraser", "tool_polygon"):
             toolbar.addAction(a[name])
         tools.addSeparator()
@@ -258,7 +223,7 @@ class MainWindow(QMainWindow):
         a["delete_instance"].triggered.connect(self.delete_selected)
         a["toggle_hidden"].triggered.connect(self.toggle_selected_hidden)
         a["help_keys"].triggered.connect(self.show_shortcuts)
-        a["load_checkpoint"].triggered.connect(self.ask_checkpoint)
+        a["load_checkpoint"].triggered.connect(self.engine_view.ask_checkpoint)
         a["models"].triggered.connect(lambda: open_models_dialog(self))
         a["open_folder"].triggered.connect(self.ask_folder)
         a["export_coco"].triggered.connect(self.ask_export)
@@ -281,8 +246,6 @@ class MainWindow(QMainWindow):
         c.notice.connect(self.notice_label.setText)
         c.history_changed.connect(self._refresh_history_actions)
         c.project_event.connect(self._on_project_event)
-        c.client.engine_ready.connect(self._on_engine_ready)
-        c.client.engine_failed.connect(self._on_engine_failed)
         self.canvas.painted.connect(self._on_painted)
 
         self.file_list.image_chosen.connect(c.open_image)
@@ -364,30 +327,9 @@ class MainWindow(QMainWindow):
     def engine_request(self, request: EngineRequest) -> None:
         self.controller.session.engine.request = request
 
-    def set_device(self, device: str) -> None:
-        """Reload the engine on ``device`` in the worker."""
-        self.engine_label.setText(f"engine: loading on {device}…")
-        self.controller.session.engine.set_device(device)
-
-    def set_dtype(self, dtype: str) -> None:
-        """Reload the engine with precision ``dtype`` (``auto``, ``float32`` or ``bfloat16``) in the worker."""
-        self.engine_label.setText(f"engine: loading in {dtype}…")
-        self.controller.session.engine.set_dtype(dtype)
-
     def load_engine(self, request: EngineRequest) -> None:
-        self.device_actions.get(request.device, self.device_actions["auto"]).setChecked(True)
-        self.dtype_actions.get(request.dtype, self.dtype_actions["auto"]).setChecked(True)
-        self.engine_label.setText("engine: loading…")
-        self.controller.session.engine.load(request)
-
-    def ask_checkpoint(self) -> None:
-        from PySide6.QtWidgets import QFileDialog
-
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Load checkpoint (SAM, MobileSAM, SAM 2 / 2.1)", "", "Checkpoints (*.pth *.pt);;All (*)"
-        )
-        if path:
-            self.load_engine(EngineRequest(path, self.engine_request.device, self.engine_request.dtype))
+        """Load ``request``'s engine in the worker (the menu and the label follow)."""
+        self.engine_view.load(request)
 
     def ask_folder(self) -> None:
         from PySide6.QtWidgets import QFileDialog
@@ -494,19 +436,6 @@ class MainWindow(QMainWindow):
         state = self.controller.prompt_state
         self.canvas.prompt_item.set_prompts([(p.x, p.y, p.label) for p in state.points], state.box)
 
-    def _on_tolerance_slider(self, value: int) -> None:
-        """The label follows a drag; the tolerance applies on release, or at once for a groove click/key."""
-        self.tolerance_label.setText(f" {value / 2:.1f} px ")
-        if not self.tolerance_slider.isSliderDown():
-            self.polygon.set_tolerance(value / 2)
-
-    def _show_tolerance(self, tolerance: float) -> None:
-        """The tool's tolerance changed (a simplification, its undo or redo): slider and label follow."""
-        blocker = QSignalBlocker(self.tolerance_slider)
-        self.tolerance_slider.setValue(round(tolerance * 2))
-        del blocker
-        self.tolerance_label.setText(f" {tolerance:.1f} px ")
-
     def _refresh_history_actions(self) -> None:
         """Edit menu: Undo/Redo say what they would do (and on which image, when not this one)."""
         c = self.controller
@@ -523,23 +452,12 @@ class MainWindow(QMainWindow):
         self.category_panel.set_categories(c.project.categories, c.current_category_id)
 
     def _on_project_event(self, event: Event) -> None:
-        if event.type.startswith("category_") or event.type == "reset":
+        if event.type in CATEGORY_EVENTS:
             self.refresh_categories()
         if event.type == "reset":
             self.file_list.set_records(self.controller.project.images)
         elif event.image_key is not None and self.controller.project.has_image(event.image_key):
             self.file_list.update_record(self.controller.project.image(event.image_key))
-
-    def _on_engine_ready(self, info: EngineInfo) -> None:
-        where = Path(info.checkpoint).name if info.checkpoint else "classical (no checkpoint)"
-        precision = f" · {info.dtype}" if info.checkpoint else ""
-        slow = " (slow on this CPU)" if info.note is not None else ""
-        self.engine_label.setText(f"engine: {where} · {info.device}{precision}{slow}")
-        self.engine_label.setToolTip(info.note or "")
-        if info.note is not None:  # stays in the engine label (with the reason as its tooltip) and the log
-            self.statusBar().showMessage(info.note)
-        if info.device in self.device_actions:  # the menu shows the device in use
-            self.device_actions[info.device].setChecked(True)
 
     def confirm_discard_unaccepted(self) -> bool:
         """Ask before unaccepted live masks are lost (quit, open another folder); ``True``: go on."""
@@ -561,19 +479,6 @@ class MainWindow(QMainWindow):
             return False
         self.controller.discard_unaccepted()
         return True
-
-    def _on_engine_failed(self, message: str) -> None:
-        """The engine asked for did not load: the menu and label go back to the engine still in use."""
-        info = self.controller.client.engine
-        self.controller.session.engine.failed()  # the choice goes back to the engine still running
-        if info is not None:
-            self.device_actions.get(info.device, self.device_actions["auto"]).setChecked(True)
-            self.dtype_actions.get(info.dtype, self.dtype_actions["auto"]).setChecked(True)
-            self._on_engine_ready(info)
-        else:
-            self.engine_label.setText("engine: none loaded")
-        self.statusBar().showMessage(message)
-        self.show_error("Cannot load the engine", message)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.controller.closed and not (

@@ -69,15 +69,20 @@ def test_precision_auto_and_the_bf16_warning_reach_the_window(
     qtbot.waitUntil(lambda: window.controller.client.engine is not None, timeout=60000)
     info = window.controller.client.engine
     assert info is not None and info.dtype == "float32" and info.note is None
-    assert "float32" in window.engine_label.text()
+    assert "float32" in window.engine_view.label.text()
     window.engine_request = EngineRequest(checkpoint, "cpu", "auto")  # as main.py sets it
 
     with qtbot.waitSignal(window.controller.client.engine_ready, timeout=60000) as ready:
-        window.dtype_actions["bfloat16"].trigger()
+        window.engine_view.dtype_actions["bfloat16"].trigger()
     info = ready.args[0]
     assert info.dtype == "bfloat16" and "neither AVX512_BF16 nor AMX" in info.note
-    assert "slow on this CPU" in window.engine_label.text() and "AVX512_BF16" in window.engine_label.toolTip()
-    assert window.engine_request.dtype == "bfloat16" and window.dtype_actions["bfloat16"].isChecked()
+    assert (
+        "slow on this CPU" in window.engine_view.label.text()
+        and "AVX512_BF16" in window.engine_view.label.toolTip()
+    )
+    assert (
+        window.engine_request.dtype == "bfloat16" and window.engine_view.dtype_actions["bfloat16"].isChecked()
+    )
 
 
 def test_a_bad_checkpoint_error_names_the_file(qtbot, make_window, image_folder, tmp_path) -> None:

@@ -36,13 +36,13 @@ def _square_in_polygon_mode(qtbot, make_window, image_folder):
 
 
 def _click_groove(qtbot, window) -> None:
-    slider = window.tolerance_slider
+    slider = window.tolerance.slider
     qtbot.mouseClick(slider, Qt.MouseButton.LeftButton, pos=QPoint(slider.width() - 3, slider.height() // 2))
 
 
 def test_slider_keeps_vertex_edits_and_applies_on_a_groove_click(qtbot, make_window, image_folder) -> None:
     window, c, tool, instance_id = _square_in_polygon_mode(qtbot, make_window, image_folder)
-    slider, label = window.tolerance_slider, window.tolerance_label
+    slider, label = window.tolerance.slider, window.tolerance.label
     before = slider.value()
     _click_groove(qtbot, window)
     assert slider.value() != before
@@ -55,7 +55,7 @@ def test_slider_keeps_vertex_edits_and_applies_on_a_groove_click(qtbot, make_win
 
 def test_undo_of_a_simplify_moves_the_slider_back(qtbot, make_window, image_folder) -> None:
     window, c, tool, instance_id = _square_in_polygon_mode(qtbot, make_window, image_folder)
-    slider, label = window.tolerance_slider, window.tolerance_label
+    slider, label = window.tolerance.slider, window.tolerance.label
     before_value = slider.value()
     edited = c.project.image("a.png").instance(instance_id).mask
     _click_groove(qtbot, window)

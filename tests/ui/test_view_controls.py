@@ -72,11 +72,14 @@ def test_failed_device_switch_keeps_the_device_in_use(qtbot, make_window, image_
     window = make_window(image_folder, factory=factory, engine=EngineRequest(None, "cpu"))
     c = window.controller
     qtbot.waitUntil(lambda: c.client.engine is not None, timeout=10000)
-    assert window.device_actions["cpu"].isChecked()
+    assert window.engine_view.device_actions["cpu"].isChecked()
     with qtbot.waitSignal(c.client.engine_failed, timeout=10000):
-        window.device_actions["cuda"].trigger()
-    assert window.device_actions["cpu"].isChecked() and not window.device_actions["cuda"].isChecked()
-    assert "cpu" in window.engine_label.text() and "loading" not in window.engine_label.text()
+        window.engine_view.device_actions["cuda"].trigger()
+    assert (
+        window.engine_view.device_actions["cpu"].isChecked()
+        and not window.engine_view.device_actions["cuda"].isChecked()
+    )
+    assert "cpu" in window.engine_view.label.text() and "loading" not in window.engine_view.label.text()
     assert window.engine_request.device == "cpu"
     qtbot.waitUntil(lambda: c.client.image_ready, timeout=10000)  # the old engine still serves the image
     assert c.client.busy == ""
