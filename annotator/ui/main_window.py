@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QRect, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence, QPixmap
+from PySide6.QtGui import QActionGroup, QCloseEvent, QGuiApplication, QPixmap
 from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QSlider,
     QWidget,
@@ -37,7 +38,9 @@ from annotator.workers.image_loader import DecodedImage
 from annotator.workers.requests import EngineRequest
 
 if TYPE_CHECKING:
+    from annotator.ui.engine_view import EngineView
     from annotator.ui.export_dialog import ExportRunner
+    from annotator.ui.tolerance_control import ToleranceControl
 
 
 def initial_size() -> tuple[int, int]:
@@ -56,6 +59,12 @@ class MainWindow(QMainWindow):
     """View > objects' fill opacity (set by :func:`annotator.ui.object_view.install_object_view`)."""
     selection_hint: QLabel
     """The status bar's selection hint (set by :func:`annotator.ui.object_view.install_object_view`)."""
+    file_menu: QMenu
+    engine_view: EngineView
+    tool_group: QActionGroup
+    tolerance: ToleranceControl
+    """Set by :func:`annotator.ui.menus.build_menus`: the File menu, File > Device and the engine label, the tool
+    actions' group, the polygon toolbar's tolerance slider."""
 
     def __init__(self, controller: SessionController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -90,7 +99,9 @@ class MainWindow(QMainWindow):
         self.brush = BrushTool(controller, self.canvas)
         self.polygon = PolygonTool(controller, self.canvas)
         self.actions_by_id = create_actions(self, self.keymap)
-        self._build_menus()
+        from annotator.ui.menus import build_menus
+
+        build_menus(self)
         self._connect()
         from annotator.ui.review_mode import ReviewMode
 
@@ -121,82 +132,6 @@ class MainWindow(QMainWindow):
         dock.setWidget(widget)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(area, dock)
-
-    def _build_menus(self) -> None:
-        a = self.actions_by_id
-        menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
-        for name in ("open_folder", "load_checkpoint"):
-            file_menu.addAction(a[name])
-        self.file_menu = file_menu  # File > Open recent is added by FolderView
-        from annotator.ui.engine_view import EngineView
-
-        self.engine_view = EngineView(self, file_menu.addMenu("&Device"))  # device, precision, engine label
-        self.statusBar().addPermanentWidget(self.engine_view.label)
-        file_menu.addSeparator()
-        for name in ("export_coco", "import_coco"):
-            file_menu.addAction(a[name])
-        file_menu.addSeparator()
-        file_menu.addAction(a["quit"])
-        edit = menu.addMenu("&Edit")
-        for edit_name in (
-            "undo",
-            "redo",
-            None,
-            "accept",
-            "accept_box",
-            "clear_prompts",
-            "next_candidate",
-            None,
-            "delete_instance",
-            "toggle_hidden",
-            "segment_box",
-        ):
-            edit.addSeparator() if edit_name is None else edit.addAction(a[edit_name])
-        view = menu.addMenu("&View")
-        for name in ("fit", "zoom_in", "zoom_out"):
-            view.addAction(a[name])
-        from annotator.ui.object_view import install_object_view
-
-        install_object_view(self, view)  # outlines only, hide all, opacity, N and the selection hint
-        from annotator.ui.hover_view import install_hover_view
-
-        install_hover_view(self, view)  # the hover preview and its switch
-        tools = menu.addMenu("&Tools")
-        self.tool_group = QActionGroup(self)
-        for name in ("tool_prompt", "tool_brush", "tool_eraser", "tool_polygon"):
-            a[name].setCheckable(True)
-            self.tool_group.addAction(a[name])
-            tools.addAction(a[name])
-        a["tool_prompt"].setChecked(True)
-        toolbar = self.addToolBar("Polygon")
-        toolbar.setObjectName("polygon_toolbar")
-        from annotator.ui.tolerance_control import ToleranceControl
-
-        self.tolerance = ToleranceControl(self.polygon, toolbar)
-        for name in ("tool_prompt", "tool_brush", "tool_eraser", "tool_polygon"):
-            toolbar.addAction(a[name])
-        tools.addSeparator()
-        tools.addAction(a["brush_smaller"])
-        tools.addAction(a["brush_larger"])
-        tools.addSeparator()
-        tools.addAction(a["propose_objects"])
-        tools.addAction(a["review_proposals"])
-        tools.addAction(a["find_similar_all"])
-        tools.addAction(a["find_similar_selected"])
-        tools.addAction(a["boxes_to_masks"])
-        image = menu.addMenu("&Image")
-        for name in ("next_image", "previous_image", "mark_done"):
-            image.addAction(a[name])
-        settings_menu = menu.addMenu("&Settings")
-        settings_menu.addAction(a["models"])
-        help_menu = menu.addMenu("&Help")
-        help_menu.addAction(a["help_keys"])
-        for digit in range(1, 10):
-            shortcut = QAction(self)
-            shortcut.setShortcut(QKeySequence(str(digit)))
-            shortcut.triggered.connect(lambda _c=False, n=digit: self.pick_category_number(n))
-            self.addAction(shortcut)
 
     def _connect(self) -> None:
         c, a = self.controller, self.actions_by_id
