@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 USER_ERRORS: tuple[type[BaseException], ...] = (CoreError, SamModelError, OSError)
 """Errors whose text names the file and the reason: shown as they are."""
 
+JOB_ERRORS: tuple[type[BaseException], ...] = (*USER_ERRORS, RuntimeError, ValueError, MemoryError)
+"""Inside a batch job (proposals, find similar, boxes to masks), also the model's and NumPy's own errors are
+shown as they are: one image's failure is reported by its message and the job goes on."""
+
 
 class TaskCancelled(Exception):
     """Raised by a job to end as cancelled (answered by ``cancelled``, not ``errored``)."""

@@ -12,7 +12,6 @@ the masks of the batches already decoded are still delivered.
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,11 +20,8 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from annotator.core.box_objects import BoxImage
 from annotator.core.embedding_cache import EmbeddingCache
-from annotator.core.errors import CoreError
+from annotator.workers.background import JOB_ERRORS, task_error
 from annotator.workers.requests import EngineRequest, SegmenterFactory, create_engine_segmenter
-from sam_model.errors import SamModelError
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,9 +67,9 @@ class BoxWorker(QObject):
 
         try:
             segmenter = self._make_segmenter(job.engine)
-        except Exception as exc:  # shown to the user (traceback logged); the job must still end
-            log.exception("loading the engine for boxes to masks failed")
-            self.finished.emit(job.job_id, False, f"Cannot load the engine: {exc}")
+        except Exception as exc:  # one error path: known errors as they are, others with the traceback logged
+            message = task_error(exc, "loading the engine", JOB_ERRORS).message
+            self.finished.emit(job.job_id, False, f"Cannot load the engine: {message}")
             return
         set_image = cached_image_setter(segmenter, job.cache) if job.cache is not None else None
         total = job.box_count
@@ -92,12 +88,9 @@ class BoxWorker(QObject):
                 result = segment_image_boxes(
                     segmenter, job.folder, image, set_image=set_image, progress=progress, cancel=job.cancel
                 )
-            except (CoreError, SamModelError, ValueError, OSError) as exc:
-                self.image_failed.emit(job.job_id, image.file_name, str(exc))
-                continue
-            except Exception as exc:  # e.g. cv2.error: skip the image, traceback logged, the job goes on
-                log.exception("boxes to masks on %s failed", image.file_name)
-                self.image_failed.emit(job.job_id, image.file_name, f"segmenting failed: {exc}")
+            except Exception as exc:  # e.g. cv2.error: skip the image, the job goes on
+                message = task_error(exc, "segmenting", JOB_ERRORS).message
+                self.image_failed.emit(job.job_id, image.file_name, message)
                 continue
             done += len(image.prompts)
             if result.error is not None:

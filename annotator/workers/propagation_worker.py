@@ -13,7 +13,6 @@ Cancel: ``PropagationJob.cancel`` (a ``threading.Event``) is polled by :func:`pr
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,6 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 from annotator.core.embedding_cache import EmbeddingCache
-from annotator.core.errors import CoreError
 from annotator.core.images import load_image
 from annotator.core.propagation import (
     ImageLoader,
@@ -32,13 +30,9 @@ from annotator.core.propagation import (
     propagate,
     require_sam,
 )
+from annotator.workers.background import JOB_ERRORS, task_error
 from annotator.workers.requests import EngineRequest, SegmenterFactory, create_engine_segmenter
-from sam_model.errors import SamModelError
 
-log = logging.getLogger(__name__)
-
-
-JOB_ERRORS = (CoreError, SamModelError, OSError, RuntimeError, ValueError, MemoryError)
 """What ends a job with a message (an unusable checkpoint, reference or engine) instead of a traceback."""
 
 
@@ -101,12 +95,9 @@ class PropagationWorker(QObject):
         try:
             predictor = require_sam(self._make_segmenter(job.engine))
             ref_rgb = load_image(job.ref_path).rgb
-        except JOB_ERRORS as exc:
-            self.finished.emit(job.job_id, False, f"Cannot start finding similar objects: {exc}")
-            return
-        except Exception as exc:  # shown to the user, traceback logged; the job must still end
-            log.exception("starting the propagation from %s failed", job.ref_key)
-            self.finished.emit(job.job_id, False, f"Cannot start finding similar objects: {exc}")
+        except Exception as exc:  # one error path: known errors as they are, others with the traceback logged
+            message = task_error(exc, f"starting from {job.ref_key}", JOB_ERRORS).message
+            self.finished.emit(job.job_id, False, f"Cannot start finding similar objects: {message}")
             return
         total = len(job.targets)
         try:
@@ -125,13 +116,11 @@ class PropagationWorker(QObject):
             )
             for outcome in outcomes:
                 self._report(job.job_id, outcome)
-        except JOB_ERRORS as exc:
-            log.warning("propagation from %s #%d failed: %s", job.ref_key, job.instance_id, exc)
-            self.finished.emit(job.job_id, False, f"Finding similar objects failed: {exc}")
-            return
-        except Exception as exc:  # e.g. cv2.error: shown to the user, traceback logged
-            log.exception("propagation from %s #%d failed", job.ref_key, job.instance_id)
-            self.finished.emit(job.job_id, False, f"Finding similar objects failed: {exc}")
+        except Exception as exc:  # e.g. cv2.error: the same error path
+            message = task_error(
+                exc, f"propagation from {job.ref_key} #{job.instance_id}", JOB_ERRORS
+            ).message
+            self.finished.emit(job.job_id, False, f"Finding similar objects failed: {message}")
             return
         self.finished.emit(job.job_id, job.cancel.is_set(), "")
 

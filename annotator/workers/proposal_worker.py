@@ -12,7 +12,6 @@ generator stops between two batches of prompts) and checked between images.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -22,14 +21,11 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from annotator.core.errors import CoreError
 from annotator.core.images import load_image
 from annotator.core.review_proposal import ProposalDraft, draft_from_record
+from annotator.workers.background import JOB_ERRORS, task_error
 from annotator.workers.requests import EngineRequest, SegmenterFactory, create_engine_segmenter
-from sam_model.errors import SamModelError
 from sam_model.protocol import Segmenter
-
-log = logging.getLogger(__name__)
 
 Generator = Callable[..., list[dict[str, Any]]]
 """``generate(segmenter, rgb, **params) -> records`` (``sam_model.classic.auto.generate_proposals``)."""
@@ -84,12 +80,9 @@ class ProposalWorker(QObject):
         """Propose objects for every image of ``job`` (runs in the worker thread)."""
         try:
             segmenter = self._make_segmenter(job.engine)
-        except (SamModelError, CoreError, OSError, RuntimeError, ValueError) as exc:
-            self.finished.emit(job.job_id, False, f"Cannot load the engine for proposals: {exc}")
-            return
-        except Exception as exc:  # shown to the user, traceback logged; the job must still end
-            log.exception("loading the engine for proposals failed")
-            self.finished.emit(job.job_id, False, f"Cannot load the engine for proposals: {exc}")
+        except Exception as exc:  # one error path: known errors as they are, others with the traceback logged
+            message = task_error(exc, "loading the engine", JOB_ERRORS).message
+            self.finished.emit(job.job_id, False, f"Cannot load the engine for proposals: {message}")
             return
         source = "auto-sam" if callable(getattr(segmenter, "predict_torch", None)) else "auto-classic"
         total = len(job.items)
@@ -103,13 +96,8 @@ class ProposalWorker(QObject):
             except _Cancelled:
                 self.finished.emit(job.job_id, True, "")
                 return
-            except (CoreError, SamModelError, ValueError, RuntimeError, MemoryError) as exc:
-                log.warning("proposals for %s failed: %s", key, exc)
-                self.image_failed.emit(job.job_id, key, str(exc))
-                continue
-            except Exception as exc:  # e.g. cv2.error: skip the image, traceback logged, the job goes on
-                log.exception("proposals for %s failed", key)
-                self.image_failed.emit(job.job_id, key, f"proposing failed: {exc}")
+            except Exception as exc:  # e.g. cv2.error: skip the image, the job goes on
+                self.image_failed.emit(job.job_id, key, task_error(exc, "proposing", JOB_ERRORS).message)
                 continue
             self.image_done.emit(job.job_id, key, drafts)
         self.progress.emit(job.job_id, total, total, 0.0)
