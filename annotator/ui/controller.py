@@ -33,6 +33,7 @@ from annotator.ui.instance_layer import InstanceLabels, instance_outlines
 from annotator.ui.outlines import OutlineSpec
 from annotator.ui.overlay import FILL_ALPHA, color_table
 from annotator.workers.image_loader import DecodedImage, ImageLoader
+from annotator.workers.mask_outline import MaskOutline, outline_for
 from annotator.workers.requests import DecodeResult
 from annotator.workers.segment_client import SegmentClient
 
@@ -241,6 +242,13 @@ class SessionController(QObject):
     def live_labels(self) -> np.ndarray | None:
         """``H x W`` uint8 (0/1) of the live mask for the live layer (shared, do not edit)."""
         return self.session.live.live_labels()
+
+    def live_outline(self) -> MaskOutline | None:
+        """The outline of ``live_labels()`` as the worker traced it; ``None`` for a hand-painted mask (or none)."""
+        answer = self.session.live.answer
+        if not isinstance(answer, DecodeResult):
+            return None
+        return outline_for(self.live_labels(), answer.masks, answer.outlines)
 
     def live_table(self) -> list[int]:
         category = self.session.current_category()

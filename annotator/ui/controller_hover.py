@@ -13,6 +13,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from annotator.core.hover import HOVER_DELAY_MS
 from annotator.core.session import Session
 from annotator.ui.overlay import color_table
+from annotator.workers.mask_outline import MaskOutline, outline_for
+from annotator.workers.requests import DecodeResult
 from annotator.workers.segment_client import SegmentClient
 
 HOVER_ALPHA = 100
@@ -31,7 +33,12 @@ class HoverPreview(QObject):
         self.timer.setSingleShot(True)
         self.timer.setInterval(HOVER_DELAY_MS)
         self.timer.timeout.connect(self.tracker.due)
-        client.hover_decoded.connect(self.tracker.answered)
+        self._answer: DecodeResult | None = None  # the last preview answer (its outlines)
+        client.hover_decoded.connect(self._answered)
+
+    def _answered(self, answer: DecodeResult) -> None:
+        self._answer = answer
+        self.tracker.answered(answer)
 
     def at(self, x: float, y: float) -> None:
         """The pointer is over image coordinates ``(x, y)`` (prompt tool, no button pressed)."""
@@ -53,6 +60,13 @@ class HoverPreview(QObject):
     def labels(self) -> np.ndarray | None:
         """``H x W`` uint8 (0/1) of the preview shown, or ``None``."""
         return self.tracker.labels()
+
+    def outline(self) -> MaskOutline | None:
+        """The outline of ``labels()`` as the worker traced it (``None``: none shown, or not traced)."""
+        answer = self._answer
+        if answer is None:
+            return None
+        return outline_for(self.labels(), answer.masks, answer.outlines)
 
     def table(self) -> list[int]:
         category = self.session.current_category()

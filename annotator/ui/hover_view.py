@@ -34,10 +34,13 @@ def install_hover_view(window: MainWindow, view_menu: QMenu) -> None:
 
     action.toggled.connect(toggle)
     canvas.hovered.connect(c.hover.at)
+    # Answers bring their outline stroked for the zoom of the view when they were asked for (segment worker).
+    canvas.painted.connect(lambda: setattr(c.client, "outline_scale", canvas.scale_factor()))
     canvas.hover_left.connect(c.hover.left)
 
     def show() -> None:
-        canvas.hover_layer.set_labels(c.hover.labels(), c.hover.table())
-        canvas.hover_outline.set_mask(c.hover.labels())
+        labels, outline = c.hover.labels(), c.hover.outline()
+        canvas.hover_layer.set_labels(labels, c.hover.table(), outline=outline)
+        canvas.hover_outline.set_mask(labels, outline)
 
     c.hover.changed.connect(show)

@@ -346,9 +346,10 @@ class MainWindow(QMainWindow):
 
     def _refresh_live(self) -> None:
         c = self.controller
-        self.canvas.live_layer.set_labels(c.live_labels(), c.live_table())
-        self.canvas.live_outline.set_mask(c.live_labels())
-        self._await_paint = self._click_time is not None and c.live_labels() is not None
+        labels, outline = c.live_labels(), c.live_outline()
+        self.canvas.live_layer.set_labels(labels, c.live_table(), outline=outline)
+        self.canvas.live_outline.set_mask(labels, outline)
+        self._await_paint = self._click_time is not None and labels is not None
         if c.selected_id is not None:  # refining: the old fill and outline give way to the new mask
             self._refresh_instances()
 

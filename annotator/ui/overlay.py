@@ -8,13 +8,15 @@ place and repaints only the touched rectangle.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
-from PySide6.QtCore import QPointF, QRect, QRectF, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+from annotator.workers.mask_outline import MaskOutline, OutlineSprite, draw_outline, trace_outline
 
 RGB = tuple[int, int, int]
 FILL_ALPHA = 110
@@ -40,6 +42,13 @@ def _content_rect(labels: np.ndarray) -> QRectF:
     )
 
 
+def _box_rect(box: tuple[int, int, int, int] | None) -> QRectF:
+    """``(x0, y0, x1, y1)`` (end exclusive) as a rectangle; ``None``: empty."""
+    if box is None:
+        return QRectF()
+    return QRectF(float(box[0]), float(box[1]), float(box[2] - box[0]), float(box[3] - box[1]))
+
+
 class MaskLayerItem(QGraphicsItem):
     """Paints an ``H x W`` uint8 label array through a colour table; label 0 is transparent."""
 
@@ -61,11 +70,14 @@ class MaskLayerItem(QGraphicsItem):
         labels: np.ndarray | None,
         table: list[int],
         dirty: Sequence[tuple[int, int, int, int]] | None = None,
+        *,
+        outline: MaskOutline | None = None,
     ) -> None:
         """Show ``labels`` (``H x W`` uint8, C-contiguous; kept by reference, not copied).
 
         ``dirty``: when ``labels`` is the array already shown, edited in place, the boxes ``(x0, y0, x1, y1)``
-        (pixels, end exclusive) outside which neither labels nor colours changed: only they are repainted."""
+        (pixels, end exclusive) outside which neither labels nor colours changed: only they are repainted.
+        ``outline``: ``labels``' outline traced already (its box spares a pass over the whole array)."""
         if dirty is not None and labels is not None and labels is self._labels and self._image is not None:
             self._image.setColorTable(table)
             for x0, y0, x1, y1 in dirty:
@@ -84,7 +96,7 @@ class MaskLayerItem(QGraphicsItem):
             image = QImage(labels.data, w, h, labels.strides[0], QImage.Format.Format_Indexed8)
             image.setColorTable(table)
             self._image = image
-            self._content = _content_rect(labels)
+            self._content = _content_rect(labels) if outline is None else _box_rect(outline.box)
             if self._rect != QRectF(0, 0, w, h):
                 self.prepareGeometryChange()  # the old size's area is repainted by Qt
                 self._rect = QRectF(0, 0, w, h)
@@ -125,33 +137,49 @@ class OutlineItem(QGraphicsItem):
     """The contour of one mask, drawn with a constant on-screen width (a light line over a dark one).
 
     It sets the live mask apart from the accepted instances, which are drawn as fills only. The contour is
-    traced once per mask (OpenCV, ``CHAIN_APPROX_SIMPLE``), never per repaint.
+    traced once per mask, never per repaint: by the segment worker for a decode answer (a ready
+    :class:`~annotator.workers.mask_outline.MaskOutline`, the GUI thread only swaps it in), here only for a
+    hand-painted mask (on its bounding box). Below a 1:1 zoom the outline's coarse form is drawn (within a
+    screen pixel of the exact one), from 1:1 up the exact one; at the zoom the worker stroked it for, its
+    sprite is copied instead of stroking the path.
     """
+
+    traced = 0
+    """How many masks items of this class traced themselves (on the GUI thread; tests count them)."""
 
     def __init__(self, parent: QGraphicsItem | None = None) -> None:
         super().__init__(parent)
+        # Stroked once per outline and view (zoom, scroll), then copied: a repaint of anything under it (the
+        # hover layer, a brush cursor) does not stroke a long contour again.
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._path = QPainterPath()
+        self._coarse = self._path
+        self._sprite: OutlineSprite | None = None
 
-    def set_mask(self, mask: np.ndarray | None) -> None:
-        """Trace ``mask`` (``H x W``, non-zero = inside; ``None`` clears the outline)."""
-        path = QPainterPath()
-        if mask is not None and mask.any():
-            contours, _ = cv2.findContours(
-                mask.view(np.uint8) if mask.dtype == bool else (mask != 0).astype(np.uint8),
-                cv2.RETR_LIST,
-                cv2.CHAIN_APPROX_SIMPLE,
-            )
-            for contour in contours:
-                points = contour.reshape(-1, 2)
-                # Pixel (x, y) covers [x, x+1): outline the pixel centres.
-                path.moveTo(float(points[0, 0]) + 0.5, float(points[0, 1]) + 0.5)
-                for x, y in points[1:]:
-                    path.lineTo(float(x) + 0.5, float(y) + 0.5)
-                path.closeSubpath()
+    @property
+    def path(self) -> QPainterPath:
+        """The exact outline shown (empty when none)."""
+        return self._path
+
+    @property
+    def sprite(self) -> OutlineSprite | None:
+        """The outline as the worker stroked it for one zoom (``None``: stroked here when painted)."""
+        return self._sprite
+
+    def set_mask(self, mask: np.ndarray | None, outline: MaskOutline | None = None) -> None:
+        """Show the contour of ``mask`` (``H x W``, non-zero = inside; ``None`` clears the outline).
+
+        ``outline``: ``mask``'s outline traced already (by the worker); without it the mask is traced here."""
+        if mask is not None and outline is None:
+            OutlineItem.traced += 1
+            outline = trace_outline(mask)
+        path = outline.path if outline is not None else QPainterPath()
         if path.isEmpty() and self._path.isEmpty():
             return  # nothing shown before or now: no repaint (an empty item's rect would join the dirty area)
         self.prepareGeometryChange()
         self._path = path
+        self._coarse = outline.coarse if outline is not None else path
+        self._sprite = outline.sprite if outline is not None else None
         self.update()
 
     def boundingRect(self) -> QRectF:
@@ -164,12 +192,23 @@ class OutlineItem(QGraphicsItem):
     ) -> None:
         if self._path.isEmpty():
             return
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        for color, width in ((QColor(0, 0, 0, 200), 3.5), (QColor(255, 255, 255), 1.5)):
-            pen = QPen(color, width)
-            pen.setCosmetic(True)
-            painter.setPen(pen)
-            painter.drawPath(self._path)
+        transform = painter.worldTransform()
+        zoom = transform.m11()
+        sprite = self._sprite
+        if (
+            sprite is not None
+            and transform.type().value <= QTransform.TransformationType.TxScale.value
+            and math.isclose(zoom, sprite.scale, rel_tol=1e-9)
+            and math.isclose(transform.m22(), sprite.scale, rel_tol=1e-9)
+        ):
+            at = transform.map(QPointF(*sprite.origin))  # stroked already for this zoom: a copy
+            painter.save()
+            painter.resetTransform()
+            painter.drawImage(QPoint(round(at.x()), round(at.y())), sprite.image)
+            painter.restore()
+            return
+        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(transform)
+        draw_outline(painter, self._path if lod >= 1.0 else self._coarse)
 
 
 class PromptItem(QGraphicsItem):

@@ -15,6 +15,7 @@ from typing import overload
 import numpy as np
 
 from annotator.core.engine_choice import EngineRequest
+from annotator.workers.mask_outline import MaskOutline
 from sam_model.protocol import Segmenter
 
 
@@ -73,6 +74,8 @@ class DecodeRequest:
         multimask: ask for three candidate masks (ambiguous prompt) instead of one.
         hover: a hover preview (the mask under the resting pointer): the lowest priority, dropped by any click;
             its ``request_no`` counts hover requests only.
+        outline_scale: the view's zoom (screen pixels per image pixel) when asked: the best mask's outline is
+            stroked for it by the worker (``mask_outline.OutlineSprite``); ``None``: outlines are only traced.
     """
 
     image_id: str
@@ -84,6 +87,7 @@ class DecodeRequest:
     multimask: bool
     seed_mask: np.ndarray | None = None
     hover: bool = False
+    outline_scale: float | None = None
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,8 @@ class DecodeResult:
     Attributes:
         masks: ``C x H x W`` bool; ``scores``: ``C`` float32 predicted IoU; ``low_res_logits``:
             ``C x 256 x 256`` float32; ``decode_seconds``: time spent in ``predict``; ``hover``: the answer to a
-            hover preview request.
+            hover preview request; ``outlines``: per mask, its bounding box and contour traced by the worker
+            (``mask_outline.MaskOutline``), so the GUI thread never traces a full-size mask (empty: not traced).
     """
 
     image_id: str
@@ -103,6 +108,7 @@ class DecodeResult:
     low_res_logits: np.ndarray
     decode_seconds: float
     hover: bool = False
+    outlines: tuple[MaskOutline, ...] = ()
 
     @property
     def best_index(self) -> int:

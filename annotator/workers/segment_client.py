@@ -86,6 +86,9 @@ class SegmentClient(QObject):
         self.engine_loading = segmenter is None
         self._encode_failed = False
         self.busy = ""
+        self.outline_scale: float | None = (
+            None  # the view's zoom: outlines come stroked for it (see requests)
+        )
 
     # --- requests -------------------------------------------------------------------------------------
     def load_engine(self, request: EngineRequest) -> None:
@@ -144,6 +147,7 @@ class SegmentClient(QObject):
             mask_input=frozen_array(mask_input, np.float32),
             multimask=multimask,
             seed_mask=frozen_array(seed_mask, np.bool_),
+            outline_scale=self.outline_scale,
         )
         self.pending_decode = True
         self.worker.mailbox.put_decode(request)
@@ -173,6 +177,7 @@ class SegmentClient(QObject):
             mask_input=frozen_array(mask_input, np.float32),
             multimask=multimask,
             hover=True,
+            outline_scale=self.outline_scale,
         )
         self.worker.mailbox.put_hover(request)
         self._wake.emit()

@@ -96,6 +96,12 @@ class Mailbox:
         with self.lock:
             self.hover = None
 
+    def supersedes_hover(self) -> bool:
+        """Whether a waiting request makes a preview being decoded useless (its answer would be dropped): an
+        engine, an encode, a click's decode or a newer preview."""
+        with self.lock:
+            return any((self.engine, self.encode, self.decodes, self.hover))
+
     def next_job(self) -> EngineRequest | EncodeRequest | DecodeRequest | None:
         """Pop the most urgent pending request: engine, encode, the target image's decode, then a hover."""
         with self.lock:

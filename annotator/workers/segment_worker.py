@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -30,6 +31,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from annotator.core.embedding_cache import image_key
 from annotator.workers.embedding_lru import EmbeddingLru
 from annotator.workers.embedding_store import DiskCacheStore, EmbeddingStore
+from annotator.workers.mask_outline import trace_outline
 from annotator.workers.prefetch import needs_restore, run_to_end
 from annotator.workers.requests import (
     DecodeRequest,
@@ -293,17 +295,24 @@ class SegmentWorker(PrefetchMixin, QObject):
                 return
             self.failed.emit(request.image_id, request.request_no, f"decoding failed: {exc}")
             return
-        self.decoded.emit(
-            DecodeResult(
-                image_id=request.image_id,
-                request_no=request.request_no,
-                masks=masks.astype(bool, copy=False),
-                scores=scores.astype("float32", copy=False),
-                low_res_logits=logits.astype("float32", copy=False),
-                decode_seconds=time.perf_counter() - start,
-                hover=request.hover,
-            )
+        decode_seconds = time.perf_counter() - start
+        if request.hover and self.mailbox.supersedes_hover():
+            return  # a newer preview, a click or another image waits: this preview would not be shown
+        result = DecodeResult(
+            image_id=request.image_id,
+            request_no=request.request_no,
+            masks=masks.astype(bool, copy=False),
+            scores=scores.astype("float32", copy=False),
+            low_res_logits=logits.astype("float32", copy=False),
+            decode_seconds=decode_seconds,
+            hover=request.hover,
         )
+        # Outlines here, not on the GUI thread: every candidate traced, the one shown first also stroked.
+        best, scale = result.best_index, request.outline_scale
+        outlines = tuple(
+            trace_outline(mask, scale if k == best else None) for k, mask in enumerate(result.masks)
+        )
+        self.decoded.emit(replace(result, outlines=outlines))
 
 
 def _persam_unavailable(segmenter: Segmenter) -> str | None:
