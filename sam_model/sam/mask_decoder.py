@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from sam_model.sam.common import MLP, LayerNorm2d
+from sam_model.sam.first_block import ImageKeys
 from sam_model.sam.transformer import TwoWayTransformer
 
 
@@ -156,13 +157,22 @@ class MaskDecoder(nn.Module):
         *,
         attn_sim: Tensor | None = None,
         target_embedding: Tensor | None = None,
+        image_keys: ImageKeys | None = None,
     ) -> tuple[Tensor, Tensor, tuple[int, int]]:
-        """The two-way transformer: output tokens ``B x T x D``, image tokens ``B x hw x D``, grid ``(h, w)``."""
+        """The two-way transformer: output tokens ``B x T x D``, image tokens ``B x hw x D``, grid ``(h, w)``.
+
+        ``image_keys``: :func:`~sam_model.sam.first_block.prepare_image_keys` of ``image_embeddings`` plus the
+        no-mask dense embedding; when given (and no PerSAM option), the image tensors and ``dense_prompt_embeddings``
+        are not read.
+        """
         b = sparse_prompt_embeddings.shape[0]
         output_tokens = (
             self._output_tokens().unsqueeze(0).expand(b, -1, -1).to(sparse_prompt_embeddings.dtype)
         )
         tokens = torch.cat([output_tokens, sparse_prompt_embeddings], dim=1)
+        if image_keys is not None and attn_sim is None and target_embedding is None:
+            hs, src_tokens = self.transformer(image_embeddings, image_pe, tokens, image_keys=image_keys)
+            return hs, src_tokens, image_keys.grid
 
         if image_embeddings.shape[0] not in (1, b):
             raise ValueError(f"image embeddings batch {image_embeddings.shape[0]} does not match prompts {b}")
@@ -186,11 +196,13 @@ class MaskDecoder(nn.Module):
         *,
         attn_sim: Tensor | None = None,
         target_embedding: Tensor | None = None,
+        image_keys: ImageKeys | None = None,
     ) -> tuple[Tensor, Tensor, Tensor, tuple[int, int]]:
         """The two-way transformer and the IoU head: everything but the masks.
 
         Callers that drop candidates by predicted IoU (the automatic mask generator) call
-        :meth:`masks_from_tokens` only for the prompts they keep; :meth:`forward` runs both.
+        :meth:`masks_from_tokens` only for the prompts they keep; :meth:`forward` runs both. ``image_keys``: see
+        :meth:`run_transformer`.
 
         Returns:
             IoU predictions ``B x K``, mask tokens ``B x K x D``, image tokens ``B x hw x D``, grid ``(h, w)``.
@@ -202,6 +214,7 @@ class MaskDecoder(nn.Module):
             dense_prompt_embeddings,
             attn_sim=attn_sim,
             target_embedding=target_embedding,
+            image_keys=image_keys,
         )
         s = self._token_offset
         iou_pred = self.iou_prediction_head(hs[:, s, :])
