@@ -20,6 +20,7 @@ from sam_model.errors import EmbeddingError, NoImageError, PromptError
 from sam_model.inputs import check_image
 from sam_model.low_res import LowResFrame
 from sam_model.protocol import EncodeSteps, ImageEmbedding, Prediction
+from sam_model.sam.first_block import ImageKeys, ImageKeysCache
 from sam_model.sam2.mask_decoder import HighRes
 from sam_model.sam2.model import Sam2Features, Sam2Model
 from sam_model.sam2.prompts import check_boxes, check_mask_input, check_points, merge_points
@@ -54,6 +55,7 @@ class Sam2Predictor:
         self.decoder_dtype = decoder_dtype
         self.features: Sam2Features | None = None
         self._high_res: HighRes | None = None
+        self._image_keys = ImageKeysCache()
         self.original_size: tuple[int, int] | None = None
         self.input_size: tuple[int, int] | None = None
 
@@ -112,6 +114,7 @@ class Sam2Predictor:
     def _set_state(self, features: Sam2Features, original_size: tuple[int, int]) -> None:
         self.features = features
         self._high_res = None
+        self._image_keys.clear()
         self.original_size = (int(original_size[0]), int(original_size[1]))
         self.input_size = self.transform.input_size
 
@@ -119,6 +122,7 @@ class Sam2Predictor:
         """Forget the current image and its features."""
         self.features = None
         self._high_res = None
+        self._image_keys.clear()
         self.original_size = None
         self.input_size = None
 
@@ -278,9 +282,14 @@ class Sam2Predictor:
         decoder = self.model.sam_mask_decoder
         parts = []
         with self._decoder_precision():
+            image_keys = self._keys_without_mask(mask_input)
             for sparse, dense in self._prompt_chunks(merge_points(points, boxes), mask_input):
                 iou, tokens, src, grid = decoder.predict_tokens(
-                    self.get_image_embedding(), self.model.sam_prompt_encoder.get_dense_pe(), sparse, dense
+                    self.get_image_embedding(),
+                    self.model.sam_prompt_encoder.get_dense_pe(),
+                    sparse,
+                    dense,
+                    image_keys=image_keys,
                 )
                 masks = decoder.masks_from_tokens(tokens, src, grid, high_res=self._high_res_layout())
                 parts.append(decoder.select_outputs(masks, iou, multimask_output))
@@ -311,9 +320,14 @@ class Sam2Predictor:
         ious: list[Tensor] = []
         keeps: list[Tensor] = []
         with self._decoder_precision():
+            image_keys = self._keys_without_mask(mask_input)
             for sparse, dense in self._prompt_chunks(merge_points(points, boxes), mask_input):
                 iou, tokens, src, grid = decoder.predict_tokens(
-                    self.get_image_embedding(), self.model.sam_prompt_encoder.get_dense_pe(), sparse, dense
+                    self.get_image_embedding(),
+                    self.model.sam_prompt_encoder.get_dense_pe(),
+                    sparse,
+                    dense,
+                    image_keys=image_keys,
                 )
                 iou = iou[:, 1:].float()
                 keep = iou > iou_threshold
@@ -328,6 +342,20 @@ class Sam2Predictor:
         side = 4 * self.model.sam_prompt_encoder.image_embedding_size[0]
         low_res = torch.cat(kept) if kept else self.get_image_embedding().new_zeros((0, side, side))
         return low_res, torch.cat(ious), torch.cat(keeps)
+
+    def _keys_without_mask(self, mask_input: Tensor | None) -> ImageKeys | None:
+        """The decoder's first-block image side, once per image, for prompts without a mask
+        (:mod:`sam_model.sam.first_block`). Call it under :meth:`_decoder_precision`."""
+        if mask_input is not None:
+            return None
+        encoder = self.model.sam_prompt_encoder
+        return self._image_keys.get(
+            self.model.sam_mask_decoder.transformer,
+            self.get_image_embedding(),
+            encoder.get_dense_pe(),
+            encoder.no_mask_embed.weight,
+            self.decoder_dtype,
+        )
 
     def _decoder_precision(self) -> torch.autocast:
         """Autocast to ``decoder_dtype`` (disabled for float32)."""
