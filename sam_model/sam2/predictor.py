@@ -133,14 +133,16 @@ class Sam2Predictor:
         return self.features.image_embed
 
     def _high_res_layout(self) -> HighRes | None:
-        """The fine levels in the decoder's layout and precision, made once per image."""
+        """The fine levels in the decoder's layout and precision, the upscaling biases folded in, made once per image."""
         if self.features is None:
             raise NoImageError("no image is set: call set_image first")
         if not self.features.high_res_feats:
             return None
         if self._high_res is None:
             with torch.inference_mode():
-                s0, s1 = self.model.sam_mask_decoder.prepare_high_res(*self.features.high_res_feats)
+                s0, s1 = self.model.sam_mask_decoder.prepare_high_res(
+                    *self.features.high_res_feats, with_bias=True
+                )
             self._high_res = (s0.to(self.decoder_dtype), s1.to(self.decoder_dtype))
         return self._high_res
 
@@ -291,7 +293,9 @@ class Sam2Predictor:
                     dense,
                     image_keys=image_keys,
                 )
-                masks = decoder.masks_from_tokens(tokens, src, grid, high_res=self._high_res_layout())
+                masks = decoder.masks_from_tokens(
+                    tokens, src, grid, high_res=self._high_res_layout(), high_res_with_bias=True
+                )
                 parts.append(decoder.select_outputs(masks, iou, multimask_output))
         return torch.cat([p[0] for p in parts]).float(), torch.cat([p[1] for p in parts]).float()
 
@@ -334,7 +338,11 @@ class Sam2Predictor:
                 rows = keep.any(dim=1).nonzero(as_tuple=True)[0]
                 if len(rows):
                     masks = decoder.masks_from_tokens(
-                        tokens[rows], src[rows], grid, high_res=self._high_res_layout()
+                        tokens[rows],
+                        src[rows],
+                        grid,
+                        high_res=self._high_res_layout(),
+                        high_res_with_bias=True,
                     )[:, 1:]
                     kept.append(masks[keep[rows]].float())
                 ious.append(iou)
