@@ -133,7 +133,7 @@ class Sam2Predictor:
         return self.features.image_embed
 
     def _high_res_layout(self) -> HighRes | None:
-        """The fine levels in the decoder's layout and precision, the upscaling biases folded in, made once per image."""
+        """The fine levels in the decoder's layout and precision, upscaling biases folded in, once per image."""
         if self.features is None:
             raise NoImageError("no image is set: call set_image first")
         if not self.features.high_res_feats:
