@@ -108,14 +108,16 @@ def test_sam_mask_prompt_and_persam_options_take_the_plain_path(sam: SamPredicto
     _set_random(sam, 2)
     points, _ = _prompts()
     mask = torch.randn(5, 1, 256, 256)
-    assert sam._keys_without_mask(mask) is None
+    decoder, encoder = sam.model.mask_decoder, sam.model.prompt_encoder
+    cache = sam._image_keys
+    assert cache.get(decoder.transformer, encoder, sam.features, mask, torch.float32) is None
     low_res, _ = sam.decode_low_res(points, None, mask, multimask_output=True)
     model = sam.model
     sparse, dense = model.prompt_encoder(points, None, mask)
     with torch.inference_mode():
         plain, _ = model.mask_decoder(sam.features, model.prompt_encoder.get_dense_pe(), sparse, dense, True)
         # PerSAM's options with image keys given: the keys are ignored, the result is the plain one with options
-        keys = sam._keys_without_mask(None)
+        keys = cache.get(decoder.transformer, encoder, sam.features, None, torch.float32)
         target = torch.zeros(1, 1, 256)
         hs_a, src_a, _ = model.mask_decoder.run_transformer(
             sam.features, model.prompt_encoder.get_dense_pe(), sparse, dense, target_embedding=target

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 if TYPE_CHECKING:
+    from sam_model.sam.prompt_encoder import PromptEncoder
     from sam_model.sam.transformer import Attention, TwoWayTransformer, _TwoWayAttentionBlock
 
 
@@ -138,14 +139,17 @@ class ImageKeysCache:
     def get(
         self,
         transformer: TwoWayTransformer,
+        prompt_encoder: PromptEncoder,
         features: Tensor,
-        image_pe: Tensor,
-        no_mask: Tensor,
+        mask_input: Tensor | None,
         dtype: torch.dtype,
-    ) -> ImageKeys:
-        """The image keys of ``features`` (``1 x D x h x w``) with the dense no-mask embedding ``no_mask``
-        (``1 x D``, ``no_mask_embed.weight``) and ``image_pe`` (``1 x D x h x w``), computed under the
-        caller's precision ``dtype`` (a cache key only)."""
+    ) -> ImageKeys | None:
+        """The image keys of ``features`` (``1 x D x h x w``) for prompts without a mask (``mask_input is None``;
+        with one: ``None``, the plain path), from ``prompt_encoder``'s no-mask embedding and grid encoding.
+        Call it under the decoder's precision; ``dtype`` (that precision) is part of the cache key."""
+        if mask_input is not None:
+            return None
+        image_pe, no_mask = prompt_encoder.get_dense_pe(), prompt_encoder.no_mask_embed.weight
         block = transformer.layers[0]
         t2i, i2t = block.cross_attn_token_to_image, block.cross_attn_image_to_token
         tensors = (image_pe, no_mask, t2i.k_proj.weight, t2i.k_proj.bias, t2i.v_proj.weight, t2i.v_proj.bias)

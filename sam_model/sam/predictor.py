@@ -10,7 +10,7 @@ from sam_model.errors import EmbeddingError, ImageError, NoImageError, PromptErr
 from sam_model.inputs import check_image, check_mask_input
 from sam_model.low_res import LowResFrame
 from sam_model.protocol import EncodeSteps, ImageEmbedding, Prediction
-from sam_model.sam.first_block import ImageKeys, ImageKeysCache
+from sam_model.sam.first_block import ImageKeysCache
 from sam_model.sam.model import Sam
 from sam_model.transforms import ResizeLongestSide, get_preprocess_shape, upscale_logits
 
@@ -273,7 +273,13 @@ class SamPredictor:
         sel = slice(1, None) if multimask_output else slice(0, 1)
         parts = []
         with self._decoder_precision():
-            image_keys = self._keys_without_mask(mask_input)
+            image_keys = self._image_keys.get(
+                self.model.mask_decoder.transformer,
+                self.model.prompt_encoder,
+                self.get_image_embedding(),
+                mask_input,
+                self.decoder_dtype,
+            )
             for sparse, dense in self._prompt_chunks(points, boxes, mask_input):
                 iou, mask_tokens, src_tokens, grid = decoder.predict_tokens(
                     self.get_image_embedding(),
@@ -284,20 +290,6 @@ class SamPredictor:
                 )
                 parts.append((decoder.masks_from_tokens(mask_tokens, src_tokens, grid)[:, sel], iou[:, sel]))
         return torch.cat([p[0] for p in parts]).float(), torch.cat([p[1] for p in parts]).float()
-
-    def _keys_without_mask(self, mask_input: Tensor | None) -> ImageKeys | None:
-        """Without a mask prompt, the decoder's first block reads only image-constant tensors: computed once
-        per image (:mod:`sam_model.sam.first_block`). Call it under :meth:`_decoder_precision`."""
-        if mask_input is not None:
-            return None
-        encoder = self.model.prompt_encoder
-        return self._image_keys.get(
-            self.model.mask_decoder.transformer,
-            self.get_image_embedding(),
-            encoder.get_dense_pe(),
-            encoder.no_mask_embed.weight,
-            self.decoder_dtype,
-        )
 
     @torch.inference_mode()
     def decode_low_res_filtered(
@@ -325,7 +317,13 @@ class SamPredictor:
         ious: list[Tensor] = []
         keeps: list[Tensor] = []
         with self._decoder_precision():
-            image_keys = self._keys_without_mask(mask_input)
+            image_keys = self._image_keys.get(
+                self.model.mask_decoder.transformer,
+                self.model.prompt_encoder,
+                self.get_image_embedding(),
+                mask_input,
+                self.decoder_dtype,
+            )
             for sparse, dense in self._prompt_chunks(points, boxes, mask_input):
                 iou, mask_tokens, src_tokens, grid = decoder.predict_tokens(
                     self.get_image_embedding(),

@@ -20,7 +20,7 @@ from sam_model.errors import EmbeddingError, NoImageError, PromptError
 from sam_model.inputs import check_image
 from sam_model.low_res import LowResFrame
 from sam_model.protocol import EncodeSteps, ImageEmbedding, Prediction
-from sam_model.sam.first_block import ImageKeys, ImageKeysCache
+from sam_model.sam.first_block import ImageKeysCache
 from sam_model.sam2.mask_decoder import HighRes
 from sam_model.sam2.model import Sam2Features, Sam2Model
 from sam_model.sam2.prompts import check_boxes, check_mask_input, check_points, merge_points
@@ -284,7 +284,13 @@ class Sam2Predictor:
         decoder = self.model.sam_mask_decoder
         parts = []
         with self._decoder_precision():
-            image_keys = self._keys_without_mask(mask_input)
+            image_keys = self._image_keys.get(
+                self.model.sam_mask_decoder.transformer,
+                self.model.sam_prompt_encoder,
+                self.get_image_embedding(),
+                mask_input,
+                self.decoder_dtype,
+            )
             for sparse, dense in self._prompt_chunks(merge_points(points, boxes), mask_input):
                 iou, tokens, src, grid = decoder.predict_tokens(
                     self.get_image_embedding(),
@@ -324,7 +330,13 @@ class Sam2Predictor:
         ious: list[Tensor] = []
         keeps: list[Tensor] = []
         with self._decoder_precision():
-            image_keys = self._keys_without_mask(mask_input)
+            image_keys = self._image_keys.get(
+                self.model.sam_mask_decoder.transformer,
+                self.model.sam_prompt_encoder,
+                self.get_image_embedding(),
+                mask_input,
+                self.decoder_dtype,
+            )
             for sparse, dense in self._prompt_chunks(merge_points(points, boxes), mask_input):
                 iou, tokens, src, grid = decoder.predict_tokens(
                     self.get_image_embedding(),
@@ -350,20 +362,6 @@ class Sam2Predictor:
         side = 4 * self.model.sam_prompt_encoder.image_embedding_size[0]
         low_res = torch.cat(kept) if kept else self.get_image_embedding().new_zeros((0, side, side))
         return low_res, torch.cat(ious), torch.cat(keeps)
-
-    def _keys_without_mask(self, mask_input: Tensor | None) -> ImageKeys | None:
-        """The decoder's first-block image side, once per image, for prompts without a mask
-        (:mod:`sam_model.sam.first_block`). Call it under :meth:`_decoder_precision`."""
-        if mask_input is not None:
-            return None
-        encoder = self.model.sam_prompt_encoder
-        return self._image_keys.get(
-            self.model.sam_mask_decoder.transformer,
-            self.get_image_embedding(),
-            encoder.get_dense_pe(),
-            encoder.no_mask_embed.weight,
-            self.decoder_dtype,
-        )
 
     def _decoder_precision(self) -> torch.autocast:
         """Autocast to ``decoder_dtype`` (disabled for float32)."""
