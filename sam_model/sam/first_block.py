@@ -12,7 +12,7 @@ image queries. Same arithmetic as the block's ``forward`` (float rounding aside,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import Tensor
@@ -45,6 +45,11 @@ class ImageKeys:
     grid: tuple[int, int]
 
 
+def first_layer(transformer: TwoWayTransformer) -> _TwoWayAttentionBlock:
+    """The transformer's first two-way block (typed)."""
+    return cast("_TwoWayAttentionBlock", transformer.layers[0])
+
+
 def _heads(attn: Attention, x: Tensor) -> Tensor:
     """``1 x n x d_int`` -> ``heads x n x d`` (contiguous)."""
     n = x.shape[1]
@@ -58,7 +63,7 @@ def prepare_image_keys(transformer: TwoWayTransformer, src: Tensor, image_pe: Te
         raise ValueError(
             f"image keys are computed for one image, got batches {src.shape[0]}, {image_pe.shape[0]}"
         )
-    block = transformer.layers[0]
+    block = first_layer(transformer)
     t2i, i2t = block.cross_attn_token_to_image, block.cross_attn_image_to_token
     keys = src.flatten(2).transpose(1, 2).contiguous()
     key_pe = image_pe.flatten(2).transpose(1, 2).contiguous()
@@ -150,10 +155,10 @@ class ImageKeysCache:
         if mask_input is not None:
             return None
         image_pe, no_mask = prompt_encoder.get_dense_pe(), prompt_encoder.no_mask_embed.weight
-        block = transformer.layers[0]
+        block = first_layer(transformer)
         t2i, i2t = block.cross_attn_token_to_image, block.cross_attn_image_to_token
-        tensors = (image_pe, no_mask, t2i.k_proj.weight, t2i.k_proj.bias, t2i.v_proj.weight, t2i.v_proj.bias)
-        tensors += (i2t.q_proj.weight, i2t.q_proj.bias, features)
+        tensors: list[Tensor] = [image_pe, no_mask, features, i2t.q_proj.weight, i2t.q_proj.bias]
+        tensors += [t2i.k_proj.weight, t2i.k_proj.bias, t2i.v_proj.weight, t2i.v_proj.bias]
         stamp = (dtype, *(_stamp(t) for t in tensors))
         if self._value is None or self._features is not features or self._stamp != stamp:
             src = features + no_mask.reshape(1, -1, 1, 1).to(features.dtype)

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sam_model.sam.common import MLP, MLPBlock
-from sam_model.sam.first_block import ImageKeys, run_first_block
+from sam_model.sam.first_block import ImageKeys, first_layer, run_first_block
 
 
 class TwoWayTransformer(nn.Module):
@@ -88,7 +88,7 @@ class TwoWayTransformer(nn.Module):
         layers = list(self.layers)
         if image_keys is not None and attn_sim is None and target_embedding is None:
             key_pe = image_keys.key_pe
-            queries, keys = run_first_block(layers[0], queries, query_pe, image_keys)
+            queries, keys = run_first_block(first_layer(self), queries, query_pe, image_keys)
             layers = layers[1:]
         else:
             keys = image_embedding.flatten(2).transpose(1, 2).contiguous()
