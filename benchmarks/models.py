@@ -108,6 +108,7 @@ def measure_family(family: str, args: argparse.Namespace, work: Path, threads: i
         "clicks": args.clicks,
         "quick": args.quick,
         "threads": threads,
+        "upstream_allocator": args.upstream_allocator,
         "weights": str(work / f"{family}.pt"),
     }
 
@@ -153,6 +154,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--clicks", type=int, default=None, help="timed clicks per side (default 50, quick 5)"
     )
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument(
+        "--upstream-allocator",
+        action="store_true",
+        help="give upstream our allocator setting too (sam_model.allocator; ours always has it, as the app)",
+    )
     default_image = shared_dir() / "datasets" / "grabcut" / "images" / "person3.jpg"
     parser.add_argument("--image", type=Path, default=default_image, help="RGB image (default: %(default)s)")
     for kind in ENV:
@@ -200,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpu": cpu,
         "torch": torch.__version__,
         "threads": threads,
+        "upstream_allocator": args.upstream_allocator,
         "image": str(args.image),
         "gemm_peak_gflops_start": gemm_peak_gflops(gemm_repeats),
         "families": {},

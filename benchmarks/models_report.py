@@ -129,7 +129,9 @@ def render(results: dict[str, Any]) -> str:
             f"{results['gemm_peak_gflops_start']:.0f} GFLOP/s before the families, "
             f"{results['gemm_peak_gflops_end']:.0f} after. Load average at the end: {load1:.1f} (1 min) / "
             f"{load5:.1f} (5 min).",
-            f"Image: `{Path(results['image']).name}`; same seeded random weights on both sides.",
+            f"Image: `{Path(results['image']).name}`; same seeded random weights on both sides. Allocator: "
+            "ours keeps freed memory for reuse (`sam_model.allocator`, as the app); upstream "
+            + ("the same." if results.get("upstream_allocator") else "glibc's defaults."),
             "",
             *table,
             "",

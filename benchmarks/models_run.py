@@ -13,6 +13,8 @@ What is timed (``time.perf_counter``, single image, float32, CPU, inference mode
 - click: ``predictor.predict(point_coords=[[x, y]], point_labels=[1], multimask_output=True)``: prompt
   encoding, mask decoding, upscaling the low-res logits to the original size, thresholding, NumPy output.
   Three untimed clicks, then ``clicks`` timed ones at seeded random positions (the same on both sides).
+- allocator: our side keeps freed memory for reuse (:mod:`sam_model.allocator`, as ``load_predictor`` does for
+  the app); upstream runs with glibc's defaults unless the job's ``upstream_allocator`` gives it the same setting.
 - peak RSS: the high-water mark from the built model on (the kernel's mark is reset once the weights are in, so
   upstream's transient second copy while loading ours does not count), through the FLOP count, encodes and
   clicks; the torch import and the model are included. The mark up to the built model is kept too.
@@ -141,6 +143,10 @@ def build_upstream_side(
 def measure(job: dict[str, Any]) -> dict[str, Any]:
     """Run the job: build, count, time; returns the result dict (see the module docstring)."""
     torch.set_num_threads(int(job["threads"]))
+    if job["side"] == "ours" or job.get("upstream_allocator"):
+        from sam_model.allocator import keep_freed_memory
+
+        keep_freed_memory()  # what load_predictor does for the app
     rss_start = peak_rss_mib()
     image = load_image(Path(job["image"]))
     weights = Path(job["weights"])

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from sam_model.allocator import keep_freed_memory
 from sam_model.checkpoint import file_sha256, load_state_dict_file
 from sam_model.errors import ArchitectureMismatchError, ModelConfigError, SamModelError
 
@@ -110,6 +111,7 @@ def load_predictor(
         do not match, a non-preset architecture without a config (``ArchitectureMismatchError``), or a bad
         config file (``ModelConfigError``).
     """
+    keep_freed_memory()  # process-wide: large temporaries are reused, not faulted in again (sam_model.allocator)
     state_dict = load_state_dict_file(path)
     identity = identify(state_dict, path=path)
     tree = resolve_config(path, identity, config)

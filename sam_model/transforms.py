@@ -95,5 +95,5 @@ def upscale_logits(
     return out
 
 
-_CV_MAX_CHANNELS = 256
-"""OpenCV's resize handles at most 512 channels; masks go in chunks of this many."""
+_CV_MAX_CHANNELS = 128
+"""Masks per OpenCV call: OpenCV 5 takes at most 128 channels (OpenCV 4: 512)."""

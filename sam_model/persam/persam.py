@@ -206,6 +206,11 @@ def decode(
         box_arr = predictor.transform.apply_boxes(box_np, original_size)
         box_t = torch.as_tensor(box_arr, dtype=torch.float32, device=device)
     mask_t = None if mask_input is None else mask_input.reshape(1, 1, *mask_input.shape[-2:]).to(features)
+    if attn_sim is None and target_embedding is None:  # plain SAM: the predictor's own (cached) path
+        logits, scores = predictor.decode_low_res(
+            (coords_t, labels_t), box_t, mask_t, multimask_output=multimask_output
+        )
+        return PersamStep(logits[0].float(), scores[0].float(), int(torch.argmax(scores[0])))
     sparse, dense = model.prompt_encoder((coords_t, labels_t), box_t, mask_t)
     logits, scores = model.mask_decoder(
         features,

@@ -8,16 +8,24 @@ import torch
 from torch import Tensor, nn
 
 from sam_model.sam.common import MLP, LayerNorm2d
+from sam_model.sam.first_block import ImageKeys
 from sam_model.sam.transformer import TwoWayTransformer
 
 
-def _subpixel_linear(x: Tensor, conv: nn.ConvTranspose2d) -> Tensor:
+def _subpixel_linear(x: Tensor, conv: nn.ConvTranspose2d, *, plus: Tensor | None = None) -> Tensor:
     """A 2x2, stride-2 ``ConvTranspose2d`` on channels-last pixels: ``B x P x Cin`` -> ``B x P x 4 x Cout``.
 
-    Sub-pixel ``(di, dj)`` of output channel ``co`` is at index ``[..., 2 * di + dj, co]``.
+    Sub-pixel ``(di, dj)`` of output channel ``co`` is at index ``[..., 2 * di + dj, co]``. ``plus``
+    (``1 x P x 4 x Cout`` or ``B x ...``): added instead of the bias (it must already hold it), in the same
+    matrix product.
     """
     cin, cout = conv.weight.shape[0], conv.weight.shape[1]
     weight = conv.weight.permute(0, 2, 3, 1).reshape(cin, 4 * cout)
+    if plus is not None:
+        b = x.shape[0]
+        addend = plus.reshape(plus.shape[0], -1, 4 * cout).expand(b, -1, -1)
+        out = torch.baddbmm(addend, x.reshape(b, -1, cin), weight.unsqueeze(0).expand(b, -1, -1))
+        return out.view(*x.shape[:-1], 4, cout)
     bias = conv.bias.repeat(4) if conv.bias is not None else None
     out = (
         x @ weight if bias is None else torch.addmm(bias, x.reshape(-1, cin), weight).view(*x.shape[:-1], -1)
@@ -31,6 +39,17 @@ UpscalingLayers = tuple[nn.ConvTranspose2d, LayerNorm2d, nn.Module, nn.ConvTrans
 def upscaling_layers(output_upscaling: nn.Sequential) -> UpscalingLayers:
     """The five layers of a decoder's ``output_upscaling`` (up-conv, norm, activation, up-conv, activation)."""
     return cast(UpscalingLayers, tuple(output_upscaling))
+
+
+def activate_(act: nn.Module, x: Tensor) -> Tensor:
+    """``act(x)``; without autograd, GELU and ReLU run in place on ``x`` (a fresh tensor the caller owns): the
+    same numbers, one large allocation fewer."""
+    if not torch.is_grad_enabled():
+        if type(act) is nn.GELU:
+            return torch.ops.aten.gelu_(x, approximate=act.approximate)
+        if type(act) is nn.ReLU:
+            return torch.relu_(x)
+    return act(x)
 
 
 class MaskDecoder(nn.Module):
@@ -132,8 +151,8 @@ class MaskDecoder(nn.Module):
         """
         up1, norm, act1, up2, act2 = upscaling_layers(self.output_upscaling)
         b, h, w = src_tokens.shape[0], grid[0], grid[1]
-        x = act1(norm.forward_channels_last(_subpixel_linear(src_tokens, up1)))  # B x hw x 4 x D/4
-        x = act2(_subpixel_linear(x.reshape(b, h * w * 4, -1), up2))  # B x 4hw x 4 x D/8
+        x = activate_(act1, norm.forward_channels_last(_subpixel_linear(src_tokens, up1)))  # B x hw x 4 x D/4
+        x = activate_(act2, _subpixel_linear(x.reshape(b, h * w * 4, -1), up2))  # B x 4hw x 4 x D/8
         masks = x.reshape(b, h * w * 16, -1) @ hyper_in.transpose(1, 2)  # B x 16hw x K
         k = masks.shape[-1]
         # pixel index is (i, j, di, dj, ei, ej): row 4i + 2di + ei, col 4j + 2dj + ej
@@ -156,13 +175,22 @@ class MaskDecoder(nn.Module):
         *,
         attn_sim: Tensor | None = None,
         target_embedding: Tensor | None = None,
+        image_keys: ImageKeys | None = None,
     ) -> tuple[Tensor, Tensor, tuple[int, int]]:
-        """The two-way transformer: output tokens ``B x T x D``, image tokens ``B x hw x D``, grid ``(h, w)``."""
+        """The two-way transformer: output tokens ``B x T x D``, image tokens ``B x hw x D``, grid ``(h, w)``.
+
+        ``image_keys``: :func:`~sam_model.sam.first_block.prepare_image_keys` of ``image_embeddings`` plus the
+        no-mask dense embedding; when given (and no PerSAM option), the image tensors and ``dense_prompt_embeddings``
+        are not read.
+        """
         b = sparse_prompt_embeddings.shape[0]
         output_tokens = (
             self._output_tokens().unsqueeze(0).expand(b, -1, -1).to(sparse_prompt_embeddings.dtype)
         )
         tokens = torch.cat([output_tokens, sparse_prompt_embeddings], dim=1)
+        if image_keys is not None and attn_sim is None and target_embedding is None:
+            hs, src_tokens = self.transformer(image_embeddings, image_pe, tokens, image_keys=image_keys)
+            return hs, src_tokens, image_keys.grid
 
         if image_embeddings.shape[0] not in (1, b):
             raise ValueError(f"image embeddings batch {image_embeddings.shape[0]} does not match prompts {b}")
@@ -186,11 +214,13 @@ class MaskDecoder(nn.Module):
         *,
         attn_sim: Tensor | None = None,
         target_embedding: Tensor | None = None,
+        image_keys: ImageKeys | None = None,
     ) -> tuple[Tensor, Tensor, Tensor, tuple[int, int]]:
         """The two-way transformer and the IoU head: everything but the masks.
 
         Callers that drop candidates by predicted IoU (the automatic mask generator) call
-        :meth:`masks_from_tokens` only for the prompts they keep; :meth:`forward` runs both.
+        :meth:`masks_from_tokens` only for the prompts they keep; :meth:`forward` runs both. ``image_keys``: see
+        :meth:`run_transformer`.
 
         Returns:
             IoU predictions ``B x K``, mask tokens ``B x K x D``, image tokens ``B x hw x D``, grid ``(h, w)``.
@@ -202,6 +232,7 @@ class MaskDecoder(nn.Module):
             dense_prompt_embeddings,
             attn_sim=attn_sim,
             target_embedding=target_embedding,
+            image_keys=image_keys,
         )
         s = self._token_offset
         iou_pred = self.iou_prediction_head(hs[:, s, :])

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sam_model.sam.common import MLP, MLPBlock
+from sam_model.sam.first_block import ImageKeys, first_layer, run_first_block
 
 
 class TwoWayTransformer(nn.Module):
@@ -64,6 +65,7 @@ class TwoWayTransformer(nn.Module):
         *,
         attn_sim: Tensor | None = None,
         target_embedding: Tensor | None = None,
+        image_keys: ImageKeys | None = None,
     ) -> tuple[Tensor, Tensor]:
         """Run the blocks.
 
@@ -75,14 +77,23 @@ class TwoWayTransformer(nn.Module):
                 With ``t`` = target_embedding and ``P = point_embedding + t``: ``P`` is the first block's
                 queries and every block's query positional encoding; later blocks' queries get ``+ t``; the
                 final attention's query is ``queries + P + t`` (the arithmetic of upstream PerSAM).
+            image_keys: the first block's image side computed once (:mod:`sam_model.sam.first_block`) for
+                ``image_embedding`` and ``image_pe`` (the image tensors are then not read); not with PerSAM's
+                options.
         Returns:
             queries ``B x T x D`` and keys ``B x hw x D`` (the updated image tokens).
         """
-        keys = image_embedding.flatten(2).transpose(1, 2).contiguous()
-        key_pe = image_pe.flatten(2).transpose(1, 2).contiguous()
         query_pe = point_embedding if target_embedding is None else point_embedding + target_embedding
         queries = query_pe
-        for i, layer in enumerate(self.layers):
+        layers = list(self.layers)
+        if image_keys is not None and attn_sim is None and target_embedding is None:
+            key_pe = image_keys.key_pe
+            queries, keys = run_first_block(first_layer(self), queries, query_pe, image_keys)
+            layers = layers[1:]
+        else:
+            keys = image_embedding.flatten(2).transpose(1, 2).contiguous()
+            key_pe = image_pe.flatten(2).transpose(1, 2).contiguous()
+        for i, layer in enumerate(layers, start=len(self.layers) - len(layers)):
             if target_embedding is not None and i > 0:
                 queries = queries + target_embedding
             queries, keys = layer(queries, keys, query_pe=query_pe, key_pe=key_pe, attn_sim=attn_sim)

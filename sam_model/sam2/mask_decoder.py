@@ -7,7 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from sam_model.sam.common import MLP
-from sam_model.sam.mask_decoder import MaskDecoder, _subpixel_linear, upscaling_layers
+from sam_model.sam.mask_decoder import MaskDecoder, _subpixel_linear, activate_, upscaling_layers
 from sam_model.sam.transformer import TwoWayTransformer
 
 HighRes = tuple[Tensor, Tensor]
@@ -144,8 +144,12 @@ class Sam2MaskDecoder(MaskDecoder):
             return hs.new_full((hs.shape[0], 1), 10.0)
         return self.pred_obj_score_head(hs[:, 0])
 
-    def prepare_high_res(self, feat_s0: Tensor, feat_s1: Tensor) -> HighRes:
+    def prepare_high_res(self, feat_s0: Tensor, feat_s1: Tensor, *, with_bias: bool = False) -> HighRes:
         """Reorder the projected fine levels to the sub-pixel layout :meth:`masks_from_tokens` adds them in.
+
+        ``with_bias``: add the biases of the two upscaling convolutions (``s1`` gets the first's, ``s0`` the
+        second's), for ``masks_from_tokens(..., high_res_with_bias=True)``, which then adds each level inside
+        its matrix product: image-constant work done once per image.
 
         Args:
             feat_s0: ``N x D/8 x 4h x 4w`` (after ``conv_s0``); feat_s1: ``N x D/4 x 2h x 2w`` (after ``conv_s1``).
@@ -158,7 +162,13 @@ class Sam2MaskDecoder(MaskDecoder):
         s1 = feat_s1.view(n, c1, h, 2, w, 2).permute(0, 2, 4, 3, 5, 1).reshape(n, h * w, 4, c1)
         c0 = feat_s0.shape[1]
         s0 = feat_s0.view(n, c0, h, 2, 2, w, 2, 2).permute(0, 2, 5, 3, 6, 4, 7, 1)
-        return s0.reshape(n, h * w * 4, 4, c0).contiguous(), s1.contiguous()
+        s0 = s0.reshape(n, h * w * 4, 4, c0)
+        up1, _, _, up2, _ = upscaling_layers(self.output_upscaling)
+        if with_bias and up1.bias is not None and up2.bias is not None:
+            return s0 + up2.bias, s1 + up1.bias
+        if with_bias:
+            raise ValueError("with_bias needs upscaling convolutions with biases")
+        return s0.contiguous(), s1.contiguous()
 
     def masks_from_tokens(
         self,
@@ -167,6 +177,7 @@ class Sam2MaskDecoder(MaskDecoder):
         grid: tuple[int, int],
         *,
         high_res: HighRes | None = None,
+        high_res_with_bias: bool = False,
     ) -> Tensor:
         """Hypernetworks + upscaling (+ high-res features): ``B x K x D``, ``B x hw x D`` -> ``B x K x 4h x 4w``.
 
@@ -180,14 +191,20 @@ class Sam2MaskDecoder(MaskDecoder):
         )  # B x K x D/8
         up1, norm, act1, up2, act2 = upscaling_layers(self.output_upscaling)
         b, h, w = src_tokens.shape[0], grid[0], grid[1]
-        x = _subpixel_linear(src_tokens, up1)  # B x hw x 4 x D/4
-        if high_res is not None:
-            x = x + high_res[1].to(x.dtype)
-        x = act1(norm.forward_channels_last(x))
-        x = _subpixel_linear(x.reshape(b, h * w * 4, -1), up2)  # B x 4hw x 4 x D/8
-        if high_res is not None:
-            x = x + high_res[0].to(x.dtype)
-        x = act2(x)
+        if high_res is not None and high_res_with_bias:  # each level added inside its matrix product
+            x = _subpixel_linear(src_tokens, up1, plus=high_res[1].to(src_tokens.dtype))  # B x hw x 4 x D/4
+            x = activate_(act1, norm.forward_channels_last(x))
+            x = _subpixel_linear(x.reshape(b, h * w * 4, -1), up2, plus=high_res[0].to(x.dtype))
+            x = activate_(act2, x)  # B x 4hw x 4 x D/8
+        else:
+            x = _subpixel_linear(src_tokens, up1)  # B x hw x 4 x D/4
+            if high_res is not None:
+                x = x + high_res[1].to(x.dtype)
+            x = activate_(act1, norm.forward_channels_last(x))
+            x = _subpixel_linear(x.reshape(b, h * w * 4, -1), up2)  # B x 4hw x 4 x D/8
+            if high_res is not None:
+                x = x + high_res[0].to(x.dtype)
+            x = activate_(act2, x)
         masks = x.reshape(b, h * w * 16, -1) @ hyper_in.transpose(1, 2)  # B x 16hw x K
         k = masks.shape[-1]
         masks = masks.view(b, h, w, 2, 2, 2, 2, k).permute(0, 7, 1, 3, 5, 2, 4, 6)

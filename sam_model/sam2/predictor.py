@@ -20,6 +20,7 @@ from sam_model.errors import EmbeddingError, NoImageError, PromptError
 from sam_model.inputs import check_image
 from sam_model.low_res import LowResFrame
 from sam_model.protocol import EncodeSteps, ImageEmbedding, Prediction
+from sam_model.sam.first_block import ImageKeysCache
 from sam_model.sam2.mask_decoder import HighRes
 from sam_model.sam2.model import Sam2Features, Sam2Model
 from sam_model.sam2.prompts import check_boxes, check_mask_input, check_points, merge_points
@@ -54,6 +55,7 @@ class Sam2Predictor:
         self.decoder_dtype = decoder_dtype
         self.features: Sam2Features | None = None
         self._high_res: HighRes | None = None
+        self._image_keys = ImageKeysCache()
         self.original_size: tuple[int, int] | None = None
         self.input_size: tuple[int, int] | None = None
 
@@ -112,6 +114,7 @@ class Sam2Predictor:
     def _set_state(self, features: Sam2Features, original_size: tuple[int, int]) -> None:
         self.features = features
         self._high_res = None
+        self._image_keys.clear()
         self.original_size = (int(original_size[0]), int(original_size[1]))
         self.input_size = self.transform.input_size
 
@@ -119,6 +122,7 @@ class Sam2Predictor:
         """Forget the current image and its features."""
         self.features = None
         self._high_res = None
+        self._image_keys.clear()
         self.original_size = None
         self.input_size = None
 
@@ -129,14 +133,16 @@ class Sam2Predictor:
         return self.features.image_embed
 
     def _high_res_layout(self) -> HighRes | None:
-        """The fine levels in the decoder's layout and precision, made once per image."""
+        """The fine levels in the decoder's layout and precision, upscaling biases folded in, once per image."""
         if self.features is None:
             raise NoImageError("no image is set: call set_image first")
         if not self.features.high_res_feats:
             return None
         if self._high_res is None:
             with torch.inference_mode():
-                s0, s1 = self.model.sam_mask_decoder.prepare_high_res(*self.features.high_res_feats)
+                s0, s1 = self.model.sam_mask_decoder.prepare_high_res(
+                    *self.features.high_res_feats, with_bias=True
+                )
             self._high_res = (s0.to(self.decoder_dtype), s1.to(self.decoder_dtype))
         return self._high_res
 
@@ -278,11 +284,24 @@ class Sam2Predictor:
         decoder = self.model.sam_mask_decoder
         parts = []
         with self._decoder_precision():
+            image_keys = self._image_keys.get(
+                self.model.sam_mask_decoder.transformer,
+                self.model.sam_prompt_encoder,
+                self.get_image_embedding(),
+                mask_input,
+                self.decoder_dtype,
+            )
             for sparse, dense in self._prompt_chunks(merge_points(points, boxes), mask_input):
                 iou, tokens, src, grid = decoder.predict_tokens(
-                    self.get_image_embedding(), self.model.sam_prompt_encoder.get_dense_pe(), sparse, dense
+                    self.get_image_embedding(),
+                    self.model.sam_prompt_encoder.get_dense_pe(),
+                    sparse,
+                    dense,
+                    image_keys=image_keys,
                 )
-                masks = decoder.masks_from_tokens(tokens, src, grid, high_res=self._high_res_layout())
+                masks = decoder.masks_from_tokens(
+                    tokens, src, grid, high_res=self._high_res_layout(), high_res_with_bias=True
+                )
                 parts.append(decoder.select_outputs(masks, iou, multimask_output))
         return torch.cat([p[0] for p in parts]).float(), torch.cat([p[1] for p in parts]).float()
 
@@ -311,16 +330,31 @@ class Sam2Predictor:
         ious: list[Tensor] = []
         keeps: list[Tensor] = []
         with self._decoder_precision():
+            image_keys = self._image_keys.get(
+                self.model.sam_mask_decoder.transformer,
+                self.model.sam_prompt_encoder,
+                self.get_image_embedding(),
+                mask_input,
+                self.decoder_dtype,
+            )
             for sparse, dense in self._prompt_chunks(merge_points(points, boxes), mask_input):
                 iou, tokens, src, grid = decoder.predict_tokens(
-                    self.get_image_embedding(), self.model.sam_prompt_encoder.get_dense_pe(), sparse, dense
+                    self.get_image_embedding(),
+                    self.model.sam_prompt_encoder.get_dense_pe(),
+                    sparse,
+                    dense,
+                    image_keys=image_keys,
                 )
                 iou = iou[:, 1:].float()
                 keep = iou > iou_threshold
                 rows = keep.any(dim=1).nonzero(as_tuple=True)[0]
                 if len(rows):
                     masks = decoder.masks_from_tokens(
-                        tokens[rows], src[rows], grid, high_res=self._high_res_layout()
+                        tokens[rows],
+                        src[rows],
+                        grid,
+                        high_res=self._high_res_layout(),
+                        high_res_with_bias=True,
                     )[:, 1:]
                     kept.append(masks[keep[rows]].float())
                 ious.append(iou)
