@@ -79,12 +79,12 @@ bench-reliability: $(STAMP)
 bench-scale: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks.scale $(BENCH_ARGS)
 
-# Our engines against upstream, same run: UPSTREAM is a folder holding clones of segment-anything, MobileSAM and
+# Our engines against upstream, same run, both sides with the same allocator setting (sam_model.allocator): UPSTREAM is a folder holding clones of segment-anything, MobileSAM and
 # sam2 (see benchmarks/models.py); a missing one leaves its column empty. BENCH_ARGS=--quick for a smoke run.
 UPSTREAM ?= ../upstream
 bench-models: $(STAMP)
 	$(PY) -m benchmarks.models --upstream-sam $(UPSTREAM)/segment-anything \
-		--upstream-mobilesam $(UPSTREAM)/MobileSAM --upstream-sam2 $(UPSTREAM)/sam2 $(BENCH_ARGS)
+		--upstream-mobilesam $(UPSTREAM)/MobileSAM --upstream-sam2 $(UPSTREAM)/sam2 --upstream-allocator $(BENCH_ARGS)
 
 # Issue 16: the cluster path (local Ray, 2 CPUs) against the single-process command, tiny reference SAM.
 bench-cluster: $(STAMP)
