@@ -27,7 +27,7 @@ def ask_locked(parent: QWidget | None, error: ProjectLockedError) -> str:
     take_over = box.addButton("Take over", QMessageBox.ButtonRole.AcceptRole) if error.stale else None
     read_only = box.addButton("Open read-only", QMessageBox.ButtonRole.ActionRole)
     cancel = box.addButton(QMessageBox.StandardButton.Cancel)
-    box.setDefaultButton(cancel)
+    box.setDefaultButton(take_over or cancel)  # a stale lock's holder is gone: taking over loses nothing
     box.exec()
     clicked = box.clickedButton()
     if take_over is not None and clicked is take_over:
