@@ -140,6 +140,8 @@ class InstancePanel(QWidget):
         super().__init__(parent)
         self.list = QListWidget()
         self.list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        # One row's change must not make the view measure every row again (issue 15: 2,000 objects).
+        self.list.setUniformItemSizes(True)
         self.list.currentItemChanged.connect(self._picked)
         self.list.itemChanged.connect(self._checked)
         self._category_of: dict[int, int] = {}
