@@ -68,3 +68,12 @@ class BoxIndex:
         hits = np.flatnonzero((b[:, 0] < x1) & (b[:, 2] > x0) & (b[:, 1] < y1) & (b[:, 3] > y0))
         ids = self._ids
         return [ids[i] for i in hits.tolist()]
+
+    def overlapping_any(self, boxes: Iterable[Box]) -> list[int]:
+        """The ids whose box overlaps any of ``boxes``, in drawing order."""
+        b = self._boxes
+        hit = np.zeros(len(self._ids), bool)
+        for x0, y0, x1, y1 in boxes:
+            hit |= (b[:, 0] < x1) & (b[:, 2] > x0) & (b[:, 1] < y1) & (b[:, 3] > y0)
+        ids = self._ids
+        return [ids[i] for i in np.flatnonzero(hit).tolist()]

@@ -194,7 +194,12 @@ class InstanceOutlinesItem(QGraphicsItem):
             self._paint_grouped(painter)
             return
         entries = self._entries
-        for iid in self._index.overlapping(_int_box(exposed.adjusted(-4, -4, 4, 4))):  # a small area
+        inverse = device.inverted()[0]
+        areas = (
+            [exposed] if region is None else [inverse.mapRect(QRectF(r)).intersected(exposed) for r in region]
+        )
+        boxes = [_int_box(a.adjusted(-4, -4, 4, 4)) for a in areas if not a.isEmpty()]
+        for iid in self._index.overlapping_any(boxes):  # a small area: the outlines crossing its rectangles
             spec, path, box = entries[iid]
             if spec is None:
                 continue
