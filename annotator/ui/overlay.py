@@ -236,12 +236,15 @@ class PromptItem(QGraphicsItem):
         """Show ``points`` (``(x, y, label)``, image pixels) and ``box`` (``x0, y0, x1, y1``) or ``None``."""
         if not points and box is None and not self._points and self._box is None:
             return  # none before, none now: no repaint
-        self._points = list(points)
-        self._box = box
-        if not self._points and box is None:  # cleared: repaint the old area, kept as the bounding rectangle
-            self.update()  # (an empty one sits at the scene origin, where Qt would repaint a few pixels)
+        if not points and box is None:  # cleared: repaint the markers' old area; the empty bounding rectangle
+            self.update()  # stays there (at the scene origin, Qt would repaint a few pixels too)
+            self.prepareGeometryChange()
+            self._points, self._box = [], None
+            self._rect = QRectF(self._rect.center(), QSizeF(0, 0))
             return
         self.prepareGeometryChange()
+        self._points = list(points)
+        self._box = box
         path = QPainterPath()
         for x, y, _ in self._points:
             path.addRect(QRectF(x - 1, y - 1, 2, 2))
@@ -251,8 +254,8 @@ class PromptItem(QGraphicsItem):
         self.update()
 
     def boundingRect(self) -> QRectF:
-        if self._rect.isNull():
-            return QRectF()
+        if not self._points and self._box is None:
+            return self._rect
         scale = self._scale()
         pad = (self.MARKER + 3) / scale
         return self._rect.adjusted(-pad, -pad, pad, pad)
