@@ -97,9 +97,15 @@ class InstanceLayers:
     ) -> LayerUpdate | None:
         """Apply one ``OBJECT`` event of the current image; ``None``: the layers cannot follow one object's
         change (another image, style or excluded object since the last rebuild): rebuild them."""
-        if not self._follows(session, exclude) or event.image_key != self._key or event.instance_id is None:
+        key = event.image_key
+        if (
+            not self._follows(session, exclude)
+            or key is None
+            or key != self._key
+            or event.instance_id is None
+        ):
             return None
-        record = session.project.image(event.image_key)
+        record = session.project.image(key)
         iid, index = event.instance_id, event.index
         self._begin()
         edits: list[OutlineEdit] = []

@@ -54,11 +54,11 @@ def trace(mask: Mask) -> QPainterPath:
 
 class OutlineEdit(NamedTuple):
     """One object's change for :meth:`InstanceOutlinesItem.apply`: ``kind`` is ``"insert"`` (at drawing
-    position ``index``), ``"update"`` or ``"remove"``; ``spec`` ``None``: the object is not outlined (hidden)."""
+    position ``position``), ``"update"`` or ``"remove"``; ``spec`` ``None``: the object is not outlined (hidden)."""
 
     kind: str
     instance_id: int
-    index: int = 0
+    position: int = 0
     spec: OutlineSpec | None = None
 
 
@@ -129,7 +129,7 @@ class InstanceOutlinesItem(QGraphicsItem):
                 entry = self._entry(edit.spec, before)
                 self._entries[edit.instance_id] = entry
                 if edit.kind == "insert" and before is None:
-                    self._index.insert(edit.index, edit.instance_id, _int_box(entry.box))
+                    self._index.insert(edit.position, edit.instance_id, _int_box(entry.box))
                 elif before is None or before.box != entry.box:
                     self._index.replace(edit.instance_id, _int_box(entry.box))
             shown = [e for e in (before, entry) if e is not None and e.spec is not None]

@@ -260,7 +260,7 @@ class InstancePanel(QWidget):
         if current is not self.list.currentItem():
             self._last = None
             self.list.blockSignals(True)
-            self.list.setCurrentItem(current)
+            self.list.setCurrentItem(current)  # type: ignore[arg-type]  # None clears it (no stub for that)
             self.list.blockSignals(False)
             self._sync_controls()
 

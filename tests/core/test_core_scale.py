@@ -282,7 +282,9 @@ def test_box_index_finds_overlaps_in_drawing_order() -> None:
     index = BoxIndex()
     index.reset([(1, (0, 0, 10, 10)), (2, (5, 5, 20, 20)), (3, (30, 30, 40, 40))])
     assert index.overlapping((8, 8, 9, 9)) == [1, 2]
-    assert index.overlapping_any([(31, 31, 32, 32), (1, 1, 2, 2)]) == [1, 3] and index.overlapping_any([]) == []
+    assert (
+        index.overlapping_any([(31, 31, 32, 32), (1, 1, 2, 2)]) == [1, 3] and index.overlapping_any([]) == []
+    )
     index.insert(0, 4, (0, 0, 50, 50))
     assert index.overlapping((31, 31, 32, 32)) == [4, 3]
     assert index.remove(2) == 2 and index.ids == [4, 1, 3]
