@@ -15,10 +15,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from annotator.core.box_index import Box, BoxIndex
 from annotator.core.masks import Mask
-
-Box = tuple[int, int, int, int]
-"""``(x0, y0, x1, y1)`` in pixels, end exclusive."""
 
 
 class LabelItem(NamedTuple):
@@ -35,50 +33,104 @@ def _box(mask: Mask) -> Box:
 
 
 class LabelCompositor:
-    """Keeps the label image of one image; :meth:`render` brings it up to date with the fewest repaints.
+    """Keeps the label image of one image; :meth:`render` brings it up to date with the fewest repaints, and
+    :meth:`insert`, :meth:`remove` and :meth:`update` apply one object's change without looking at the others.
 
-    ``dirty``: the boxes repainted by the last :meth:`render` (``None``: the whole image); ``painted``: how many
-    object crops it painted (tests check that one change paints a bounded number of objects).
+    Items with label 0 (hidden objects) keep their drawing position but are not painted. ``dirty``: the boxes
+    repainted by the last call (``None``: the whole image); ``painted``: how many object crops it painted
+    (tests check that one change paints a bounded number of objects).
     """
 
     def __init__(self) -> None:
         self._labels: np.ndarray | None = None
         self._shown: dict[int, tuple[Mask, int]] = {}
-        self._order: list[int] = []
+        self._index = BoxIndex()  # every item, in drawing order, with its box
         self.dirty: list[Box] | None = None
         self.painted = 0
 
+    @property
+    def labels(self) -> np.ndarray | None:
+        """The label image (``None`` before the first :meth:`render`)."""
+        return self._labels
+
     def render(self, shape: tuple[int, int], items: Sequence[LabelItem]) -> np.ndarray:
         """The ``H x W`` uint8 label image of ``items`` (the same array as last time when the shape is the
-        same: it is edited in place). Items whose mask is not ``shape`` are left out."""
+        same: it is edited in place). Items whose mask is not ``shape`` are not painted."""
         size = list(shape)
-        items = [i for i in items if 0 < i.label < 256 and i.mask.rle["size"] == size]
-        shown = {i.instance_id: (i.mask, i.label) for i in items}
+        shown = {i.instance_id: (i.mask, self._label(i, size)) for i in items}
         order = list(shown)
         self.painted = 0
         if self._labels is None or self._labels.shape != shape or not self._same_order(order, shown):
             self._labels = np.zeros(shape, np.uint8)
             self.dirty = None
-            self._paint(items, (0, 0, shape[1], shape[0]))
+            self._set(shown)
+            self._paint_box((0, 0, shape[1], shape[0]))
         else:
             self.dirty = self._changed_boxes(shown)
-            if self.dirty:
-                boxes = np.array([_box(i.mask) for i in items], dtype=np.int64).reshape(-1, 4)
-                for box in self.dirty:
-                    self._paint(items, box, boxes)
-        self._shown, self._order = shown, order
+            self._set(shown)
+            for box in self.dirty:
+                self._paint_box(box)
         return self._labels
+
+    def insert(self, index: int, item: LabelItem) -> None:
+        """Put ``item`` at drawing position ``index`` and paint its box (call after :meth:`render`)."""
+        if self._labels is None:
+            return
+        entry = (item.mask, self._label(item, list(self._labels.shape)))
+        self._shown[item.instance_id] = entry
+        self._index.insert(index, item.instance_id, _box(item.mask))
+        self._repaint([_box(item.mask)] if entry[1] else [])
+
+    def remove(self, instance_id: int) -> None:
+        """Take the item ``instance_id`` away and repaint its box."""
+        entry = self._shown.pop(instance_id, None)
+        if self._labels is None or entry is None:
+            return
+        self._index.remove(instance_id)
+        self._repaint([_box(entry[0])] if entry[1] else [])
+
+    def update(self, item: LabelItem) -> None:
+        """The item ``item.instance_id`` has a new mask or label: repaint its old and new boxes."""
+        before = self._shown.get(item.instance_id)
+        if self._labels is None or before is None:
+            return
+        now = (item.mask, self._label(item, list(self._labels.shape)))
+        if before[0] is now[0] and before[1] == now[1]:
+            self._repaint([])
+            return
+        self._shown[item.instance_id] = now
+        boxes = [_box(now[0])]
+        if before[0] is not now[0]:
+            self._index.replace(item.instance_id, boxes[0])
+            boxes.append(_box(before[0]))
+        self._repaint(boxes)
 
     def reset(self) -> None:
         """Forget the image (the next :meth:`render` paints everything)."""
         self._labels = None
-        self._shown, self._order = {}, []
+        self._shown = {}
+        self._index = BoxIndex()
+
+    @staticmethod
+    def _label(item: LabelItem, size: list[int]) -> int:
+        return item.label if 0 < item.label < 256 and item.mask.rle["size"] == size else 0
+
+    def _set(self, shown: dict[int, tuple[Mask, int]]) -> None:
+        self._shown = shown
+        self._index.reset((iid, _box(mask)) for iid, (mask, _label) in shown.items())
+
+    def _repaint(self, boxes: list[Box]) -> None:
+        self.painted = 0
+        self.dirty = [b for b in boxes if b[2] > b[0] and b[3] > b[1]]
+        for box in self.dirty:
+            self._paint_box(box)
 
     def _same_order(self, order: list[int], shown: dict[int, tuple[Mask, int]]) -> bool:
         """Whether the objects kept from last time are still in the same relative order."""
-        if order == self._order:
+        previous = self._index.ids
+        if order == previous:
             return True
-        old = [i for i in self._order if i in shown]
+        old = [i for i in previous if i in shown]
         new = [i for i in order if i in self._shown]
         return old == new
 
@@ -91,34 +143,34 @@ class LabelCompositor:
                 continue
             mask, label = now
             if before is None:
+                if label:
+                    boxes.append(_box(mask))
+                continue
+            if label or before[1]:
                 boxes.append(_box(mask))
-            elif before[0] is not mask or before[1] != label:
-                boxes.append(_box(mask))
-                if before[0] is not mask:
-                    boxes.append(_box(before[0]))
-        boxes.extend(_box(mask) for iid, (mask, _label) in self._shown.items() if iid not in shown)
+            if before[0] is not mask and before[1]:
+                boxes.append(_box(before[0]))
+        boxes.extend(_box(m) for iid, (m, label) in previous.items() if label and iid not in shown)
         return [b for b in boxes if b[2] > b[0] and b[3] > b[1]]
 
-    def _paint(self, items: Sequence[LabelItem], box: Box, boxes: np.ndarray | None = None) -> None:
-        """Clear ``box`` and paint every item overlapping it, in order (``boxes``: the items' boxes)."""
+    def _paint_box(self, box: Box) -> None:
+        """Clear ``box`` and paint every shown item overlapping it, in drawing order."""
         labels = self._labels
         if labels is None:
             return
         x0, y0, x1, y1 = box
         labels[y0:y1, x0:x1] = 0
-        if boxes is None:
-            indices: Sequence[int] = range(len(items))
-        else:
-            overlap = (boxes[:, 0] < x1) & (boxes[:, 2] > x0) & (boxes[:, 1] < y1) & (boxes[:, 3] > y0)
-            indices = np.flatnonzero(overlap).tolist()
-        for index in indices:
-            item = items[index]
-            bx0, by0, bx1, by1 = _box(item.mask)
+        shown = self._shown
+        for iid in self._index.overlapping(box):
+            mask, label = shown[iid]
+            if not label:
+                continue
+            bx0, by0, bx1, by1 = _box(mask)
             ix0, iy0, ix1, iy1 = max(bx0, x0), max(by0, y0), min(bx1, x1), min(by1, y1)
             if ix1 <= ix0 or iy1 <= iy0:
                 continue
-            crop = item.mask.crop()[iy0 - by0 : iy1 - by0, ix0 - bx0 : ix1 - bx0]
-            labels[iy0:iy1, ix0:ix1][crop] = item.label
+            crop = mask.crop()[iy0 - by0 : iy1 - by0, ix0 - bx0 : ix1 - bx0]
+            labels[iy0:iy1, ix0:ix1][crop] = label
             self.painted += 1
 
 

@@ -9,8 +9,10 @@ commands of :mod:`annotator.core.undo`, which call these methods. The value type
 Event types emitted on ``project.events`` (``event.image_key`` / ``instance_id`` / ``category_id`` say what):
 ``category_added``, ``category_changed``, ``category_removed``, ``image_added``,
 ``image_changed`` (status, error, size, metadata or extras; ``info["fields"]``), ``instance_added``,
-``instance_changed`` (``info["fields"]``), ``instance_removed``, ``settings_changed``, ``extras_changed``
-(``info["key"]``) and ``reset`` (bulk change, e.g. after an import: re-read everything).
+``instance_changed`` (``info["fields"]``), ``instance_removed`` (each instance event also gives the object's
+drawing position on its image, ``info["index"]``, so a view can update that one object; a change also gives
+``info["old_category_id"]``), ``settings_changed``, ``extras_changed`` (``info["key"]``) and ``reset`` (bulk
+change, e.g. after an import: re-read everything).
 """
 
 from __future__ import annotations
@@ -256,10 +258,18 @@ class Project:
         self._validate_instance(record, instance)
         if instance.id in self._owner:
             raise ModelError(f"instance id {instance.id} is already used")
-        record._instances.insert(len(record._instances) if index is None else index, instance)
+        count = len(record._instances)
+        position = count if index is None else min(index, count) if index >= 0 else max(0, count + index)
+        record._instances.insert(position, instance)
         record._version += 1
         self._register_instance(key, instance)
-        self._emit("instance_added", image_key=key, instance_id=instance.id, category_id=instance.category_id)
+        self._emit(
+            "instance_added",
+            image_key=key,
+            instance_id=instance.id,
+            category_id=instance.category_id,
+            info={"index": position},
+        )
 
     def remove_instance(self, key: str, instance_id: int) -> tuple[Instance, int]:
         """Remove an instance; returns it and its drawing index (for undo)."""
@@ -269,7 +279,11 @@ class Project:
         record._version += 1
         self._owner.pop(instance_id, None)
         self._emit(
-            "instance_removed", image_key=key, instance_id=instance_id, category_id=instance.category_id
+            "instance_removed",
+            image_key=key,
+            instance_id=instance_id,
+            category_id=instance.category_id,
+            info={"index": index},
         )
         return instance, index
 
@@ -289,7 +303,7 @@ class Project:
             image_key=key,
             instance_id=instance.id,
             category_id=instance.category_id,
-            info={"fields": fields},
+            info={"fields": fields, "index": index, "old_category_id": old.category_id},
         )
         return old
 

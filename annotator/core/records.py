@@ -128,6 +128,15 @@ class ImageRecord:
         """The instances in drawing order (first = bottom)."""
         return tuple(self._instances)
 
+    @property
+    def instance_count(self) -> int:
+        """How many instances the image holds (without copying them)."""
+        return len(self._instances)
+
+    def instance_at(self, index: int) -> Instance:
+        """The instance at drawing position ``index`` (0 = bottom), in O(1)."""
+        return self._instances[index]
+
     def instance(self, instance_id: int) -> Instance:
         for inst in self._instances:
             if inst.id == instance_id:

@@ -50,7 +50,7 @@ from annotator.core.overlay_style import OverlayStyle
 from annotator.core.prefetch_policy import PrefetchPolicy
 from annotator.core.prompts import PromptState
 from annotator.core.review import ReviewQueue
-from annotator.core.session_events import SessionChange, SessionEmitter, SessionEvent
+from annotator.core.session_events import ObjectChange, SessionChange, SessionEmitter, SessionEvent
 from annotator.core.session_hover import HoverTracker
 from annotator.core.session_live import LiveLoop, LiveMaskCommand
 from annotator.core.session_objects import ObjectEditor
@@ -214,8 +214,10 @@ class Session:
         if event.type in INSTANCE_EVENTS and event.image_key == self.current_key:
             if event.type == "instance_removed" and event.instance_id == self.selected_id:
                 self.selected_id = None
-                self.events.emit(SessionEvent(SessionChange.SELECTION, instance_id=None))
-            self.events.emit(SessionEvent(SessionChange.INSTANCES))
+                self.events.emit(
+                    SessionEvent(SessionChange.SELECTION, instance_id=None, previous_id=event.instance_id)
+                )
+            self.events.emit(_object_event(event))
         elif event.type in CATEGORY_EVENTS:
             if self.current_category_id is not None and not self.project.has_category(
                 self.current_category_id
@@ -347,3 +349,25 @@ class Session:
         self.undo_stack.discard_prompt_commands()
         self.undo_stack.discard(lambda c: isinstance(c, LiveMaskCommand))
         self.live.clear()
+
+
+_OBJECT_CHANGES = {
+    "instance_added": ObjectChange.ADDED,
+    "instance_changed": ObjectChange.CHANGED,
+    "instance_removed": ObjectChange.REMOVED,
+}
+
+
+def _object_event(event: Event) -> SessionEvent:
+    """The session's :attr:`SessionChange.OBJECT` event for one of ``INSTANCE_EVENTS``."""
+    index = event.info.get("index")
+    return SessionEvent(
+        SessionChange.OBJECT,
+        image_key=event.image_key,
+        instance_id=event.instance_id,
+        change=_OBJECT_CHANGES[event.type],
+        index=index if isinstance(index, int) else None,
+        category_id=event.category_id,
+        previous_category_id=event.info.get("old_category_id", event.category_id),
+        fields=tuple(event.info.get("fields", ())),
+    )

@@ -28,9 +28,14 @@ class SessionChange(Enum):
     CANDIDATE = "candidate"
     """``candidate`` is the candidate shown (``None``: none, or a single answer)."""
     SELECTION = "selection"
-    """``instance_id`` is the selected object (``None``: none)."""
+    """``instance_id`` is the selected object (``None``: none); ``previous_id`` the one selected before."""
     INSTANCES = "instances"
-    """The current image's objects must be redrawn."""
+    """The current image's objects must all be redrawn (another image shown, categories changed)."""
+    OBJECT = "object"
+    """One object of the current image ``image_key`` changed: ``change`` says how (:class:`ObjectChange`),
+    ``instance_id`` which, ``index`` its drawing position (before its removal, for ``REMOVED``),
+    ``category_id`` its category (for ``CHANGED``, ``previous_category_id`` the one before) and ``fields``
+    what changed (``CHANGED``). Views update that object alone (issue 15: 2,000 objects on an image)."""
     HOVER = "hover"
     """``Session.hover.labels()`` changed (the hover preview shown or dropped)."""
     STATUS = "status"
@@ -39,6 +44,14 @@ class SessionChange(Enum):
     """An error the user must see: ``title`` and ``text``."""
     NOTICE = "notice"
     """``text``: what an undo/redo did or is about to do."""
+
+
+class ObjectChange(Enum):
+    """How one object changed (the ``change`` of a :attr:`SessionChange.OBJECT` event)."""
+
+    ADDED = "added"
+    CHANGED = "changed"
+    REMOVED = "removed"
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,12 @@ class SessionEvent:
     image: object = None
     text: str = ""
     title: str = ""
+    change: ObjectChange | None = None
+    index: int | None = None
+    category_id: int | None = None
+    previous_category_id: int | None = None
+    fields: tuple[str, ...] = ()
+    previous_id: int | None = None
 
 
 SessionCallback = Callable[[SessionEvent], object]

@@ -84,9 +84,9 @@ class ObjectEditor:
             return
         if not s.prompt_state.is_empty:
             s.live.prompts.set(PromptState())
-        s.selected_id = instance_id
-        self._emit(SessionEvent(SessionChange.SELECTION, instance_id=instance_id))
-        self._emit(SessionEvent(SessionChange.INSTANCES))
+        previous, s.selected_id = s.selected_id, instance_id
+        # Views redraw the two objects concerned (no INSTANCES event: that would redraw them all).
+        self._emit(SessionEvent(SessionChange.SELECTION, instance_id=instance_id, previous_id=previous))
 
     def cycle_select_at(self, x: float, y: float) -> None:
         """Alt-click: select the next object down under the pointer (the topmost first)."""

@@ -29,8 +29,7 @@ from annotator.core.session import Session
 from annotator.core.session_events import CandidateView, SessionChange, SessionEvent
 from annotator.core.undo import UndoStack, UndoStep
 from annotator.ui.controller_hover import HoverPreview
-from annotator.ui.instance_layer import InstanceLabels, instance_outlines
-from annotator.ui.outlines import OutlineSpec
+from annotator.ui.instance_layer import InstanceLayers, LayerUpdate
 from annotator.ui.overlay import FILL_ALPHA, color_table
 from annotator.workers.image_loader import DecodedImage, ImageLoader
 from annotator.workers.mask_outline import MaskOutline, outline_for
@@ -53,7 +52,9 @@ class SessionController(QObject):
         image_failed(str key, str message): the image could not be shown.
         live_changed(): ``live_labels()`` changed (new answer, candidate, stroke, cleared).
         live_region_changed(QRect): an in-place edit of ``live_labels()`` inside this rectangle.
-        instances_changed(): ``instance_labels()`` must be rebuilt (also after category colour changes).
+        instances_changed(): every object must be redrawn (``instance_layers()``; another image, category colours).
+        object_changed(SessionEvent): one object of the current image changed (a ``SessionChange.OBJECT`` event:
+        ``change``, ``instance_id``, ``index``); views update that object alone (``object_layers(event)``).
         prompts_changed(): ``prompt_state`` changed (markers to redraw).
         candidate_changed(object): a :class:`CandidateView` or ``None``.
         selection_changed(object): the selected instance id or ``None``.
@@ -68,6 +69,7 @@ class SessionController(QObject):
     live_changed = Signal()
     live_region_changed = Signal(QRect)
     instances_changed = Signal()
+    object_changed = Signal(object)
     prompts_changed = Signal()
     candidate_changed = Signal(object)
     selection_changed = Signal(object)
@@ -95,7 +97,7 @@ class SessionController(QObject):
         self.loader = loader
         project.events.connect(self.project_event.emit)  # before the session's own subscription
         self.session = Session(project, client, loader, prefetch_depth=prefetch_depth)
-        self._instance_labels = InstanceLabels()  # kept between changes: repaints only what changed
+        self.layers = InstanceLayers()  # kept between changes: repaints only what changed
         self._signals = {
             SessionChange.LIVE: self.live_changed.emit,
             SessionChange.INSTANCES: self.instances_changed.emit,
@@ -127,6 +129,8 @@ class SessionController(QObject):
             self.hover.changed.emit()
         elif kind is SessionChange.CANDIDATE:
             self.candidate_changed.emit(event.candidate)
+        elif kind is SessionChange.OBJECT:
+            self.object_changed.emit(event)
         elif kind is SessionChange.SELECTION:
             self.selection_changed.emit(event.instance_id)
         elif kind is SessionChange.STATUS:
@@ -264,16 +268,21 @@ class SessionController(QObject):
     def redo_step(self) -> UndoStep:
         return self.session.redo_step()
 
-    def instance_labels(self, exclude: int | None = None) -> tuple[np.ndarray | None, list[int]]:
-        """The instance layer: label image and colour table (see ``instance_layer.InstanceLabels``)."""
-        return self._instance_labels.labels(self.session, exclude)
+    def instance_layers(self, exclude: int | None = None) -> LayerUpdate:
+        """Every object of the current image drawn anew (see ``instance_layer.InstanceLayers.rebuild``)."""
+        return self.layers.rebuild(self.session, exclude)
 
-    def instance_labels_dirty(self) -> list[tuple[int, int, int, int]] | None:
-        """The boxes ``(x0, y0, x1, y1)`` the last :meth:`instance_labels` changed; ``None``: repaint it all."""
-        return self._instance_labels.dirty
+    def object_layers(self, event: SessionEvent, exclude: int | None = None) -> LayerUpdate | None:
+        """One object's change applied to the layers (``None``: call :meth:`instance_layers` instead)."""
+        return self.layers.object_changed(self.session, event, exclude)
 
-    def instance_outlines(self, exclude: int | None = None) -> list[OutlineSpec]:
-        return instance_outlines(self.session, exclude)
+    def selection_layers(self, exclude: int | None = None) -> LayerUpdate | None:
+        """The objects selected before and now redrawn (``None``: call :meth:`instance_layers` instead)."""
+        return self.layers.selection_changed(self.session, exclude)
+
+    def touch_layers(self, ids: list[int | None], exclude: int | None = None) -> LayerUpdate | None:
+        """The objects ``ids`` redrawn (``None``: call :meth:`instance_layers` instead)."""
+        return self.layers.touch(self.session, ids, exclude)
 
     # --- widget input -> session ----------------------------------------------------------------------------
     def open_image(self, key: str) -> None:

@@ -25,11 +25,13 @@ from PySide6.QtWidgets import (
 from annotator.core.events import Event
 from annotator.core.model import ImageStatus
 from annotator.core.session import CATEGORY_EVENTS
+from annotator.core.session_events import ObjectChange, SessionEvent
 from annotator.core.undo import AddCategoryCommand, recolor_category_command, rename_category_command
 from annotator.ui.actions import create_actions, load_keymap, shortcuts_html
 from annotator.ui.canvas import Canvas, Tool
 from annotator.ui.controller import SAVE_FAILED_TITLE, CandidateView, SessionController
 from annotator.ui.file_list import FileList
+from annotator.ui.instance_layer import LayerUpdate
 from annotator.ui.models_dialog import open_models_dialog
 from annotator.ui.panels import CategoryPanel, InstancePanel
 from annotator.ui.polygon_tool import PolygonTool
@@ -172,9 +174,10 @@ class MainWindow(QMainWindow):
         c.live_changed.connect(self._refresh_live)
         c.live_region_changed.connect(self._refresh_live_region)
         c.instances_changed.connect(self._refresh_instances)
+        c.object_changed.connect(self._on_object_changed)
         c.prompts_changed.connect(self._refresh_prompts)
         c.candidate_changed.connect(self._on_candidate)
-        c.selection_changed.connect(lambda _id: self._refresh_instance_panel())
+        c.selection_changed.connect(self._on_selection_changed)
         c.current_image_changed.connect(self.file_list.set_current)
         c.status.connect(lambda text: self.statusBar().showMessage(text))
         c.message.connect(self.show_error)
@@ -351,18 +354,54 @@ class MainWindow(QMainWindow):
         self.canvas.live_outline.set_mask(labels, outline)
         self._await_paint = self._click_time is not None and labels is not None
         if c.selected_id is not None:  # refining: the old fill and outline give way to the new mask
-            self._refresh_instances()
+            self._show_layers(c.touch_layers([c.selected_id], exclude=self.brush.editing_instance))
 
     def _refresh_live_region(self, rect: QRect) -> None:
         self.canvas.live_layer.changed(rect)
 
     def _refresh_instances(self) -> None:
-        exclude = self.brush.editing_instance
-        labels, table = self.controller.instance_labels(exclude=exclude)
-        self.canvas.instances_layer.set_labels(labels, table, self.controller.instance_labels_dirty())
-        self.canvas.instance_outlines.set_outlines(self.controller.instance_outlines(exclude=exclude))
+        """Redraw every object (another image, categories, style); one object's change is
+        :meth:`_on_object_changed`."""
+        update = self.controller.instance_layers(exclude=self.brush.editing_instance)
+        self.canvas.instances_layer.set_labels(update.labels, update.table, update.dirty)
+        self.canvas.instance_outlines.set_entries(update.outlines or [])
         self._refresh_instance_panel()
         self.polygon.refresh()
+
+    def _show_layers(self, update: LayerUpdate | None) -> bool:
+        """Show one change of the instance layers (``None``: they cannot follow it, so all is redrawn)."""
+        if update is None:
+            if self.controller.current_image is not None:
+                self._refresh_instances()
+            return False
+        self.canvas.instances_layer.set_labels(update.labels, update.table, update.dirty)
+        self.canvas.instance_outlines.apply(update.edits)
+        return True
+
+    def _on_object_changed(self, event: SessionEvent) -> None:
+        """One object of the current image changed: its layers, its row and the polygon tool follow."""
+        c = self.controller
+        if not self._show_layers(c.object_layers(event, exclude=self.brush.editing_instance)):
+            return
+        panel, iid, project = self.instance_panel, event.instance_id, c.project
+        if iid is None or event.image_key is None:
+            return
+        if event.change is ObjectChange.REMOVED:
+            panel.remove_instance(iid)
+        elif event.index is not None:
+            inst = project.image(event.image_key).instance_at(event.index)
+            category = project.category(inst.category_id) if project.has_category(inst.category_id) else None
+            if event.change is ObjectChange.ADDED:
+                panel.insert_instance(event.index, inst, category)
+            else:
+                panel.update_instance(inst, category)
+        self.polygon.refresh()
+
+    def _on_selection_changed(self, instance_id: int | None) -> None:
+        if self._show_layers(self.controller.selection_layers(exclude=self.brush.editing_instance)):
+            self.instance_panel.set_selected(instance_id)
+        else:
+            self._refresh_instance_panel()
 
     def _refresh_instance_panel(self) -> None:
         c = self.controller

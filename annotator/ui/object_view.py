@@ -63,6 +63,7 @@ def install_object_view(window: MainWindow, view_menu: QMenu) -> None:
 
     c.selection_changed.connect(show_hint)
     c.instances_changed.connect(show_hint)  # category renamed or object deleted
+    c.object_changed.connect(show_hint)  # an object deleted, its category changed
 
 
 def _replace(style: OverlayStyle, **changes: bool) -> OverlayStyle:

@@ -8,8 +8,10 @@ cross the exposed rectangle, with cosmetic (constant on-screen width) pens: one 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -17,6 +19,7 @@ from PySide6.QtCore import QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QRegion
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
+from annotator.core.box_index import Box, BoxIndex
 from annotator.core.masks import Mask
 
 RGB = tuple[int, int, int]
@@ -49,62 +52,127 @@ def trace(mask: Mask) -> QPainterPath:
     return path
 
 
+class OutlineEdit(NamedTuple):
+    """One object's change for :meth:`InstanceOutlinesItem.apply`: ``kind`` is ``"insert"`` (at drawing
+    position ``position``), ``"update"`` or ``"remove"``; ``spec`` ``None``: the object is not outlined (hidden)."""
+
+    kind: str
+    instance_id: int
+    position: int = 0
+    spec: OutlineSpec | None = None
+
+
+class _Entry(NamedTuple):
+    spec: OutlineSpec | None
+    path: QPainterPath
+    box: QRectF
+
+
 class InstanceOutlinesItem(QGraphicsItem):
-    """Outlines of every shown object (see :class:`OutlineSpec`)."""
+    """Outlines of every shown object (see :class:`OutlineSpec`), kept in drawing order with their boxes
+    (:class:`~annotator.core.box_index.BoxIndex`): a change, and a repaint of a small area, touch only the
+    objects concerned."""
 
     def __init__(self, parent: QGraphicsItem | None = None) -> None:
         super().__init__(parent)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
-        self._cache: dict[int, tuple[Mask, QPainterPath, QRectF, tuple[float, float, float, float]]] = {}
-        self._shown: list[tuple[QPainterPath, RGB, bool, QRectF]] = []
-        self._state: dict[int, tuple[Mask, RGB, bool]] = {}
+        self._entries: dict[int, _Entry] = {}
+        self._index = BoxIndex()
+        self._shown = 0
         self._rect = QRectF()
         self._groups: dict[RGB, QPainterPath] | None = None  # colour -> its objects' paths (full repaints)
         self._halo: QPainterPath | None = None  # every unselected path (the dark line under the colours)
         self.traced = 0  # contours traced so far (tests check that one change traces one)
 
     def set_outlines(self, specs: Sequence[OutlineSpec]) -> None:
-        cache: dict[int, tuple[Mask, QPainterPath, QRectF, tuple[float, float, float, float]]] = {}
-        state: dict[int, tuple[Mask, RGB, bool]] = {}
-        shown = []
+        """Show exactly ``specs`` (in drawing order); only new masks are traced, only changes repainted."""
+        self.set_entries([(spec.instance_id, spec) for spec in specs])
+
+    def set_entries(self, entries: Sequence[tuple[int, OutlineSpec | None]]) -> None:
+        """Hold every object of the image in drawing order, ``None`` for those not outlined."""
+        old = self._entries
+        new: dict[int, _Entry] = {}
         dirty: list[QRectF] = []
-        old_cache, old_state = self._cache, self._state
-        for spec in specs:
-            iid = spec.instance_id
-            cached = old_cache.get(iid)
-            if cached is None or cached[0] is not spec.mask:
-                path = trace(spec.mask)
-                box = path.boundingRect()
-                cached = (spec.mask, path, box, (box.left(), box.top(), box.right(), box.bottom()))
-                self.traced += 1
-            cache[iid] = cached
-            now = (spec.mask, spec.color, spec.selected)
-            state[iid] = now
-            before = old_state.get(iid)
-            if before != now:
-                dirty.append(cached[2])
-                if before is not None and before[0] is not spec.mask:
-                    dirty.append(old_cache[iid][2])
-            shown.append((cached[1], spec.color, spec.selected, cached[2]))
-        dirty.extend(old_cache[iid][2] for iid in old_state if iid not in state)
-        bounds = [c[3] for c in cache.values() if c[2].width() > 0 or c[2].height() > 0]
-        new_rect = QRectF()
-        if bounds:
-            x0, y0 = min(b[0] for b in bounds), min(b[1] for b in bounds)
-            x1, y1 = max(b[2] for b in bounds), max(b[3] for b in bounds)
-            new_rect = QRectF(x0 - 4, y0 - 4, x1 - x0 + 8, y1 - y0 + 8)
-        if new_rect != self._rect:
+        for iid, spec in entries:
+            before = old.get(iid)
+            entry = self._entry(spec, before)
+            new[iid] = entry
+            if before is None or before.spec != spec:
+                dirty.extend(e.box for e in (before, entry) if e is not None and e.spec is not None)
+        dirty.extend(e.box for iid, e in old.items() if iid not in new and e.spec is not None)
+        self._entries = new
+        self._index.reset((iid, _int_box(e.box)) for iid, e in new.items())
+        self._shown = sum(1 for e in new.values() if e.spec is not None)
+        boxes = [e.box for e in new.values() if e.spec is not None and not e.box.isEmpty()]
+        rect = QRectF()
+        if boxes:
+            x0, y0 = min(b.left() for b in boxes), min(b.top() for b in boxes)
+            x1, y1 = max(b.right() for b in boxes), max(b.bottom() for b in boxes)
+            rect = QRectF(x0 - 4, y0 - 4, x1 - x0 + 8, y1 - y0 + 8)
+        self._set_rect(rect)
+        self._changed(dirty)
+
+    def apply(self, edits: Sequence[OutlineEdit]) -> None:
+        """Apply one object's changes at a time (no pass over the other objects)."""
+        dirty: list[QRectF] = []
+        for edit in edits:
+            before = self._entries.get(edit.instance_id)
+            if edit.kind == "remove":
+                if before is None:
+                    continue
+                del self._entries[edit.instance_id]
+                self._index.remove(edit.instance_id)
+                entry = None
+            else:
+                if edit.kind == "update" and before is None:
+                    continue
+                entry = self._entry(edit.spec, before)
+                self._entries[edit.instance_id] = entry
+                if edit.kind == "insert" and before is None:
+                    self._index.insert(edit.position, edit.instance_id, _int_box(entry.box))
+                elif before is None or before.box != entry.box:
+                    self._index.replace(edit.instance_id, _int_box(entry.box))
+            shown = [e for e in (before, entry) if e is not None and e.spec is not None]
+            if before is not None and entry is not None and before.spec == entry.spec:
+                continue
+            dirty.extend(e.box for e in shown)
+            self._shown += (entry is not None and entry.spec is not None) - (
+                before is not None and before.spec is not None
+            )
+            if entry is not None and entry.spec is not None and not entry.box.isEmpty():
+                grown = entry.box.adjusted(-4, -4, 4, 4)
+                self._set_rect(grown if self._rect.isEmpty() else self._rect.united(grown))
+        self._changed(dirty)
+
+    def _entry(self, spec: OutlineSpec | None, before: _Entry | None) -> _Entry:
+        """The entry of ``spec``, reusing ``before``'s traced path when the mask is the same object."""
+        if spec is None:
+            return (
+                _Entry(None, before.path, before.box)
+                if before is not None
+                else _Entry(None, QPainterPath(), QRectF())
+            )
+        if before is not None and before.spec is not None and before.spec.mask is spec.mask:
+            return _Entry(spec, before.path, before.box)
+        path = trace(spec.mask)
+        self.traced += 1
+        return _Entry(spec, path, path.boundingRect())
+
+    def _set_rect(self, rect: QRectF) -> None:
+        if rect != self._rect:
             self.prepareGeometryChange()
-        if dirty or len(state) != len(old_state) or list(state) != list(old_state):
+            self._rect = rect
+
+    def _changed(self, dirty: list[QRectF]) -> None:
+        if dirty:
             self._groups = self._halo = None  # rebuilt at the next large repaint
-        self._cache, self._shown, self._state, self._rect = cache, shown, state, new_rect
         for box in dirty:
             self.update(box.adjusted(-4, -4, 4, 4))
 
     @property
     def count(self) -> int:
         """How many outlines are shown."""
-        return len(self._shown)
+        return self._shown
 
     def boundingRect(self) -> QRectF:
         return self._rect
@@ -125,13 +193,22 @@ class InstanceOutlinesItem(QGraphicsItem):
         if area > 0 and _area(region) > _area_of(device.mapRect(self._rect)) / 4:
             self._paint_grouped(painter)
             return
-        for path, color, selected, box in self._shown:  # a small area: only the outlines crossing it
+        entries = self._entries
+        inverse = device.inverted()[0]
+        areas = (
+            [exposed] if region is None else [inverse.mapRect(QRectF(r)).intersected(exposed) for r in region]
+        )
+        boxes = [_int_box(a.adjusted(-4, -4, 4, 4)) for a in areas if not a.isEmpty()]
+        for iid in self._index.overlapping_any(boxes):  # a small area: the outlines crossing its rectangles
+            spec, path, box = entries[iid]
+            if spec is None:
+                continue
             grown = box.adjusted(-4, -4, 4, 4)
             if not grown.intersects(exposed):
                 continue
             if region is not None and not region.intersects(device.mapRect(grown).toAlignedRect()):
                 continue
-            for pen in _pens(color, selected):
+            for pen in _pens(spec.color, spec.selected):
                 painter.setPen(pen)
                 painter.drawPath(path)
 
@@ -141,9 +218,9 @@ class InstanceOutlinesItem(QGraphicsItem):
         if self._groups is None or self._halo is None:
             groups: dict[RGB, QPainterPath] = {}
             halo = QPainterPath()
-            for path, color, selected, _box in self._shown:
-                if not selected:
-                    groups.setdefault(color, QPainterPath()).addPath(path)
+            for spec, path, _box in self._ordered():
+                if spec is not None and not spec.selected:
+                    groups.setdefault(spec.color, QPainterPath()).addPath(path)
                     halo.addPath(path)
             self._groups, self._halo = groups, halo
         dark, _light = _pens((0, 0, 0), False)
@@ -152,11 +229,28 @@ class InstanceOutlinesItem(QGraphicsItem):
         for color, path in self._groups.items():
             painter.setPen(_pens(color, False)[1])
             painter.drawPath(path)
-        for path, color, selected, _box in self._shown:
-            if selected:
-                for pen in _pens(color, True):
+        for spec, path, _box in self._ordered():
+            if spec is not None and spec.selected:
+                for pen in _pens(spec.color, True):
                     painter.setPen(pen)
                     painter.drawPath(path)
+
+    def _ordered(self) -> list[_Entry]:
+        """The entries in drawing order."""
+        entries = self._entries
+        return [entries[iid] for iid in self._index.ids]
+
+
+def _int_box(rect: QRectF) -> Box:
+    """``rect`` as whole pixels ``(x0, y0, x1, y1)`` covering it (empty rects stay empty)."""
+    if rect.isEmpty():
+        return (0, 0, 0, 0)
+    return (
+        math.floor(rect.left()),
+        math.floor(rect.top()),
+        math.ceil(rect.right()) + 1,
+        math.ceil(rect.bottom()) + 1,
+    )
 
 
 def _area_of(rect: QRectF) -> float:

@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
@@ -155,6 +155,7 @@ class OutlineItem(QGraphicsItem):
         self._path = QPainterPath()
         self._coarse = self._path
         self._sprite: OutlineSprite | None = None
+        self._rect = QRectF()  # the last outline's area (an empty one where it was, once cleared)
 
     @property
     def path(self) -> QPainterPath:
@@ -176,16 +177,23 @@ class OutlineItem(QGraphicsItem):
         path = outline.path if outline is not None else QPainterPath()
         if path.isEmpty() and self._path.isEmpty():
             return  # nothing shown before or now: no repaint (an empty item's rect would join the dirty area)
-        self.prepareGeometryChange()
+        if path.isEmpty():
+            # Cleared: repaint the old outline's area; the empty bounding rectangle stays where the outline was
+            # (one at the scene origin would make Qt repaint a few pixels there too, widening the exposed area).
+            self.update()
+            self.prepareGeometryChange()
+            self._rect = QRectF(self._rect.center(), QSizeF(0, 0))
+        else:
+            self.prepareGeometryChange()
+            self._rect = path.boundingRect().adjusted(-4, -4, 4, 4)
         self._path = path
         self._coarse = outline.coarse if outline is not None else path
         self._sprite = outline.sprite if outline is not None else None
-        self.update()
+        if not path.isEmpty():
+            self.update()
 
     def boundingRect(self) -> QRectF:
-        if self._path.isEmpty():  # nothing at the scene origin to repaint (it would widen every exposed area)
-            return QRectF()
-        return self._path.boundingRect().adjusted(-4, -4, 4, 4)
+        return self._rect
 
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
@@ -228,6 +236,12 @@ class PromptItem(QGraphicsItem):
         """Show ``points`` (``(x, y, label)``, image pixels) and ``box`` (``x0, y0, x1, y1``) or ``None``."""
         if not points and box is None and not self._points and self._box is None:
             return  # none before, none now: no repaint
+        if not points and box is None:  # cleared: repaint the markers' old area; the empty bounding rectangle
+            self.update()  # stays there (at the scene origin, Qt would repaint a few pixels too)
+            self.prepareGeometryChange()
+            self._points, self._box = [], None
+            self._rect = QRectF(self._rect.center(), QSizeF(0, 0))
+            return
         self.prepareGeometryChange()
         self._points = list(points)
         self._box = box
@@ -241,7 +255,7 @@ class PromptItem(QGraphicsItem):
 
     def boundingRect(self) -> QRectF:
         if not self._points and self._box is None:
-            return QRectF()
+            return self._rect
         scale = self._scale()
         pad = (self.MARKER + 3) / scale
         return self._rect.adjusted(-pad, -pad, pad, pad)

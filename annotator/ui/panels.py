@@ -140,6 +140,8 @@ class InstancePanel(QWidget):
         super().__init__(parent)
         self.list = QListWidget()
         self.list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        # One row's change must not make the view measure every row again (issue 15: 2,000 objects).
+        self.list.setUniformItemSizes(True)
         self.list.currentItemChanged.connect(self._picked)
         self.list.itemChanged.connect(self._checked)
         self._category_of: dict[int, int] = {}
@@ -197,6 +199,70 @@ class InstancePanel(QWidget):
             for category in categories:
                 self.category_box.addItem(swatch(category.color), category.name, category.id)
         self._sync_controls()
+
+    # --- one object at a time (issue 15): no pass over the other rows ----------------------------------------
+    def insert_instance(self, index: int, inst: Instance, category: Category | None) -> None:
+        """Show the new object ``inst`` at row ``index`` (its drawing position)."""
+        if inst.id in self._items:
+            self.update_instance(inst, category)
+            return
+        self._last = None
+        row = self._row_of(inst, category)
+        self._row_cache[inst.id] = (inst, category, row)
+        self._category_of[inst.id] = inst.category_id
+        index = min(max(index, 0), len(self._rows))
+        item = QListWidgetItem()
+        item.setData(Qt.ItemDataRole.UserRole, inst.id)
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        self._fill(item, row)
+        self.list.blockSignals(True)
+        self.list.insertItem(index, item)
+        self.list.blockSignals(False)
+        self._items[inst.id] = item
+        self._rows.insert(index, row)
+
+    def remove_instance(self, instance_id: int) -> None:
+        """Drop the row of the object ``instance_id``."""
+        item = self._items.pop(instance_id, None)
+        if item is None:
+            return
+        self._last = None
+        index = self.list.row(item)
+        self.list.blockSignals(True)
+        self.list.takeItem(index)
+        self.list.blockSignals(False)
+        del self._rows[index]
+        self._row_cache.pop(instance_id, None)
+        self._category_of.pop(instance_id, None)
+        self._sync_controls()
+
+    def update_instance(self, inst: Instance, category: Category | None) -> None:
+        """Refill the row of ``inst`` (its category, visibility or mask changed)."""
+        item = self._items.get(inst.id)
+        if item is None:
+            return
+        self._last = None
+        row = self._row_of(inst, category)
+        self._row_cache[inst.id] = (inst, category, row)
+        self._category_of[inst.id] = inst.category_id
+        index = self.list.row(item)
+        if self._rows[index] != row:
+            self.list.blockSignals(True)
+            self._fill(item, row)
+            self.list.blockSignals(False)
+            self._rows[index] = row
+        if self._current() == inst.id:
+            self._sync_controls()
+
+    def set_selected(self, instance_id: int | None) -> None:
+        """Make the row of ``instance_id`` current (``None``: none)."""
+        current = self._items.get(instance_id) if instance_id is not None else None
+        if current is not self.list.currentItem():
+            self._last = None
+            self.list.blockSignals(True)
+            self.list.setCurrentItem(current)  # type: ignore[arg-type]  # None clears it (no stub for that)
+            self.list.blockSignals(False)
+            self._sync_controls()
 
     @staticmethod
     def _row_of(inst: Instance, category: Category | None) -> _Row:

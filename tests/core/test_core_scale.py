@@ -11,13 +11,15 @@ import numpy as np
 import pytest
 
 from annotator.core import masks as masks_module
+from annotator.core.box_index import BoxIndex
 from annotator.core.label_image import ColorSlots, LabelCompositor, LabelItem
 from annotator.core.masks import Mask, _runs_array, _string_counts, decode_rle_crop
 from annotator.core.model import ImageStatus, Instance, Project
+from annotator.core.object_colors import ObjectColors
 from annotator.core.project_format import project_to_dict
 from annotator.core.project_store import Autosaver, ProjectStore, load_project
 from annotator.core.project_text import ProjectText
-from annotator.core.selection import instances_at
+from annotator.core.selection import instances_at, object_colors
 from annotator.core.undo import AddInstanceCommand, RemoveInstanceCommand, UndoStack, set_hidden_command
 
 H, W = 60, 80
@@ -223,3 +225,68 @@ def test_undo_redo_steps_retain_no_growing_objects(tmp_path, steps) -> None:
     assert after[2] - counts[2] < 50 and after[3] - counts[3] < 50
     saver.close()
     store.close()
+
+
+def test_one_object_edits_of_the_label_image_paint_its_box_only_and_stay_exact() -> None:
+    rng = np.random.default_rng(7)
+    items = [LabelItem(i, _blob(rng), 1 + i % 5) for i in range(300)]
+    compositor = LabelCompositor()
+    compositor.render((H, W), items)
+    new = LabelItem(300, _blob(rng), 3)
+    compositor.insert(len(items), new)
+    items.append(new)
+    assert compositor.dirty == [_box_of(new.mask)] and compositor.painted <= 300 // 4
+    assert np.array_equal(compositor.labels, _full_render(items))
+    removed = items.pop(120)
+    compositor.remove(removed.instance_id)  # a removal in the middle: its box only
+    assert compositor.dirty == [_box_of(removed.mask)]
+    assert np.array_equal(compositor.labels, _full_render(items))
+    hidden = items[40]._replace(label=0)  # hidden: kept in its place, not painted
+    compositor.update(hidden)
+    items[40] = hidden
+    assert np.array_equal(compositor.labels, _full_render(items))
+    restored = LabelItem(999, _blob(rng), 2)
+    compositor.insert(10, restored)  # an undo restoring an object below others
+    items.insert(10, restored)
+    assert np.array_equal(compositor.labels, _full_render(items))
+
+
+def _box_of(mask: Mask) -> tuple[int, int, int, int]:
+    x, y, w, h = mask.bbox
+    return x, y, x + w, y + h
+
+
+def test_object_colours_follow_one_change_without_recomputing() -> None:
+    rng = np.random.default_rng(8)
+    red, blue = (200, 30, 30), (30, 30, 200)
+    instances = [Instance(i, 1 + i % 2, _blob(rng)) for i in range(1, 2001)]
+    colors = ObjectColors()
+    colors.rebuild(instances, {1: red, 2: blue})
+    new = Instance(2001, 1, _blob(rng))
+    instances.append(new)
+    assert colors.added(new, True, lambda: pytest.fail("no recomputation")) == set()
+    assert colors.colors == object_colors(instances, {1: red, 2: blue})
+    instances.pop()
+    assert colors.removed(2001, 1, lambda: pytest.fail("no recomputation")) == set()
+    assert colors.colors == object_colors(instances, {1: red, 2: blue}) and colors.rebuilds == 1
+    middle = instances.pop(10)  # a delete in the middle shifts the shades of its category's later objects
+    changed = colors.removed(middle.id, middle.category_id, lambda: instances)
+    assert colors.colors == object_colors(instances, {1: red, 2: blue}) and colors.rebuilds == 2
+    by_id = {inst.id: inst for inst in instances}
+    assert middle.id in changed and all(
+        by_id[i].category_id == middle.category_id for i in changed - {middle.id}
+    )
+
+
+def test_box_index_finds_overlaps_in_drawing_order() -> None:
+    index = BoxIndex()
+    index.reset([(1, (0, 0, 10, 10)), (2, (5, 5, 20, 20)), (3, (30, 30, 40, 40))])
+    assert index.overlapping((8, 8, 9, 9)) == [1, 2]
+    assert (
+        index.overlapping_any([(31, 31, 32, 32), (1, 1, 2, 2)]) == [1, 3] and index.overlapping_any([]) == []
+    )
+    index.insert(0, 4, (0, 0, 50, 50))
+    assert index.overlapping((31, 31, 32, 32)) == [4, 3]
+    assert index.remove(2) == 2 and index.ids == [4, 1, 3]
+    index.replace(1, (35, 35, 36, 36))
+    assert index.overlapping((35, 35, 36, 36)) == [4, 1, 3]

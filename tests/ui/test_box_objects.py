@@ -26,7 +26,7 @@ def test_a_box_only_object_becomes_a_mask_with_its_box_as_prompt(qtbot, make_win
     import_dataset_into(c, path, "coco")
     (box_object,) = c.current_instances()
     assert box_object.box == (40.0, 30.0, 40.0, 30.0)
-    labels, _table = c.instance_labels()
+    labels = c.instance_layers().labels
     assert labels is not None and labels[45, 60] and not labels[10, 10]  # shown
     assert "segmentation" not in build_coco(c.project)[0]["annotations"][0]  # exported as a box
     c.select_instance(box_object.id)
