@@ -26,6 +26,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 from annotator.core.embedding_cache import image_key
@@ -296,8 +297,12 @@ class SegmentWorker(PrefetchMixin, QObject):
             self.failed.emit(request.image_id, request.request_no, f"decoding failed: {exc}")
             return
         decode_seconds = time.perf_counter() - start
-        if request.hover and self.mailbox.supersedes_hover():
-            return  # a newer preview, a click or another image waits: this preview would not be shown
+        if request.hover:
+            if self.mailbox.supersedes_hover():
+                return  # a newer preview, a click or another image waits: this preview would not be shown
+            best = int(np.argmax(scores)) if len(scores) else 0
+            keep = slice(best, best + 1)  # a preview shows only the best candidate: trace that one alone
+            masks, scores, logits = masks[keep], scores[keep], logits[keep]
         result = DecodeResult(
             image_id=request.image_id,
             request_no=request.request_no,
@@ -307,7 +312,8 @@ class SegmentWorker(PrefetchMixin, QObject):
             decode_seconds=decode_seconds,
             hover=request.hover,
         )
-        # Outlines here, not on the GUI thread: every candidate traced, the one shown first also stroked.
+        # Outlines here, not on the GUI thread: every candidate traced (a preview keeps only its best one), the
+        # one shown first also stroked.
         best, scale = result.best_index, request.outline_scale
         outlines = tuple(
             trace_outline(mask, scale if k == best else None) for k, mask in enumerate(result.masks)

@@ -74,7 +74,9 @@ def test_hover_preview_comes_with_its_outline(qtbot, make_window, image_folder, 
         )
         assert _outline_extent(canvas.hover_outline) == _mask_extent(c.hover.labels())
     assert traces["gui"] == [] and OutlineItem.traced == traced_before
-    assert traces["worker"]
+    assert (
+        len(traces["worker"]) == 2
+    )  # a preview shows its best candidate only: one trace per preview, not three
 
 
 def test_a_hand_painted_mask_is_traced_here_on_its_box(qtbot, make_window, image_folder, traces) -> None:
@@ -110,4 +112,5 @@ def test_a_preview_superseded_while_decoding_is_neither_traced_nor_sent() -> Non
     worker._decode(job)
     assert answers == []
     worker.drain()
-    assert [a.request_no for a in answers] == [2] and len(answers[0].outlines) == 3
+    assert [a.request_no for a in answers] == [2]
+    assert len(answers[0].masks) == len(answers[0].outlines) == 1  # the best candidate only
