@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.models import cpu_info
 from sam_model.box_prompts import decode_boxes
 from sam_model.build import load_predictor
 
@@ -104,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.checkpoint.is_file():
         print(f"{args.checkpoint}: checkpoint not found (pass --checkpoint)", file=sys.stderr)
         return 2
-    print(f"boxes to masks, {args.checkpoint.name}, CPU: {cpu_name()}")
+    flags = ", ".join(f for f, has in cpu_info()["flags"].items() if has) or "none of interest"
+    print(f"boxes to masks, {args.checkpoint.name}, CPU: {cpu_name()}; flags: {flags}")
     print(run(args.checkpoint, args.boxes, args.repeats))
     return 0
 

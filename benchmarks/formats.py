@@ -31,6 +31,7 @@ from annotator.core.formats.output import FormatReport
 from annotator.core.formats.selection import select_for_export
 from annotator.core.masks import Mask
 from annotator.core.model import Project
+from benchmarks.models import cpu_info
 
 TARGET_S = 5.0
 
@@ -74,8 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.split("x"))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    cpu = cpu_info()
+    flags = ", ".join(f for f, has in cpu["flags"].items() if has) or "none of interest"
     print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load {load:.1f}, "
+        f"machine: {cpu['model']}, flags: {flags}; {os.cpu_count()} CPUs, load {load:.1f}, "
         f"Python {platform.python_version()}"
     )
     print(f"{args.objects} objects on {args.images} images of {width}x{height}, median of {args.repeats}")
