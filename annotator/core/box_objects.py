@@ -18,7 +18,6 @@ turns that object into a mask object (same id and category, one undoable step; s
 
 from __future__ import annotations
 
-import json
 import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from annotator.core import limits
+from annotator.core.coco_import import load_coco
 from annotator.core.coco_values import Notes, as_box, as_int
-from annotator.core.errors import CocoError, LimitError
+from annotator.core.errors import CocoError
 from annotator.core.masks import Mask, encode_rle, rle_area, rle_bbox
 from annotator.core.model import Project
 from annotator.core.review_proposal import BOX_INSTANCE, ProposalDraft
@@ -125,18 +124,7 @@ def read_coco_boxes(path: str | Path) -> BoxSet:
     file when it is not a readable COCO dataset.
     """
     path = Path(path)
-    try:
-        data = limits.read_json(path, max_bytes=limits.MAX_COCO_BYTES, finite_floats=False)
-    except FileNotFoundError:
-        raise CocoError(path, "file not found") from None
-    except LimitError as exc:
-        raise CocoError(path, str(exc)) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CocoError(path, f"not valid JSON ({exc})") from None
-    except OSError as exc:
-        raise CocoError(path, f"cannot read: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
-        raise CocoError(path, "not a COCO dataset (no 'images' list)")
+    data = load_coco(path)
     notes: list[str] = []
     scratch: Notes = []
     sizes: dict[int, tuple[str, int, int]] = {}
