@@ -13,9 +13,9 @@ FORMAT_VERSION = 1
 """The version this code writes and the newest it reads."""
 
 
-def project_to_dict(project: Project, root: str = ".") -> dict[str, Any]:
-    """The JSON-ready dict of ``project``; ``root`` is the image folder relative to the project file's
-    folder."""
+def project_head(project: Project, root: str = ".") -> dict[str, Any]:
+    """The project file's keys before ``images``: format, counters, settings and categories (``root``: the image
+    folder relative to the project file's folder)."""
     next_category, next_instance = project.counters()
     return {
         "version": FORMAT_VERSION,  # first key: read from the file header before parsing everything
@@ -28,6 +28,14 @@ def project_to_dict(project: Project, root: str = ".") -> dict[str, Any]:
             {"id": c.id, "name": c.name, "color": list(c.color), "supercategory": c.supercategory}
             for c in project.categories
         ],
+    }
+
+
+def project_to_dict(project: Project, root: str = ".") -> dict[str, Any]:
+    """The JSON-ready dict of ``project``; ``root`` is the image folder relative to the project file's
+    folder."""
+    return {
+        **project_head(project, root),
         "images": [_image_to_dict(r) for r in project.images],
         "extras": project.extras,
     }

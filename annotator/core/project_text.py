@@ -21,7 +21,7 @@ from typing import Any
 
 from annotator.core.events import Event
 from annotator.core.model import ImageRecord, Instance, Project
-from annotator.core.project_format import FORMAT_NAME, FORMAT_VERSION, _instance_to_dict
+from annotator.core.project_format import _instance_to_dict, project_head
 
 _SEP = (",", ":")
 
@@ -73,19 +73,7 @@ class ProjectText:
         """The project file's text, ``root`` being the image folder relative to the file's folder."""
         project = self.project
         self.serialised = {"instances": 0, "images": 0}
-        next_category, next_instance = project.counters()
-        head = {
-            "version": FORMAT_VERSION,
-            "format": FORMAT_NAME,
-            "root": root,
-            "next_category_id": next_category,
-            "next_instance_id": next_instance,
-            "settings": {"segmentation_mode": project.settings.segmentation_mode},
-            "categories": [
-                {"id": c.id, "name": c.name, "color": list(c.color), "supercategory": c.supercategory}
-                for c in project.categories
-            ],
-        }
+        head = project_head(project, root)
         records = project.images
         entries, parts = self._images, []
         for record in records:  # the unchanged records' texts as they are (this loop runs for every save)
