@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from benchmarks.models import cpu_info
+
 REPO = Path(__file__).resolve().parents[1]
 
 _WRITER = r"""
@@ -241,7 +243,9 @@ def main() -> None:
         disk_full_trials(root, full_disk)
         scale(root, objects)
     hostile_memory()
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    cpu = cpu_info()
+    flags = ", ".join(f for f, has in cpu["flags"].items() if has) or "none of interest"
+    print(f"python {sys.version.split()[0]}, {cpu['model']} ({flags}), {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":
