@@ -30,6 +30,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 from annotator.core.embedding_cache import image_key
+from annotator.workers.background import JOB_ERRORS, task_error
 from annotator.workers.embedding_lru import EmbeddingLru
 from annotator.workers.embedding_store import DiskCacheStore, EmbeddingStore
 from annotator.workers.mask_outline import trace_outline
@@ -171,15 +172,13 @@ class SegmentWorker(PrefetchMixin, QObject):
         try:
             request, note = resolve_precision(request)
             segmenter = self._factory(request)
-        except (SamModelError, OSError, RuntimeError, ValueError) as exc:
-            log.warning("engine load failed: %s", exc)
-            message = str(exc)
-            if request.checkpoint and Path(request.checkpoint).name not in message:
-                message = f"{request.checkpoint}: {message}"  # every load error names the file
+        except Exception as exc:  # one error path (task_error): known errors as they are, others logged
+            message = task_error(exc, "loading the engine", JOB_ERRORS).message
+            log.warning("engine load failed: %s", message)
+            name = request.checkpoint or "classical engine"
+            if Path(name).name not in message:
+                message = f"{name}: {message}"  # every load error names the file
             return message
-        except Exception as exc:  # shown to the user, traceback logged
-            log.exception("engine load failed")
-            return f"{request.checkpoint or 'classical engine'}: {exc}"
         self._segmenter = segmenter
         self._lru.clear()
         self._current_image = None
@@ -214,14 +213,9 @@ class SegmentWorker(PrefetchMixin, QObject):
                 embedding = self._encode_fresh(request, segmenter)
             else:
                 self._lru.put(request.image_id, embedding)
-        except SamModelError as exc:
+        except Exception as exc:  # one error path (task_error): the model's errors as they are, others logged
             self._current_image = self._current_embedding = None
-            self.failed.emit(request.image_id, -1, str(exc))
-            return
-        except Exception as exc:  # reported to the user, with the traceback in the log
-            log.exception("encoding %s failed", request.image_id)
-            self._current_image = self._current_embedding = None
-            self.failed.emit(request.image_id, -1, f"encoding failed: {exc}")
+            self.failed.emit(request.image_id, -1, task_error(exc, "encoding", (SamModelError,)).message)
             return
         self._current_image = request.image_id
         self._current_embedding = embedding
@@ -284,17 +278,12 @@ class SegmentWorker(PrefetchMixin, QObject):
                 mask_input=mask_input,
                 multimask_output=request.multimask,
             )
-        except SamModelError as exc:
+        except Exception as exc:  # one error path (task_error): the model's errors as they are, others logged
+            message = task_error(exc, "decoding", (SamModelError,)).message
             if request.hover:  # the click at that point will report it; a preview never opens a dialog
-                log.warning("hover preview on %s failed: %s", request.image_id, exc)
+                log.warning("hover preview on %s failed: %s", request.image_id, message)
                 return
-            self.failed.emit(request.image_id, request.request_no, str(exc))
-            return
-        except Exception as exc:  # reported to the user, with the traceback in the log
-            log.exception("decoding on %s failed", request.image_id)
-            if request.hover:
-                return
-            self.failed.emit(request.image_id, request.request_no, f"decoding failed: {exc}")
+            self.failed.emit(request.image_id, request.request_no, message)
             return
         decode_seconds = time.perf_counter() - start
         if request.hover:

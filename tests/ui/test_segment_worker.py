@@ -143,3 +143,30 @@ def test_no_prefetch_loader_starts_after_shutdown(fake, tmp_path) -> None:
     c.shutdown()
     c.prefetch_files([("b.png", tmp_path / "b.png")])
     assert "prefetch-loader" not in running_worker_threads()
+
+
+def test_an_unexpected_decode_error_is_one_message_naming_the_step() -> None:
+    """The segment worker's failures take the one error path of the background jobs (ADR 0011): the model's own
+    errors as they are, anything else as "<step> failed: <type>: <text>" (traceback in the log)."""
+    from annotator.workers.requests import DecodeRequest, EncodeRequest
+    from annotator.workers.segment_worker import SegmentWorker
+    from sam_model.errors import PromptError
+
+    segmenter = DiscSegmenter()
+    worker = SegmentWorker(segmenter)
+    failures: list[tuple[str, int, str]] = []
+    worker.failed.connect(lambda key, number, message: failures.append((key, number, message)))
+    worker.mailbox.put_encode(EncodeRequest("a", np.zeros((60, 80, 3), np.uint8)))
+    worker.drain()
+    points, labels = np.array([[40.0, 30.0]], np.float32), np.array([1], np.int32)
+    for number, error in ((1, KeyError("no such key")), (2, PromptError("point outside the image"))):
+
+        def broken(*_args, error=error, **_kwargs):
+            raise error
+
+        segmenter.predict = broken  # type: ignore[method-assign]
+        worker._decode(DecodeRequest("a", number, points, labels, None, None, True))
+    assert failures == [
+        ("a", 1, "decoding failed: KeyError: 'no such key'"),
+        ("a", 2, "point outside the image"),
+    ]
