@@ -177,7 +177,6 @@ def core_run(folder: Path, repeats: int, steps: int) -> None:
 
 
 def app_run(folder: Path, repeats: int, profile: bool) -> None:
-    from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
     from annotator.ui.app import create_controller
@@ -185,18 +184,10 @@ def app_run(folder: Path, repeats: int, profile: bool) -> None:
 
     app = QApplication.instance() or QApplication([])
 
-    def wait(condition: Callable[[], bool], timeout_s: float = 120.0) -> None:
-        start = time.perf_counter()
-        loop = QEventLoop()
-        timer = QTimer()
-        timer.setInterval(1)
-        timer.timeout.connect(lambda: loop.quit() if condition() else None)
-        timer.start()
-        while not condition():
-            if time.perf_counter() - start > timeout_s:
-                raise TimeoutError("benchmark step timed out")
-            loop.exec()
-        timer.stop()
+    from benchmarks.switching import wait as wait_for  # run the event loop until a condition holds
+
+    def wait(condition: Callable[[], bool]) -> None:
+        wait_for(condition, timeout_s=120.0)
 
     start = time.perf_counter()
     controller, _ = create_controller(folder)
