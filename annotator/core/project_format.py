@@ -41,7 +41,8 @@ def project_to_dict(project: Project, root: str = ".") -> dict[str, Any]:
     }
 
 
-def _image_to_dict(record: ImageRecord) -> dict[str, Any]:
+def image_head(record: ImageRecord) -> dict[str, Any]:
+    """An image record's keys before ``instances``."""
     return {
         "file_name": record.file_name,
         "width": record.width,
@@ -50,8 +51,11 @@ def _image_to_dict(record: ImageRecord) -> dict[str, Any]:
         "error": record.error,
         "metadata": record.metadata,
         "extras": record.extras,
-        "instances": [_instance_to_dict(i) for i in record.instances],
     }
+
+
+def _image_to_dict(record: ImageRecord) -> dict[str, Any]:
+    return {**image_head(record), "instances": [_instance_to_dict(i) for i in record.instances]}
 
 
 def _instance_to_dict(inst: Instance) -> dict[str, Any]:

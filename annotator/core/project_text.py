@@ -21,7 +21,7 @@ from typing import Any
 
 from annotator.core.events import Event
 from annotator.core.model import ImageRecord, Instance, Project
-from annotator.core.project_format import _instance_to_dict, project_head
+from annotator.core.project_format import _instance_to_dict, image_head, project_head
 
 _SEP = (",", ":")
 
@@ -98,15 +98,7 @@ class ProjectText:
                 known = (inst, _dumps(_instance_to_dict(inst)))
                 self.serialised["instances"] += 1
             texts[inst.id] = known
-        head = {
-            "file_name": record.file_name,
-            "width": record.width,
-            "height": record.height,
-            "status": record.status.value,
-            "error": record.error,
-            "metadata": record.metadata,
-            "extras": record.extras,
-        }
+        head = image_head(record)
         fragments = ",".join(texts[inst.id][1] for inst in record._instances)
         text = f'{_dumps(head)[:-1]},"instances":[{fragments}]}}'
         self._images[record.file_name] = _ImageEntry(record, texts, text)
