@@ -17,13 +17,13 @@ import argparse
 import platform
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from benchmarks.models import cpu_info
+from benchmarks.persam import interleaved_min_seconds
 from sam_model.box_prompts import decode_boxes
 from sam_model.build import load_predictor
 
@@ -44,19 +44,6 @@ def cpu_name() -> str:
     except OSError:
         pass
     return f"{name}, {torch.get_num_threads()} torch threads"
-
-
-def _best_of(fns: list[Callable[[], object]], repeats: int) -> list[float]:
-    """Best-of-``repeats`` wall time of each function, run in turn (so they see the same machine load)."""
-    for fn in fns:
-        fn()  # warm-up
-    best = [float("inf")] * len(fns)
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            start = time.perf_counter()
-            fn()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return best
 
 
 def _boxes(size: tuple[int, int], count: int, seed: int) -> np.ndarray:
@@ -88,7 +75,9 @@ def run(checkpoint: Path, counts: list[int], repeats: int) -> str:
                 for box in boxes:
                     predictor.predict(box=box, multimask_output=False)
 
-            batched, single = _best_of([lambda b=boxes: decode_boxes(predictor, b), one_by_one], repeats)
+            batched, single = interleaved_min_seconds(
+                [lambda b=boxes: decode_boxes(predictor, b), one_by_one], repeats
+            )
             rows.append(
                 f"| {size[1]}x{size[0]} | {count} | {encode:.2f} | {1000 * batched / count:.1f}"
                 f" | {1000 * single / count:.1f} |"

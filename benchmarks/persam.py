@@ -37,7 +37,7 @@ SIZES = ((480, 640), (1080, 1920))
 """Target image sizes ``(H, W)``."""
 
 
-def _interleaved_min_seconds(fns: list[Callable[[], object]], repeats: int) -> list[float]:
+def interleaved_min_seconds(fns: list[Callable[[], object]], repeats: int) -> list[float]:
     """Best-of-``repeats`` wall time of each function, run in turn (a, b, c, a, b, c...) so that all of them
     see the same machine load; the minimum is the least disturbed by other processes."""
     for fn in fns:
@@ -109,7 +109,7 @@ def run(repeats: int, checkpoint: Path | None) -> list[dict[str, object]]:
     fits = [learn_mask_weights(predictor, reference, ref_mask) for _ in range(max(3, repeats // 4))]
     fitted, report = fits[0]
     fit_loop = min(r.seconds for _, r in fits)
-    (fit_total,) = _interleaved_min_seconds([lambda: learn_mask_weights(predictor, reference, ref_mask)], 3)
+    (fit_total,) = interleaved_min_seconds([lambda: learn_mask_weights(predictor, reference, ref_mask)], 3)
     rows.append(
         {
             "what": "PerSAM-F fit (1,000 steps)",
@@ -122,7 +122,7 @@ def run(repeats: int, checkpoint: Path | None) -> list[dict[str, object]]:
     for size in SIZES:
         _set_features(predictor, size, seed=2)
         cases = _cases(predictor, size, reference, fitted)
-        times = _interleaved_min_seconds([fn for _, fn in cases], repeats)
+        times = interleaved_min_seconds([fn for _, fn in cases], repeats)
         for (name, _), seconds in zip(cases, times, strict=True):
             rows.append(
                 {
