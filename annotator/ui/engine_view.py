@@ -94,7 +94,8 @@ class EngineView(QObject):
         where = Path(info.checkpoint).name if info.checkpoint else "classical (no checkpoint)"
         precision = f" · {info.dtype}" if info.checkpoint else ""
         slow = " (slow on this CPU)" if info.note is not None else ""
-        self.label.setText(f"engine: {where} · {info.device}{precision}{slow}")
+        device = info.device if info.runs_on is None else f"{info.runs_on} ({info.device})"
+        self.label.setText(f"engine: {where} · {device}{precision}{slow}")
         self.label.setToolTip(info.note or "")
         if info.note is not None:  # stays in the engine label (with the reason as its tooltip) and the log
             self.window.statusBar().showMessage(info.note)

@@ -130,6 +130,17 @@ def create_engine_segmenter(request: EngineRequest) -> Segmenter:
     return create_segmenter(resolved.checkpoint, device=resolved.device, dtype=resolved.dtype)
 
 
+def runs_on(request: EngineRequest) -> str:
+    """The device type ``request`` runs on: ``"cpu"`` for the classical engine, else its device resolved
+    (``"auto"`` -> cuda, mps or cpu). Raises ``SamModelError`` for an unavailable device. Imports torch only
+    for a checkpoint."""
+    if request.checkpoint is None:
+        return "cpu"
+    from sam_model.device import resolve_device
+
+    return resolve_device(request.device).type
+
+
 def resolve_precision(request: EngineRequest) -> tuple[EngineRequest, str | None]:
     """``request`` with its dtype resolved for its device (``"auto"`` -> bfloat16 only with native support),
     and a warning for the user when an explicit bfloat16 will be slow on this CPU (else ``None``).
@@ -159,3 +170,6 @@ class EngineInfo:
     """A warning to show once the engine runs (e.g. a slow explicit bfloat16 on this CPU)."""
     persam_unavailable: str | None = None
     """Why PerSAM (Find similar) cannot run on this engine, or ``None`` when it can."""
+    runs_on: str | None = None
+    """The device the engine actually runs on (``"cpu"``, ``"cuda"``, ``"mps"``) when ``device`` is ``"auto"``
+    or names a device with an index; ``None`` when it is ``device`` itself."""

@@ -44,6 +44,7 @@ from annotator.workers.requests import (
     SegmenterFactory,
     create_engine_segmenter,
     resolve_precision,
+    runs_on,
 )
 from annotator.workers.segment_mailbox import Mailbox
 from annotator.workers.segment_prefetch import (
@@ -171,6 +172,7 @@ class SegmentWorker(PrefetchMixin, QObject):
         self.busy.emit("Loading engine…")
         try:
             request, note = resolve_precision(request)
+            device = runs_on(request)
             segmenter = self._factory(request)
         except Exception as exc:  # one error path (task_error): known errors as they are, others logged
             message = task_error(exc, "loading the engine", JOB_ERRORS).message
@@ -192,6 +194,7 @@ class SegmentWorker(PrefetchMixin, QObject):
                 request.dtype,
                 note=note,
                 persam_unavailable=_persam_unavailable(segmenter),
+                runs_on=device if device != request.device else None,
             )
         )
         return None

@@ -85,6 +85,28 @@ def test_precision_auto_and_the_bf16_warning_reach_the_window(
     )
 
 
+def test_the_engine_label_names_the_device_auto_picked(
+    qtbot, make_window, image_folder, sam_reference
+) -> None:
+    """With device ``auto`` the label says which device runs the model (``cpu (auto)`` on this machine)."""
+    import torch
+
+    from annotator.workers.requests import create_engine_segmenter
+
+    expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    window = make_window(
+        image_folder,
+        factory=create_engine_segmenter,
+        engine=EngineRequest(str(sam_reference / "sam_tiny_a.pth"), "auto", "float32"),
+        open_first=False,
+    )
+    qtbot.waitUntil(lambda: window.controller.client.engine is not None, timeout=60000)
+    info = window.controller.client.engine
+    assert info is not None and info.device == "auto" and info.runs_on == expected
+    assert f"{expected} (auto)" in window.engine_view.label.text()
+    assert window.engine_view.device_actions["auto"].isChecked()
+
+
 def test_a_bad_checkpoint_error_names_the_file(qtbot, make_window, image_folder, tmp_path) -> None:
     from annotator.workers.requests import create_engine_segmenter
 
