@@ -83,18 +83,18 @@ def run(args: argparse.Namespace) -> int:
     from annotator.core.box_objects import BoxSet, proposals_dataset, read_coco_boxes
 
     folder: Path | str = args.folder
-    try:
-        check_source(folder)
-    except CoreError as exc:
-        raise CliError(str(exc)) from None
     if args.into_project and args.input is not None:
         raise CliError(
             "--into-project takes the project's own boxes: import FILE first (python main.py import), "
             "then run without --in"
         )
     project = None
-    if args.input is None:  # the boxes are the project's
+    if args.input is None:  # the boxes are the project's (a bucket has none: refused before reading it)
         project = project_folder(folder, needed_by="boxes-to-masks", advice="give the boxes with --in FILE")
+    try:
+        check_source(folder)
+    except CoreError as exc:
+        raise CliError(str(exc)) from None
     if args.into_project and project is not None:
         from annotator.cli.into_project import refuse_locked
 

@@ -86,21 +86,8 @@ def list_source(source: str | Path, *, recursive: bool = False) -> list[str]:
     """
     if not is_url(source):
         return list_images(source, recursive=recursive)
-    url = str(source)
-    check_source(url)
-    fs, base = _file_system(url)
-    from pyarrow.fs import FileSelector, FileType
-
-    try:
-        entries = fs.get_file_info(FileSelector(base, recursive=recursive))
-    except OSError as exc:
-        raise SourceError(f"{url}: cannot list ({_reason(exc)})") from None
-    prefix = base.rstrip("/") + "/"
-    return image_names(
-        entry.path[len(prefix) :]
-        for entry in entries
-        if entry.type == FileType.File and entry.path.startswith(prefix)
-    )
+    fs, base = _file_system(str(source))
+    return list_tree(fs, base, str(source), recursive=recursive)
 
 
 def check_source(source: str | Path) -> None:
@@ -111,18 +98,8 @@ def check_source(source: str | Path) -> None:
         if not Path(source).is_dir():
             raise ImageLoadError(source, "not a folder")
         return
-    url = str(source)
-    fs, base = _file_system(url)
-    from pyarrow.fs import FileType
-
-    try:
-        info = fs.get_file_info(base)
-    except OSError as exc:
-        raise SourceError(f"{url}: cannot read ({_reason(exc)})") from None
-    if info.type == FileType.NotFound:
-        raise SourceError(f"{url}: not found (no such bucket, folder or prefix)")
-    if info.type == FileType.File:
-        raise SourceError(f"{url}: is one object, not a folder or prefix of images")
+    fs, base = _file_system(str(source))
+    check_tree(fs, base, str(source))
 
 
 def load_source_image(source: str | Path, name: str) -> LoadedImage:
@@ -134,11 +111,47 @@ def load_source_image(source: str | Path, name: str) -> LoadedImage:
     """
     if not is_url(source):
         return load_image(Path(source) / name)
-    url = str(source)
-    fs, base = _file_system(url)
-    label = image_label(url, name)
+    fs, base = _file_system(str(source))
+    return read_tree_image(fs, base, name, image_label(source, name))
+
+
+def check_tree(fs: Any, base: str, label: str) -> None:
+    """:func:`check_source` of folder ``base`` of the ``pyarrow.fs`` file system ``fs`` (``label`` names it)."""
+    from pyarrow.fs import FileType
+
     try:
-        with fs.open_input_stream(f"{base.rstrip('/')}/{name}") as stream:
+        info = fs.get_file_info(base)
+    except OSError as exc:
+        raise SourceError(f"{label}: cannot read ({_reason(exc)})") from None
+    if info.type == FileType.NotFound:
+        raise SourceError(f"{label}: not found (no such bucket, folder or prefix)")
+    if info.type == FileType.File:
+        raise SourceError(f"{label}: is one object, not a folder or prefix of images")
+
+
+def list_tree(fs: Any, base: str, label: str, *, recursive: bool = False) -> list[str]:
+    """:func:`list_source` of folder ``base`` (``""``: the root) of the ``pyarrow.fs`` file system ``fs``."""
+    from pyarrow.fs import FileSelector, FileType
+
+    check_tree(fs, base, label)
+    try:
+        entries = fs.get_file_info(FileSelector(base, recursive=recursive))
+    except OSError as exc:
+        raise SourceError(f"{label}: cannot list ({_reason(exc)})") from None
+    prefix = base.rstrip("/") + "/" if base else ""
+    return image_names(
+        entry.path[len(prefix) :]
+        for entry in entries
+        if entry.type == FileType.File and entry.path.startswith(prefix)
+    )
+
+
+def read_tree_image(fs: Any, base: str, name: str, label: str) -> LoadedImage:
+    """:func:`load_source_image` of image ``name`` under folder ``base`` of the ``pyarrow.fs`` file system
+    ``fs`` (``label``: the image's full name in errors)."""
+    path = f"{base.rstrip('/')}/{name}" if base else name
+    try:
+        with fs.open_input_stream(path) as stream:
             data = stream.read()
     except FileNotFoundError:
         raise ObjectLoadError(label, "object not found") from None
