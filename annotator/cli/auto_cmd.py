@@ -105,7 +105,7 @@ def to_annotations(records: list[dict[str, Any]], image_id: int, first_id: int) 
 
 
 def run(args: argparse.Namespace) -> int:
-    from annotator.cluster.sources import SourceError, list_source, load_source_image
+    from annotator.cluster.sources import SourceError, list_source, load_source_image, shown
     from annotator.core.images import ImageLoadError
     from sam_model.classic.auto import generate_proposals
 
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     except (ImageLoadError, SourceError) as exc:
         raise CliError(str(exc)) from None
     if not names:
-        raise CliError(f"{folder}: no images found")
+        raise CliError(f"{shown(folder)}: no images found")
     if project is not None:
         refuse_locked(project)
     if args.cluster is not None:

@@ -25,7 +25,7 @@ from annotator.cli import CliError
 from annotator.cli.cluster_options import SOURCE_HELP, add_cluster_options, source_arg
 from annotator.cli.model_options import add_model_options, load_engine
 from annotator.cli.models_cmd import TextProgress
-from annotator.cluster.sources import SourceError, image_label, list_source, load_source_image
+from annotator.cluster.sources import SourceError, image_label, list_source, load_source_image, shown
 from annotator.core.embedding_cache import EmbeddingCache, image_key
 from annotator.core.errors import ImageLoadError
 from annotator.core.images import IMAGE_EXTENSIONS
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     except (ImageLoadError, SourceError) as exc:
         raise CliError(str(exc)) from None
     if not names:
-        raise CliError(f"{folder}: no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+        raise CliError(f"{shown(folder)}: no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
     checkpoint = resolve_checkpoint(args.checkpoint, settings)
     max_bytes = args.max_bytes if args.max_bytes is not None else settings.cache_max_bytes
     if max_bytes < 0:

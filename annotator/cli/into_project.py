@@ -62,7 +62,7 @@ def project_folder(
     """The project folder of an image source: the folder itself, or a ``file://`` URL's path. Raises
     :class:`CliError` (``needed_by``: what needs the project; ``advice``: what to do) for any other URL: a
     project is a local folder, and the images of a bucket have no local files it could refer to."""
-    from annotator.cluster.sources import SourceError, local_folder
+    from annotator.cluster.sources import SourceError, local_folder, shown
 
     try:
         folder = local_folder(source)
@@ -70,7 +70,7 @@ def project_folder(
         raise CliError(str(exc)) from None
     if folder is None:
         raise CliError(
-            f"{needed_by}: {source} is not on this machine, so it has no project (a project is a local "
+            f"{needed_by}: {shown(source)} is not on this machine, so it has no project (a project is a local "
             f"folder of the images); {advice}"
         )
     return folder

@@ -29,6 +29,7 @@ from annotator.core.errors import CoreError, ImageLoadError
 from annotator.core.images import LoadedImage, image_names, list_images, load_image, load_image_bytes
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+://)[^/@?]*@")
 _REASON_CHARS = 300
 
 
@@ -60,10 +61,16 @@ def source_location(source: str | Path) -> str:
     return str(source) if is_url(source) else str(Path(source).resolve())
 
 
+def shown(source: str | Path) -> str:
+    """The source as messages show it: a URL's key and secret (``s3://KEY:SECRET@bucket``) masked."""
+    return _USERINFO.sub(r"\1***@", str(source)) if is_url(source) else str(source)
+
+
 def image_label(source: str | Path, name: str) -> str:
-    """The image's full name for messages: the object's URL, or the file's path."""
+    """The image's full name for messages: the object's URL (without query, secrets masked), or the file's
+    path."""
     if is_url(source):
-        return f"{_base(str(source))}/{name}"
+        return f"{_base(shown(source))}/{name}"
     return str(Path(source) / name)
 
 
@@ -87,7 +94,7 @@ def list_source(source: str | Path, *, recursive: bool = False) -> list[str]:
     if not is_url(source):
         return list_images(source, recursive=recursive)
     fs, base = _file_system(str(source))
-    return list_tree(fs, base, str(source), recursive=recursive)
+    return list_tree(fs, base, shown(source), recursive=recursive)
 
 
 def check_source(source: str | Path) -> None:
@@ -99,7 +106,7 @@ def check_source(source: str | Path) -> None:
             raise ImageLoadError(source, "not a folder")
         return
     fs, base = _file_system(str(source))
-    check_tree(fs, base, str(source))
+    check_tree(fs, base, shown(source))
 
 
 def load_source_image(source: str | Path, name: str) -> LoadedImage:
@@ -176,16 +183,16 @@ def _file_system(url: str) -> tuple[Any, str]:
         from pyarrow.fs import FileSystem
     except ImportError:
         raise SourceError(
-            f"{url}: reading images from URLs needs pyarrow: pip install 'sam-annotator[cluster]'"
+            f"{shown(url)}: reading images from URLs needs pyarrow: pip install 'sam-annotator[cluster]'"
         ) from None
     try:
         fs, path = FileSystem.from_uri(url)
     except (ValueError, NotImplementedError) as exc:  # ArrowInvalid is a ValueError
         raise SourceError(
-            f"{url}: not a URL this installation can read ({_reason(exc)}; known: s3, gs, abfs, hdfs, file)"
+            f"{shown(url)}: not a URL this installation can read ({_reason(exc)}; known: s3, gs, abfs, hdfs, file)"
         ) from None
     except OSError as exc:  # e.g. S3's region lookup, HDFS's Java libraries
-        raise SourceError(f"{url}: cannot reach its storage ({_reason(exc)})") from None
+        raise SourceError(f"{shown(url)}: cannot reach its storage ({_reason(exc)})") from None
     return fs, str(path)
 
 
