@@ -2,13 +2,15 @@
 
 For every image of FOLDER (jpg, jpeg, png, bmp, tif, tiff, webp; EXIF orientation applied, converted to RGB)
 the engine proposes masks: SAM's automatic mask generator with ``--checkpoint``, else the classical proposals
-(:mod:`sam_model.classic.auto`). The COCO file has ``images`` (``file_name`` relative to FOLDER, size as
-displayed), one category (``object``, id 1, unless ``--category``) and ``annotations`` with compressed RLE
-``segmentation`` (``counts`` a str), ``area`` and ``bbox`` from the mask (pycocotools' conventions: ``w`` and
-``h`` count pixels), ``iscrowd`` 0, ``score`` (the predicted IoU) and ``stability_score``. The file is written
-atomically. Progress goes to stderr, one line per image. An unreadable image is reported and skipped.
-``--into-project`` also adds the proposals to FOLDER's review queue (one undoable step, under the project
-lock; the same run merged again adds nothing: :mod:`annotator.cli.into_project`).
+(:mod:`sam_model.classic.auto`). FOLDER may also be an object-storage URL (``s3://bucket/prefix``,
+``file:///path``...: :mod:`annotator.cluster.sources`), read through ``pyarrow.fs``. The COCO file has ``images``
+(``file_name`` relative to FOLDER, size as displayed), one category (``object``, id 1, unless ``--category``)
+and ``annotations`` with compressed RLE ``segmentation`` (``counts`` a str), ``area`` and ``bbox`` from the
+mask (pycocotools' conventions: ``w`` and ``h`` count pixels), ``iscrowd`` 0, ``score`` (the predicted IoU) and
+``stability_score``. The file is written atomically. Progress goes to stderr, one line per image. An
+unreadable image is reported and skipped. ``--into-project`` also adds the proposals to FOLDER's review queue
+(one undoable step, under the project lock; the same run merged again adds nothing:
+:mod:`annotator.cli.into_project`; a URL has a project only when it is a ``file://`` one).
 
 Exit status: 0 when every image was processed, 1 when some were skipped.
 """
@@ -25,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from annotator.cli import CliError, non_negative_int, positive_int, unit_interval
-from annotator.cli.cluster_options import add_cluster_options
+from annotator.cli.cluster_options import SOURCE_HELP, add_cluster_options, source_arg
 from annotator.cli.into_project import add_into_project_option
 from annotator.cli.model_options import add_model_options, load_engine
 from annotator.core.atomic import atomic_write_bytes
@@ -33,7 +35,7 @@ from annotator.core.atomic import atomic_write_bytes
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("auto", help="propose object masks for every image of a folder (COCO out)")
-    parser.add_argument("folder", type=Path, help="folder of images")
+    parser.add_argument("folder", type=source_arg, metavar="SOURCE", help=SOURCE_HELP)
     parser.add_argument("--out", type=Path, required=True, help="COCO JSON file to write")
     parser.add_argument(
         "--checkpoint", type=Path, help="SAM checkpoint (.pth); default: the classical engine"
@@ -103,22 +105,25 @@ def to_annotations(records: list[dict[str, Any]], image_id: int, first_id: int) 
 
 
 def run(args: argparse.Namespace) -> int:
-    from annotator.core.images import ImageLoadError, list_images, load_image
+    from annotator.cluster.sources import SourceError, list_source, load_source_image, shown
+    from annotator.core.images import ImageLoadError
     from sam_model.classic.auto import generate_proposals
 
-    folder: Path = args.folder
-    if not folder.is_dir():
-        raise CliError(f"{folder}: not a folder")
+    folder: Path | str = args.folder
     if args.checkpoint is not None and not args.checkpoint.is_file():
         raise CliError(f"{args.checkpoint}: checkpoint file not found")
     params = proposal_params(args)
-    names = list_images(folder, recursive=args.recursive)
-    if not names:
-        raise CliError(f"{folder}: no images found")
-    if args.into_project:
-        from annotator.cli.into_project import refuse_locked
+    from annotator.cli.into_project import project_folder, refuse_locked
 
-        refuse_locked(folder)
+    project = project_folder(folder) if args.into_project else None  # a bucket has none: refused at once
+    try:
+        names = list_source(folder, recursive=args.recursive)
+    except (ImageLoadError, SourceError) as exc:
+        raise CliError(str(exc)) from None
+    if not names:
+        raise CliError(f"{shown(folder)}: no images found")
+    if project is not None:
+        refuse_locked(project)
     if args.cluster is not None:
         from annotator.cli.cluster_run import run_auto
 
@@ -134,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     for index, name in enumerate(names, start=1):
         prefix = f"[{index:>{width}}/{len(names)}] {name}"
         try:
-            rgb: np.ndarray = load_image(folder / name).rgb
+            rgb: np.ndarray = load_source_image(folder, name).rgb
         except ImageLoadError as exc:
             skipped += 1
             print(f"{prefix}: skipped ({exc})", file=sys.stderr, flush=True)
@@ -159,9 +164,9 @@ def run(args: argparse.Namespace) -> int:
         f" {skipped} skipped ({total:.1f} s)",
         file=sys.stderr,
     )
-    if args.into_project:
+    if project is not None:
         from annotator.cli.into_project import auto_tag, merge_into_project, model_spec
 
         spec = model_spec(args.checkpoint, args.device or "auto", args.dtype or "auto", args.config)
-        merge_into_project(folder, payload, tag=auto_tag(spec, params), boxes=False)
+        merge_into_project(project, payload, tag=auto_tag(spec, params), boxes=False)
     return 1 if skipped else 0

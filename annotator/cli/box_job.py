@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from annotator.cluster.sources import image_label, load_source_image
 from annotator.core.box_objects import (
     SOURCE_BOX_CLASSIC,
     SOURCE_BOX_SAM,
@@ -40,7 +41,6 @@ from annotator.core.box_objects import (
 )
 from annotator.core.embedding_cache import EmbeddingCache, image_key
 from annotator.core.errors import CoreError, ImageLoadError
-from annotator.core.images import load_image
 from sam_model.box_prompts import batched_decoding, check_boxes, iter_box_masks
 from sam_model.errors import SamModelError
 from sam_model.protocol import Segmenter
@@ -82,16 +82,17 @@ def segment_image_boxes(
     progress: BoxProgress | None = None,
     cancel: threading.Event | None = None,
 ) -> ImageResult:
-    """Segment every box of ``image`` (its file under ``folder``) with ``segmenter``.
+    """Segment every box of ``image`` (its file under ``folder``, a folder path or an object-storage URL:
+    :mod:`annotator.cluster.sources`) with ``segmenter``.
 
     Never raises for a bad image file or a size that differs from the record: the result's ``error`` says
     so in one line naming the file. A box the model cannot take (outside the image, empty) and a box the
     model finds nothing in are left out with a note. ``cancel`` is checked between batches of boxes.
     """
     result = ImageResult(image.file_name)
-    path = Path(folder) / image.file_name
+    path = image_label(folder, image.file_name)
     try:
-        rgb = load_image(path).rgb
+        rgb = load_source_image(folder, image.file_name).rgb
     except ImageLoadError as exc:
         result.error = str(exc)
         return result

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from annotator.cli import CliError
-from annotator.cli.cluster_options import add_cluster_options
+from annotator.cli.cluster_options import add_cluster_options, source_arg
 from annotator.cli.into_project import add_into_project_option
 from annotator.cli.model_options import add_model_options, load_engine
 from annotator.core.atomic import atomic_write_bytes
@@ -37,7 +37,13 @@ from annotator.core.errors import CoreError
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("boxes-to-masks", help="segment box-only objects (COCO proposals out)")
-    parser.add_argument("folder", type=Path, help="image folder (of the project, or of FILE's file_names)")
+    parser.add_argument(
+        "folder",
+        type=source_arg,
+        metavar="SOURCE",
+        help="image folder (of the project, or of FILE's file_names), or an object-storage URL with --in FILE "
+        "(s3://BUCKET/PREFIX, gs://..., file:///ABS/PATH; docs/SCALING.md)",
+    )
     parser.add_argument(
         "--in",
         dest="input",
@@ -72,22 +78,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from annotator.cli.box_job import cached_image_setter, segment_image_boxes
+    from annotator.cli.into_project import project_folder
+    from annotator.cluster.sources import check_source
     from annotator.core.box_objects import BoxSet, proposals_dataset, read_coco_boxes
 
-    folder: Path = args.folder
-    if not folder.is_dir():
-        raise CliError(f"{folder}: not a folder")
+    folder: Path | str = args.folder
     if args.into_project and args.input is not None:
         raise CliError(
             "--into-project takes the project's own boxes: import FILE first (python main.py import), "
             "then run without --in"
         )
-    if args.into_project:
+    project = None
+    if args.input is None:  # the boxes are the project's (a bucket has none: refused before reading it)
+        project = project_folder(folder, needed_by="boxes-to-masks", advice="give the boxes with --in FILE")
+    try:
+        check_source(folder)
+    except CoreError as exc:
+        raise CliError(str(exc)) from None
+    if args.into_project and project is not None:
         from annotator.cli.into_project import refuse_locked
 
-        refuse_locked(folder)
+        refuse_locked(project)
     try:
-        boxes: BoxSet = read_coco_boxes(args.input) if args.input is not None else _project_boxes(folder)
+        boxes: BoxSet = read_coco_boxes(args.input) if project is None else _project_boxes(project)
     except CoreError as exc:
         raise CliError(str(exc)) from exc
     for note in boxes.notes:
@@ -136,11 +149,11 @@ def run(args: argparse.Namespace) -> int:
         f" ({time.perf_counter() - start:.1f} s{per_box})",
         file=sys.stderr,
     )
-    if args.into_project:
+    if args.into_project and project is not None:
         from annotator.cli.into_project import boxes_tag, merge_into_project, model_spec
 
         spec = model_spec(checkpoint, device, dtype, args.config)
-        merge_into_project(folder, data, tag=boxes_tag(spec, boxes, multimask=args.multimask), boxes=True)
+        merge_into_project(project, data, tag=boxes_tag(spec, boxes, multimask=args.multimask), boxes=True)
     return 1 if skipped else 0
 
 

@@ -6,13 +6,27 @@ Nothing here imports Ray: it is imported only when ``--cluster`` is given (``ann
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from annotator.cli import positive_int
+from annotator.cluster.sources import is_url
 
 CLUSTER_HELP = (
     "run on Ray: no ADDRESS starts a local Ray instance with all cores; 'auto' or ray://HOST:PORT joins an "
     "existing cluster (the folder, checkpoint and output must be on storage every node sees; docs/SCALING.md)"
 )
+
+
+SOURCE_HELP = (
+    "folder of images, or an object-storage URL read through pyarrow (s3://BUCKET/PREFIX, gs://..., abfs://..., "
+    "hdfs://..., file:///ABS/PATH; docs/SCALING.md)"
+)
+
+
+def source_arg(text: str) -> Path | str:
+    """argparse type of SOURCE: a URL (``scheme://...``) stays a string, anything else is a folder ``Path``
+    (:mod:`annotator.cluster.sources` reads both)."""
+    return text if is_url(text) else Path(text)
 
 
 def non_negative_float(text: str) -> float:

@@ -18,10 +18,10 @@ from typing import Any
 
 from annotator.cli import CliError
 from annotator.cli.cluster_options import cluster_options
-from annotator.cli.into_project import merge_into_project, model_spec
+from annotator.cli.into_project import merge_into_project, model_spec, project_folder
 
 
-def _run(task: Any, folder: Path, names: list[str], shard_dir: Path, args: argparse.Namespace) -> Any:
+def _run(task: Any, folder: Path | str, names: list[str], shard_dir: Path, args: argparse.Namespace) -> Any:
     from annotator.cluster.driver import run_cluster
     from annotator.cluster.shards import ShardStore
     from annotator.cluster.tasks import ClusterError
@@ -62,13 +62,13 @@ def run_auto(args: argparse.Namespace, params: dict[str, Any], names: list[str])
         file=sys.stderr,
     )
     if args.into_project:
-        merge_into_project(args.folder, coco, tag=run_tag(task.identity()), boxes=False)
+        merge_into_project(project_folder(args.folder), coco, tag=run_tag(task.identity()), boxes=False)
     return 1 if failed else 0
 
 
 def run_encode(
     args: argparse.Namespace,
-    folder: Path,
+    folder: Path | str,
     names: list[str],
     checkpoint: Path | None,
     device: str,
@@ -77,13 +77,14 @@ def run_encode(
     max_bytes: int,
 ) -> int:
     """``encode --cluster``: embeddings computed on Ray, stored in the cache by this process."""
+    from annotator.cluster.sources import source_location
     from annotator.cluster.task_encode import EncodeTask
     from annotator.core.embedding_cache import EmbeddingCache
 
     spec = model_spec(checkpoint, device, dtype, args.config)
     task = EncodeTask(spec, cache_dir=str(cache_dir.resolve()), max_bytes=max_bytes)
     run = hashlib.sha256(
-        json.dumps([str(folder.resolve()), task.identity()], sort_keys=True).encode()
+        json.dumps([source_location(folder), task.identity()], sort_keys=True).encode()
     ).hexdigest()
     shard_dir = cache_dir / "cluster-runs" / run[:16]
     store, summary = _run(task, folder, names, shard_dir, args)
@@ -141,5 +142,5 @@ def run_boxes(
         file=sys.stderr,
     )
     if args.into_project:
-        merge_into_project(args.folder, data, tag=run_tag(task.identity()), boxes=True)
+        merge_into_project(project_folder(args.folder), data, tag=run_tag(task.identity()), boxes=True)
     return 1 if failed else 0

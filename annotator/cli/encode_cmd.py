@@ -4,7 +4,9 @@ Fills the embedding cache for every image of a folder ahead of time (e.g. on a G
 those images in the app later (e.g. on a laptop) needs no encoding. Images already cached for this model are
 skipped; unreadable images are reported and the rest continue. Embeddings are stored as float32 NumPy arrays
 on the CPU and keyed by ``model_id`` (architecture + weights checksum), independent of the device, so
-a cache filled on CUDA works on a CPU.
+a cache filled on CUDA works on a CPU. FOLDER may also be an object-storage URL (``s3://bucket/prefix``,
+``file:///path``...: :mod:`annotator.cluster.sources`); the cache key is the pixels', so the app finds the
+embeddings of a local copy of the same images.
 
 Exit status: 0 when every image is cached, 1 when some could not be read or encoded.
 """
@@ -20,12 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from annotator.cli import CliError
-from annotator.cli.cluster_options import add_cluster_options
+from annotator.cli.cluster_options import SOURCE_HELP, add_cluster_options, source_arg
 from annotator.cli.model_options import add_model_options, load_engine
 from annotator.cli.models_cmd import TextProgress
+from annotator.cluster.sources import SourceError, image_label, list_source, load_source_image, shown
 from annotator.core.embedding_cache import EmbeddingCache, image_key
 from annotator.core.errors import ImageLoadError
-from annotator.core.images import IMAGE_EXTENSIONS, list_images, load_image
+from annotator.core.images import IMAGE_EXTENSIONS
 from annotator.core.model_manager import CLASSIC_NAMES, OFFICIAL_MODELS, ModelManager
 from annotator.core.settings import Settings, SettingsError, load_settings
 from sam_model.protocol import ImageEmbedding
@@ -33,7 +36,7 @@ from sam_model.protocol import ImageEmbedding
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("encode", help="fill the embedding cache for a folder of images")
-    parser.add_argument("folder", type=Path, help="folder of images")
+    parser.add_argument("folder", type=source_arg, metavar="SOURCE", help=SOURCE_HELP)
     parser.add_argument(
         "--checkpoint",
         help="checkpoint file, model name, or 'classic' (default: the configured one, see `models use`)",
@@ -69,13 +72,13 @@ def run(args: argparse.Namespace) -> int:
         settings = load_settings()
     except SettingsError as exc:
         raise CliError(str(exc)) from exc
-    folder: Path = args.folder
+    folder: Path | str = args.folder
     try:
-        images = [folder / name for name in list_images(folder, recursive=args.recursive)]
-    except ImageLoadError as exc:
-        raise CliError(str(exc)) from exc
-    if not images:
-        raise CliError(f"{folder}: no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+        names = list_source(folder, recursive=args.recursive)
+    except (ImageLoadError, SourceError) as exc:
+        raise CliError(str(exc)) from None
+    if not names:
+        raise CliError(f"{shown(folder)}: no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
     checkpoint = resolve_checkpoint(args.checkpoint, settings)
     max_bytes = args.max_bytes if args.max_bytes is not None else settings.cache_max_bytes
     if max_bytes < 0:
@@ -84,7 +87,6 @@ def run(args: argparse.Namespace) -> int:
     if args.cluster is not None:
         from annotator.cli.cluster_run import run_encode
 
-        names = [str(path.relative_to(folder)) for path in images]
         device, dtype = args.device or settings.device, args.dtype or settings.dtype
         return run_encode(args, folder, names, checkpoint, device, dtype, cache.directory, max_bytes)
 
@@ -95,20 +97,21 @@ def run(args: argparse.Namespace) -> int:
         config=args.config,
     )
     model_id = segmenter.model_id
-    print(f"model: {model_id}; cache: {cache.directory}; {len(images)} images", file=sys.stderr)
+    print(f"model: {model_id}; cache: {cache.directory}; {len(names)} images", file=sys.stderr)
 
     encoded = cached = 0
     failed: list[str] = []
     encode_s = 0.0
     bar = TextProgress("encode", unit="items")
-    bar.update(0, len(images))
-    for index, path in enumerate(images, start=1):
+    bar.update(0, len(names))
+    for index, name in enumerate(names, start=1):
+        path = image_label(folder, name)
         try:
-            rgb = load_image(path).rgb
+            rgb = load_source_image(folder, name).rgb
         except ImageLoadError as exc:
             failed.append(str(path))
             bar.message(f"skipped {path}: {exc}")
-            bar.update(index, len(images))
+            bar.update(index, len(names))
             continue
         key = image_key(rgb)
         if cache.get(key, model_id) is not None:
@@ -121,12 +124,12 @@ def run(args: argparse.Namespace) -> int:
             except (ValueError, RuntimeError) as exc:  # e.g. an image the engine rejects; others propagate
                 failed.append(str(path))
                 bar.message(f"failed {path}: {type(exc).__name__}: {exc}")
-                bar.update(index, len(images))
+                bar.update(index, len(names))
                 continue
             encode_s += time.perf_counter() - start
             cache.put(key, as_float32(embedding))
             encoded += 1
-        bar.update(index, len(images))
+        bar.update(index, len(names))
     bar.close()
 
     stats = cache.stats()

@@ -53,6 +53,29 @@ def boxes_tag(spec: Any, boxes: Any, *, multimask: bool) -> str:
     return run_tag(task.identity())
 
 
+INTO_PROJECT_ADVICE = "leave out --into-project, or run on a local copy of the images"
+
+
+def project_folder(
+    source: Path | str, *, needed_by: str = "--into-project", advice: str = INTO_PROJECT_ADVICE
+) -> Path:
+    """The project folder of an image source: the folder itself, or a ``file://`` URL's path. Raises
+    :class:`CliError` (``needed_by``: what needs the project; ``advice``: what to do) for any other URL: a
+    project is a local folder, and the images of a bucket have no local files it could refer to."""
+    from annotator.cluster.sources import SourceError, local_folder, shown
+
+    try:
+        folder = local_folder(source)
+    except SourceError as exc:
+        raise CliError(str(exc)) from None
+    if folder is None:
+        raise CliError(
+            f"{needed_by}: {shown(source)} is not on this machine, so it has no project (a project is a local "
+            f"folder of the images); {advice}"
+        )
+    return folder
+
+
 def refuse_locked(folder: Path) -> None:
     """:class:`CliError` now, before the run, when another process (the app) holds the project's write lock."""
     from annotator.core.errors import CoreError

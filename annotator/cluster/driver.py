@@ -23,6 +23,7 @@ from typing import Any
 
 from annotator.cluster.progress import Progress, RunSummary
 from annotator.cluster.shards import ShardStore
+from annotator.cluster.sources import source_location
 from annotator.cluster.tasks import ClusterError, ImageResult, ImageTask
 
 LOCAL = "local"
@@ -94,7 +95,7 @@ def worker_count(options: ClusterOptions, pending: int) -> int:
 
 def run_cluster(
     task: ImageTask,
-    folder: Path,
+    folder: Path | str,
     names: Sequence[str],
     store: ShardStore,
     options: ClusterOptions,
@@ -102,7 +103,8 @@ def run_cluster(
     progress: Progress | None = None,
     hook: Hook | None = None,
 ) -> RunSummary:
-    """Do every image of ``names`` (relative to ``folder``) that has no shard in ``store``; return the
+    """Do every image of ``names`` (relative to ``folder``: a folder every node sees, or an object-storage
+    URL, :mod:`~annotator.cluster.sources`) that has no shard in ``store``; return the
     summary. Raises :class:`ClusterError` when Ray is missing or the model does not load on a worker."""
     store.bind()
     pending = store.pending(names, retry_failed=options.retry_failed)
@@ -112,7 +114,7 @@ def run_cluster(
         return summary
     started_ray = connect(options.address)
     start = time.perf_counter()
-    run = _Run(task, str(Path(folder).resolve()), store, options, summary, progress, hook)
+    run = _Run(task, source_location(folder), store, options, summary, progress, hook)
     try:
         run.run(pending)
     finally:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from annotator.cluster.tasks import ImageResult, ImageTask
@@ -37,10 +36,10 @@ class AutoTask(ImageTask):
 
     def process(self, folder: str, name: str, item: Any = None) -> ImageResult:
         from annotator.cli.auto_cmd import to_annotations
-        from annotator.core.images import load_image
+        from annotator.cluster.sources import load_source_image
         from sam_model.classic.auto import generate_proposals
 
-        rgb = load_image(Path(folder) / name).rgb
+        rgb = load_source_image(folder, name).rgb
         start = time.perf_counter()
         records = generate_proposals(self._segmenter, rgb, output_mode="coco_rle", **self.params)
         annotations = to_annotations(records, 0, 0)

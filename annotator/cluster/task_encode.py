@@ -44,10 +44,10 @@ class EncodeTask(ImageTask):
 
     def process(self, folder: str, name: str, item: Any = None) -> ImageResult:
         from annotator.cli.encode_cmd import as_float32
+        from annotator.cluster.sources import load_source_image
         from annotator.core.embedding_cache import image_key
-        from annotator.core.images import load_image
 
-        rgb = load_image(Path(folder) / name).rgb
+        rgb = load_source_image(folder, name).rgb
         key = image_key(rgb)
         model_id = str(self._segmenter.model_id)
         record = {"key": key, "model_id": model_id, "width": int(rgb.shape[1]), "height": int(rgb.shape[0])}

@@ -108,9 +108,10 @@ class ImageTask:
         return None
 
     def process(self, folder: str, name: str, item: Any = None) -> ImageResult:
-        """Do one image (``item``: :meth:`item`'s value); raise :class:`~annotator.core.errors.ImageLoadError`,
-        :class:`ImageFailure` (or any error the image causes) for an image that cannot be done. Runs in the
-        actor, after :meth:`open`."""
+        """Do one image of ``folder`` (a folder path or an object-storage URL: read the image with
+        :func:`~annotator.cluster.sources.load_source_image`; ``item``: :meth:`item`'s value); raise
+        :class:`~annotator.core.errors.ImageLoadError`, :class:`ImageFailure` (or any error the image causes)
+        for an image that cannot be done. Runs in the actor, after :meth:`open`."""
         raise NotImplementedError
 
     def commit(self, result: ImageResult) -> dict[str, Any]:

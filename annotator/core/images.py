@@ -14,10 +14,13 @@ Loading rules (Pillow; paths are opened by Python, so non-ASCII names work every
 
 from __future__ import annotations
 
+import io
 import re
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -46,14 +49,23 @@ def list_images(folder: str | Path, *, recursive: bool = False) -> list[str]:
     root = Path(folder)
     if not root.is_dir():
         raise ImageLoadError(root, "not a folder")
-    found: list[str] = []
     candidates = root.rglob("*") if recursive else root.iterdir()
-    for path in candidates:
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file():
-            found.append(rel.as_posix())
+    files = (
+        p for p in candidates if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+    )  # stat images only
+    return image_names(path.relative_to(root).as_posix() for path in files)
+
+
+def image_names(relative: Iterable[str]) -> list[str]:
+    """The image files among ``relative`` (``/``-separated file paths under one root), naturally sorted: the
+    listing rules of :func:`list_images` (extensions, hidden parts skipped), shared by other listings (e.g. an
+    object-storage prefix, :mod:`annotator.cluster.sources`)."""
+    found = [
+        name
+        for name in relative
+        if not any(part.startswith(".") for part in name.split("/"))
+        and PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS
+    ]
     return sorted(found, key=natural_sort_key)
 
 
@@ -96,12 +108,13 @@ class LoadedImage:
         return int(self.rgb.shape[0])
 
 
-def _open(path: Path) -> Image.Image:
-    """Open (header only) and refuse images over ``limits.MAX_IMAGE_PIXELS`` before any pixel is decoded."""
+def _open(path: Path, data: BinaryIO | None = None) -> Image.Image:
+    """Open (header only) and refuse images over ``limits.MAX_IMAGE_PIXELS`` before any pixel is decoded.
+    ``data``: the file's bytes as a stream (``path`` then only names it in errors), else the file is read."""
     try:
         with warnings.catch_warnings():  # the limit below replaces Pillow's warning (which fires right here)
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(path)
+            image = Image.open(path if data is None else data)
     except FileNotFoundError:
         raise ImageLoadError(path, "file not found") from None
     except UnidentifiedImageError:
@@ -166,8 +179,17 @@ def _to_rgb(image: Image.Image, notes: list[str]) -> np.ndarray:
 
 def load_image(path: str | Path) -> LoadedImage:
     """Decode an image file to ``H x W x 3`` uint8 RGB as displayed. Raises :class:`ImageLoadError`."""
-    path = Path(path)
-    with _open(path) as image:
+    return _decode(Path(path), None)
+
+
+def load_image_bytes(data: bytes, name: str | Path) -> LoadedImage:
+    """Decode an image file's bytes (e.g. an object read from object storage) exactly as :func:`load_image`
+    decodes the file; ``name`` names it in the :class:`ImageLoadError` raised."""
+    return _decode(Path(name), io.BytesIO(data))
+
+
+def _decode(path: Path, data: BinaryIO | None) -> LoadedImage:
+    with _open(path, data) as image:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
