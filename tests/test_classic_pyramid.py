@@ -39,6 +39,10 @@ def test_band_cut_equals_the_whole_cut(with_star: bool) -> None:
         # Pixels held at the optimum: the free ones find it again (held ends become unary costs).
         band = cg.solve(cost_fg, cost_bg, pairwise, 1.5, star, 0.5, free=free, fixed=whole)
         assert np.array_equal(band, whole)
+    # A free box inside the grid: the cut is made on that box (one pixel wider) alone, star edges included.
+    free = np.zeros(whole.shape, bool)
+    free[10:30, 5:40] = True
+    assert np.array_equal(cg.solve(cost_fg, cost_bg, pairwise, 1.5, star, 0.5, free=free, fixed=whole), whole)
     # Held at a wrong labelling, the held pixels keep it and only the free ones move.
     wrong = ~whole
     free = np.zeros(whole.shape, bool)

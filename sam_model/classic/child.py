@@ -1,4 +1,4 @@
-"""The child side of :class:`sam_model.classic.process.ProcessSegmenter`: ``python -m sam_model.classic.child``.
+"""The child side of :class:`sam_model.classic.process.ProcessSegmenter` (started by ``process._child_command``).
 
 Reads requests from stdin and writes answers to (the original) stdout, one pickle each, until stdin ends or a
 ``close`` request arrives. The first request is ``("init", (), options)``: the keyword arguments of

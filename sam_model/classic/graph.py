@@ -166,6 +166,27 @@ def solve(
     if free is None:
         return _solve_grid(cost_fg, cost_bg + bias, pairwise, smoothness, star, star_weight)
     h, w = cost_fg.shape
+    held_grid = np.zeros((h, w), bool) if fixed is None else fixed
+    rows, cols = np.flatnonzero(free.any(axis=1)), np.flatnonzero(free.any(axis=0))
+    if rows.size == 0:
+        return held_grid.copy()
+    # Only the free pixels' box, one pixel wider (their neighbours and star targets), takes part.
+    y0, y1, x0, x1 = max(0, rows[0] - 1), min(h, rows[-1] + 2), max(0, cols[0] - 1), min(w, cols[-1] + 2)
+    if (y1 - y0, x1 - x0) != (h, w):
+        crop = (slice(y0, y1), slice(x0, x1))
+        out = held_grid.copy()
+        out[crop] = solve(
+            cost_fg[crop],
+            cost_bg[crop],
+            PairwiseWeights(tuple(weight[crop] for weight in pairwise.weights)),
+            smoothness,
+            None if star is None else _crop_targets(star, (y0, y1, x0, x1)),
+            star_weight,
+            bias=bias,
+            free=free[crop],
+            fixed=held_grid[crop],
+        )
+        return out
     size = h * w
     is_free = free.ravel()
     held = np.zeros(size, bool) if fixed is None else fixed.ravel()
@@ -212,6 +233,18 @@ def solve(
     graph.maxflow()
     labels[is_free] = ~graph.get_grid_segments(np.arange(n))
     return labels.reshape(h, w)
+
+
+def _crop_targets(star: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """Star targets (flat indices of the ``h x w`` grid) of the pixels in ``box = (y0, y1, x0, x1)``, as flat
+    indices of the box; a target outside the box becomes the pixel itself (no edge)."""
+    y0, y1, x0, x1 = box
+    w = star.shape[1]
+    target = star[y0:y1, x0:x1]
+    ty, tx = target // w - y0, target % w - x0
+    inside = (ty >= 0) & (ty < y1 - y0) & (tx >= 0) & (tx < x1 - x0)
+    own = np.arange((y1 - y0) * (x1 - x0), dtype=np.int64).reshape(y1 - y0, x1 - x0)
+    return np.where(inside, ty * (x1 - x0) + tx, own)
 
 
 def _solve_grid(

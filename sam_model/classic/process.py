@@ -16,7 +16,6 @@ interpreter's exit) stops the child and reaps it; a child whose parent dies sees
 from __future__ import annotations
 
 import contextlib
-import os
 import pickle
 import subprocess
 import sys
@@ -55,11 +54,10 @@ class ProcessSegmenter:
         self._image_set = False
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "sam_model.classic.child"],
+                _child_command(),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 close_fds=True,
-                env=_child_environment(),
             )
         except OSError as exc:
             raise EngineProcessError(f"cannot start the classical engine's process: {exc}") from exc
@@ -165,13 +163,12 @@ class ProcessSegmenter:
         return value
 
 
-def _child_environment() -> dict[str, str]:
-    """This environment, with the directory this ``sam_model`` is imported from first on ``PYTHONPATH`` (the
-    child must import the same code, whatever its working directory)."""
-    env = dict(os.environ)
+def _child_command() -> list[str]:
+    """The child's command line: this Python, importing ``sam_model`` from where this process imports it
+    (first on ``sys.path``, whatever the working directory or an installed copy)."""
     root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    return env
+    code = f"import sys; sys.path.insert(0, {root!r}); from sam_model.classic.child import main; main()"
+    return [sys.executable, "-c", code]
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

@@ -4,7 +4,7 @@ A cut's signed distance is turned into a soft mask and smoothed by a *fast guide
 whose guide is the image in grey: the filter's coefficients ``a, b`` are computed on the guide's low grid
 (:data:`sam_model.classic.segmenter.GUIDE_FACTOR` times the working grid), resized to the image and applied
 as ``a * guide + b``. For a mask only the pixels within :data:`MARGIN` working-grid pixels of the cut's
-boundary can change sign, so only the box around them is filtered at full resolution; the rest is the
+boundary can change sign, so only the tiles that hold them are filtered at full resolution; the rest is the
 nearest working-grid label.
 """
 
@@ -17,6 +17,9 @@ from sam_model.classic.io import guided_coefficients
 
 MARGIN = 4.0
 """Working-grid pixels from the cut's boundary beyond which the filter keeps the cut's label."""
+
+TILE = 16
+"""Side of the working-grid tiles whose uncertain ones are filtered (runs of them along a row at once)."""
 
 EPS = 1e-3
 """Regularisation of the guided filter (grey levels in [0, 1])."""
@@ -60,16 +63,35 @@ def upsample(
         filtered = _apply(a, b, guide, (0, height, 0, width))
         return np.clip((filtered - 0.5) * LOGIT_RANGE, -LOGIT_RANGE, LOGIT_RANGE).astype(np.float32)
     mask = cv2.resize((sd > 0).view(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).view(bool)
-    rows, cols = np.nonzero(np.abs(sd) <= MARGIN)
-    if rows.size == 0:
-        return mask
-    # The box of the uncertain pixels, one working-grid pixel wider, in image pixels.
-    top = max(0, int(np.floor((rows.min() - 1) * height / h)))
-    bottom = min(height, int(np.ceil((rows.max() + 2) * height / h)))
-    left = max(0, int(np.floor((cols.min() - 1) * width / w)))
-    right = min(width, int(np.ceil((cols.max() + 2) * width / w)))
-    mask[top:bottom, left:right] = _apply(a, b, guide, (top, bottom, left, right)) > 0.5
+    for top, bottom, left, right in _uncertain_boxes(np.abs(sd) <= MARGIN):
+        # Working-grid rows/columns [top, bottom) x [left, right) -> image pixels.
+        box = (
+            top * height // h,
+            -(-bottom * height // h),
+            left * width // w,
+            -(-right * width // w),
+        )
+        mask[box[0] : box[1], box[2] : box[3]] = _apply(a, b, guide, box) > 0.5
     return mask
+
+
+def _uncertain_boxes(uncertain: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Boxes ``(top, bottom, left, right)`` (working-grid pixels, ends excluded) covering the ``True`` pixels of
+    ``uncertain`` (``h x w`` bool) one pixel wider: runs of :data:`TILE`-pixel tiles along each tile row that hold
+    one. Far fewer image pixels than the bounding box when the boundary is long."""
+    h, w = uncertain.shape
+    grown = cv2.dilate(uncertain.view(np.uint8), np.ones((3, 3), np.uint8))
+    rows, cols = -(-h // TILE), -(-w // TILE)
+    padded = np.zeros((rows * TILE, cols * TILE), np.uint8)
+    padded[:h, :w] = grown
+    occupied = padded.reshape(rows, TILE, cols, TILE).any(axis=(1, 3))
+    boxes = []
+    for row in range(rows):
+        # Starts and ends of the runs of occupied tiles along this row.
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], occupied[row].view(np.int8), [0]))))
+        for start, end in zip(edges[::2], edges[1::2], strict=True):
+            boxes.append((row * TILE, min(h, (row + 1) * TILE), start * TILE, min(w, end * TILE)))
+    return boxes
 
 
 def _apply(a: np.ndarray, b: np.ndarray, guide: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
