@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import gc
 import io
+import os
 import pickle
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -75,7 +79,8 @@ def test_child_errors_come_back_typed(engine: ProcessSegmenter) -> None:
         engine.predict()
     with pytest.raises(EmbeddingError, match="sam-vit_b"):
         engine.set_embedding(ImageEmbedding("sam-vit_b-1234", (90, 120), (90, 120), {}))
-    assert not engine.is_image_set
+    assert engine.is_image_set  # the previous image stays, as in ClassicSegmenter
+    engine.reset_image()
     with pytest.raises(NoImageError):
         engine.predict(np.array([[60.0, 45.0]]), np.array([1]))
     with pytest.raises(ImageError):
@@ -112,6 +117,17 @@ def test_close_and_collection_stop_the_child() -> None:
     del seg
     gc.collect()
     assert proc.returncode is not None
+
+
+def test_no_child_outlives_its_parent() -> None:
+    code = "from sam_model.classic.process import ProcessSegmenter; print(ProcessSegmenter().pid, flush=True)"
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    pid = int(done.stdout.split()[-1])
+    # The parent's exit stopped and reaped the child (no close() was called): no such process any more.
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
 
 
 def test_child_protocol_in_process() -> None:

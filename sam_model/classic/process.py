@@ -90,8 +90,7 @@ class ProcessSegmenter:
     def set_image(self, image: np.ndarray) -> None:
         """As :meth:`ClassicSegmenter.set_image`; the image is checked here, then sent to the child once."""
         image = np.ascontiguousarray(check_image(image))
-        self._image_set = False
-        self._call("set_image", image)
+        self._call("set_image", image)  # a failure leaves the previous image, as in ClassicSegmenter
         self._image_set = True
 
     def reset_image(self) -> None:
@@ -122,8 +121,7 @@ class ProcessSegmenter:
         return embedding
 
     def set_embedding(self, embedding: ImageEmbedding) -> None:
-        self._image_set = False
-        self._call("set_embedding", embedding)
+        self._call("set_embedding", embedding)  # a foreign embedding leaves the previous image
         self._image_set = True
 
     # ----------------------------------------------------------------------------------------------- lifetime
