@@ -187,17 +187,29 @@ def solve(
             fixed=held_grid[crop],
         )
         return out
+    return _solve_band(cost_fg, cost_bg + bias, pairwise, smoothness, star, star_weight, free, held_grid)
+
+
+def _solve_band(
+    cost_fg: np.ndarray,
+    cost_bg: np.ndarray,
+    pairwise: PairwiseWeights,
+    smoothness: float,
+    star: np.ndarray | None,
+    star_weight: float,
+    free: np.ndarray,
+    fixed: np.ndarray,
+) -> np.ndarray:
+    """:func:`solve` over the pixels ``free`` (``h x w`` bool, at least one), the others held at ``fixed``."""
+    h, w = cost_fg.shape
     size = h * w
-    is_free = free.ravel()
-    held = np.zeros(size, bool) if fixed is None else fixed.ravel()
+    is_free, held = free.ravel(), fixed.ravel()
     labels = held & ~is_free
     n = int(np.count_nonzero(is_free))
-    if n == 0:
-        return labels.reshape(h, w)
     ids = np.full(size, -1, np.int64)
     ids[is_free] = np.arange(n)
     unary_fg = cost_fg.ravel()[is_free].astype(np.float64)
-    unary_bg = cost_bg.ravel()[is_free].astype(np.float64) + bias
+    unary_bg = cost_bg.ravel()[is_free].astype(np.float64)
     edges: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
     def link(p: np.ndarray, q: np.ndarray, cap_pq: np.ndarray, cap_qp: np.ndarray) -> None:
