@@ -84,11 +84,12 @@ def _uncertain_boxes(uncertain: np.ndarray) -> list[tuple[int, int, int, int]]:
     rows, cols = -(-h // TILE), -(-w // TILE)
     padded = np.zeros((rows * TILE, cols * TILE), np.uint8)
     padded[:h, :w] = grown
-    occupied = padded.reshape(rows, TILE, cols, TILE).any(axis=(1, 3))
+    occupied = padded.reshape(rows, TILE, cols, TILE).max(axis=(1, 3)).astype(np.int8)
+    border = np.zeros(1, np.int8)
     boxes = []
     for row in range(rows):
         # Starts and ends of the runs of occupied tiles along this row.
-        edges = np.flatnonzero(np.diff(np.concatenate(([0], occupied[row].view(np.int8), [0]))))
+        edges = np.flatnonzero(np.diff(np.concatenate((border, occupied[row], border))))
         for start, end in zip(edges[::2], edges[1::2], strict=True):
             boxes.append((row * TILE, min(h, (row + 1) * TILE), start * TILE, min(w, end * TILE)))
     return boxes
