@@ -188,4 +188,6 @@ def test_create_segmenter_without_checkpoint_is_classic() -> None:
 
     engine = create_segmenter()
     assert isinstance(engine, Segmenter)
-    assert type(engine).__name__ == "ClassicSegmenter"
+    assert type(engine).__name__ == "ProcessSegmenter"  # the classical engine, in a child process
+    assert engine.model_id.startswith("classic-")
+    engine.close()

@@ -139,23 +139,135 @@ def solve(
     smoothness: float,
     star: np.ndarray | None,
     star_weight: float,
-    biases: tuple[float, ...] = (0.0,),
-) -> list[np.ndarray]:
-    """Minimum cut of the energy in the module docstring, for one or more global biases.
+    *,
+    bias: float = 0.0,
+    free: np.ndarray | None = None,
+    fixed: np.ndarray | None = None,
+) -> np.ndarray:
+    """Minimum cut of the energy in the module docstring over the pixels ``free``, the others held at ``fixed``.
+
+    Edges from a free pixel to a held one become unary costs of the free pixel, so the cut is exact for the
+    energy restricted to the free pixels (a band around a boundary costs a band's time, not the grid's).
 
     Args:
         cost_fg: ``h x w`` cost of labelling each pixel object (>= 0).
         cost_bg: ``h x w`` cost of labelling each pixel background (>= 0).
-        pairwise: the image's :class:`PairwiseWeights`.
+        pairwise: the grid's :class:`PairwiseWeights`.
         smoothness: factor on the pairwise weights.
         star: ``h x w`` flat indices from :func:`star_targets`, or ``None`` for no star prior.
         star_weight: cost of each violated star edge.
-        biases: values added to ``cost_bg`` (a positive bias favours the object), one labelling each. The
-            first cut is solved from scratch and the next ones reuse its search trees.
+        bias: value added to ``cost_bg`` (a positive bias favours the object).
+        free: ``h x w`` bool, the pixels to label; ``None``: all of them.
+        fixed: ``h x w`` bool labels of the pixels outside ``free``; ``None``: all background.
 
     Returns:
-        One ``h x w`` bool labelling per bias.
+        ``h x w`` bool labelling (``True`` = object).
     """
+    if free is None:
+        return _solve_grid(cost_fg, cost_bg + bias, pairwise, smoothness, star, star_weight)
+    h, w = cost_fg.shape
+    held_grid = np.zeros((h, w), bool) if fixed is None else fixed
+    rows, cols = np.flatnonzero(free.any(axis=1)), np.flatnonzero(free.any(axis=0))
+    if rows.size == 0:
+        return held_grid.copy()
+    # Only the free pixels' box, one pixel wider (their neighbours and star targets), takes part.
+    y0, y1, x0, x1 = max(0, rows[0] - 1), min(h, rows[-1] + 2), max(0, cols[0] - 1), min(w, cols[-1] + 2)
+    if (y1 - y0, x1 - x0) != (h, w):
+        crop = (slice(y0, y1), slice(x0, x1))
+        out = held_grid.copy()
+        out[crop] = solve(
+            cost_fg[crop],
+            cost_bg[crop],
+            PairwiseWeights(tuple(weight[crop] for weight in pairwise.weights)),
+            smoothness,
+            None if star is None else _crop_targets(star, (y0, y1, x0, x1)),
+            star_weight,
+            bias=bias,
+            free=free[crop],
+            fixed=held_grid[crop],
+        )
+        return out
+    return _solve_band(cost_fg, cost_bg + bias, pairwise, smoothness, star, star_weight, free, held_grid)
+
+
+def _solve_band(
+    cost_fg: np.ndarray,
+    cost_bg: np.ndarray,
+    pairwise: PairwiseWeights,
+    smoothness: float,
+    star: np.ndarray | None,
+    star_weight: float,
+    free: np.ndarray,
+    fixed: np.ndarray,
+) -> np.ndarray:
+    """:func:`solve` over the pixels ``free`` (``h x w`` bool, at least one), the others held at ``fixed``."""
+    h, w = cost_fg.shape
+    size = h * w
+    is_free, held = free.ravel(), fixed.ravel()
+    labels = held & ~is_free
+    n = int(np.count_nonzero(is_free))
+    ids = np.full(size, -1, np.int64)
+    ids[is_free] = np.arange(n)
+    unary_fg = cost_fg.ravel()[is_free].astype(np.float64)
+    unary_bg = cost_bg.ravel()[is_free].astype(np.float64)
+    edges: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def link(p: np.ndarray, q: np.ndarray, cap_pq: np.ndarray, cap_qp: np.ndarray) -> None:
+        """Edges ``p -> q`` (cut when ``p`` is object and ``q`` background) and back; flat indices of
+        pairs with at least one free end."""
+        free_p, free_q = is_free[p], is_free[q]
+        both = free_p & free_q
+        edges.append((ids[p[both]], ids[q[both]], cap_pq[both], cap_qp[both]))
+        # A held end becomes a unary cost of the free one: a held object end makes background cost the
+        # capacity towards it, a held background end makes object cost the capacity away from it.
+        for a, b, cap_ab, cap_ba, one in ((p, q, cap_pq, cap_qp, ~free_q), (q, p, cap_qp, cap_pq, ~free_p)):
+            a, b, cap_ab, cap_ba = a[one], b[one], cap_ab[one], cap_ba[one]
+            held_b = held[b]
+            unary_bg[:] += np.bincount(ids[a], cap_ba * held_b, minlength=n)
+            unary_fg[:] += np.bincount(ids[a], cap_ab * ~held_b, minlength=n)
+
+    flat = np.arange(size, dtype=np.int64).reshape(h, w)
+    grid_free = is_free.reshape(h, w)
+    for (dy, dx), wgt in zip(NEIGHBOUR_OFFSETS, pairwise.weights, strict=True):
+        x0, x1 = max(0, -dx), w - max(0, dx)
+        touch = grid_free[0 : h - dy, x0:x1] | grid_free[dy:h, x0 + dx : x1 + dx]
+        p = flat[0 : h - dy, x0:x1][touch]
+        cap = wgt[0 : h - dy, x0:x1][touch].astype(np.float64) * smoothness
+        link(p, p + dy * w + dx, cap, cap)
+    if star is not None and star_weight > 0:
+        target = star.ravel()
+        p = np.flatnonzero((target != np.arange(size)) & (is_free | is_free[target]))
+        link(p, target[p], np.full(p.size, star_weight), np.zeros(p.size))
+    graph = maxflow.Graph[float](n, sum(e[0].size for e in edges))
+    graph.add_nodes(n)
+    graph.add_edges(*(np.concatenate(part) for part in zip(*edges, strict=True)))
+    graph.add_grid_tedges(np.arange(n), unary_bg, unary_fg)
+    graph.maxflow()
+    labels[is_free] = ~graph.get_grid_segments(np.arange(n))
+    return labels.reshape(h, w)
+
+
+def _crop_targets(star: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """Star targets (flat indices of the ``h x w`` grid) of the pixels in ``box = (y0, y1, x0, x1)``, as flat
+    indices of the box; a target outside the box becomes the pixel itself (no edge)."""
+    y0, y1, x0, x1 = box
+    w = star.shape[1]
+    target = star[y0:y1, x0:x1]
+    ty, tx = target // w - y0, target % w - x0
+    inside = (ty >= 0) & (ty < y1 - y0) & (tx >= 0) & (tx < x1 - x0)
+    own = np.arange((y1 - y0) * (x1 - x0), dtype=np.int64).reshape(y1 - y0, x1 - x0)
+    return np.where(inside, ty * (x1 - x0) + tx, own)
+
+
+def _solve_grid(
+    cost_fg: np.ndarray,
+    cost_bg: np.ndarray,
+    pairwise: PairwiseWeights,
+    smoothness: float,
+    star: np.ndarray | None,
+    star_weight: float,
+) -> np.ndarray:
+    """:func:`solve` over the whole grid (the graph built with PyMaxflow's grid calls)."""
     h, w = cost_fg.shape
     graph = maxflow.Graph[float](h * w, h * w * 5)
     nodes = graph.add_grid_nodes((h, w))
@@ -166,19 +278,10 @@ def solve(
     if star is not None and star_weight > 0:
         src = np.arange(h * w, dtype=np.int64)
         keep = star.ravel() != src
-        tgt = star.ravel()[keep]
-        src = src[keep]
-        graph.add_edges(src, tgt, np.full(src.size, star_weight), np.zeros(src.size))
+        graph.add_edges(
+            src[keep], star.ravel()[keep], np.full(int(keep.sum()), star_weight), np.zeros(int(keep.sum()))
+        )
     # Source capacity = cost of being background, sink capacity = cost of being object.
-    graph.add_grid_tedges(nodes, cost_bg + biases[0], cost_fg)
+    graph.add_grid_tedges(nodes, cost_bg, cost_fg)
     graph.maxflow()
-    results = [~graph.get_grid_segments(nodes)]
-    previous = biases[0]
-    for bias in biases[1:]:
-        delta = bias - previous
-        graph.add_grid_tedges(nodes, np.full((h, w), max(delta, 0.0)), np.full((h, w), max(-delta, 0.0)))
-        graph.mark_grid_nodes(nodes)  # every t-link changed: the incremental solve must revisit them all
-        graph.maxflow(reuse_trees=True)
-        results.append(~graph.get_grid_segments(nodes))
-        previous = bias
-    return results
+    return ~graph.get_grid_segments(nodes)

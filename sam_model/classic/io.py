@@ -105,8 +105,14 @@ def from_low_res(logits: np.ndarray, size: tuple[int, int], work_shape: tuple[in
     return cv2.resize(region, (w, h), interpolation=cv2.INTER_LINEAR) > 0
 
 
-def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    """Edge-aware smoothing (He et al.'s guided filter). ``guide``, ``src``: ``H x W`` float32."""
+def guided_coefficients(
+    guide: np.ndarray, src: np.ndarray, radius: int, eps: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """He et al.'s guided filter as ``(a, b)``, the filtered image being ``a * guide + b``.
+
+    ``guide``, ``src``: ``H x W`` float32; returns two ``H x W`` float32 arrays. Computed on a subsampled grid
+    and resized, ``a`` and ``b`` give the *fast* guided filter (He and Sun 2015) of the full-resolution guide.
+    """
     ksize = (2 * radius + 1, 2 * radius + 1)
 
     def box(a: np.ndarray) -> np.ndarray:
@@ -117,4 +123,10 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -
     var_i = box(guide * guide) - mean_i * mean_i
     a = cov_ip / (var_i + eps)
     b = mean_p - a * mean_i
-    return box(a) * guide + box(b)
+    return box(a), box(b)
+
+
+def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """Edge-aware smoothing (He et al.'s guided filter). ``guide``, ``src``: ``H x W`` float32."""
+    a, b = guided_coefficients(guide, src, radius, eps)
+    return a * guide + b

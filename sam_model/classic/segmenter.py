@@ -9,12 +9,16 @@
   box (or, for a first click, the image border as background), then minimises a graph-cut energy with the
   clicks as hard constraints, a soft star-convexity prior around the positive clicks, a spatial prior that
   pushes pixels nearer to a negative click than to any positive one towards background, and a consistency
-  prior that keeps the previous mask except near the newest click. The masks are upsampled with a guided
-  filter.
+  prior that keeps the previous mask except near the newest click. The cut is made coarse to fine
+  (:mod:`sam_model.classic.pyramid`: a coarse grid, then a band around its boundary on the working grid),
+  and the masks are upsampled with a fast guided filter (:mod:`sam_model.classic.upsample`).
 
 Three candidates are returned with ``multimask_output``: the cut itself (best, first), a looser and a tighter
-cut (a global bias towards object / background). Their scores are heuristic: the first is the stability of the
-cut (IoU of the tighter and looser cuts), the others are lower.
+cut (a global bias towards object / background, within a band around the cut). Their scores are heuristic: the
+first is the stability of the cut (IoU of the tighter and looser cuts), the others are lower.
+
+PyMaxflow keeps the GIL while it cuts (up to tens of milliseconds per cut): an app that must stay responsive
+runs the engine in a child process (:class:`sam_model.classic.process.ProcessSegmenter`).
 """
 
 from __future__ import annotations
@@ -25,14 +29,15 @@ import cv2
 import numpy as np
 
 from sam_model.classic import graph as cg
+from sam_model.classic import pyramid
 from sam_model.classic.io import (
     check_box,
     check_points,
     from_low_res,
-    guided_filter,
     signed_distance,
     to_low_res,
 )
+from sam_model.classic.upsample import upsample
 from sam_model.errors import EmbeddingError, NoImageError, PromptError
 from sam_model.inputs import check_image, check_mask_input
 from sam_model.low_res import LowResFrame
@@ -44,16 +49,26 @@ WORK_SIZE = 320
 GUIDE_MAX_PIXELS = 6_000_000
 """Above this many pixels the upsampling is bilinear only (the guided filter would cost too much)."""
 
+ROUGH_FACTOR = 4
+"""The first of a first click's two cuts (it only refits the colour models) is made on the grid this many
+times coarser than the working grid (:mod:`sam_model.classic.pyramid`)."""
+
+GUIDE_FACTOR = 2
+"""The guided filter's coefficients are computed on a grid this many times finer than the working grid (at
+most the image's) and resized to the image (the fast guided filter): full-resolution work is one multiply-add."""
+
 
 @dataclass(frozen=True)
 class _State:
-    """Per-image state: the embedding, histogram bins and pairwise weights (working grid, ``h x w``) and
-    the ``H x W`` float32 grey guide in [0, 1] for the upsampling (``None``: no edge-aware upsampling)."""
+    """Per-image state: the embedding, histogram bins and pairwise weights (working and coarse grids), the
+    ``H x W`` float32 grey guide in [0, 1] for the upsampling and the same resized to the guided filter's grid
+    (both ``None``: no edge-aware upsampling)."""
 
     embedding: ImageEmbedding
     bins: np.ndarray
-    pairwise: cg.PairwiseWeights
+    grids: pyramid.Grids
     guide: np.ndarray | None
+    guide_low: np.ndarray | None
 
 
 class ClassicSegmenter:
@@ -67,9 +82,11 @@ class ClassicSegmenter:
         click_radius: radius of the hard-constraint disc around each click, working-grid pixels.
         seed_share: share of each colour model's sample mass given to the neighbourhoods of its clicks.
         voronoi: background cost of pixels nearer to a negative click than to the positive ones.
+        coarse: the coarse grid (2 or 4 times coarser) a cut starts on; 1: the whole working grid at once
+            (slower, up to 0.3 s of GIL-holding max-flow on a hard image).
     """
 
-    VERSION = 1
+    VERSION = 2
 
     def __init__(
         self,
@@ -81,9 +98,12 @@ class ClassicSegmenter:
         click_radius: float = 3.0,
         seed_share: float = 0.3,
         voronoi: float = 5.0,
+        coarse: int = 2,
     ) -> None:
         if work_size < 16:
             raise ValueError(f"work_size must be at least 16, got {work_size}")
+        if coarse not in (1, *pyramid.COARSE_FACTORS):
+            raise ValueError(f"coarse must be 1 or one of {pyramid.COARSE_FACTORS}, got {coarse}")
         self.work_size = int(work_size)
         self.smoothness = float(smoothness)
         self.star_weight = float(star_weight)
@@ -91,6 +111,7 @@ class ClassicSegmenter:
         self.click_radius = float(click_radius)
         self.seed_share = float(seed_share)
         self.voronoi = float(voronoi)
+        self.coarse = int(coarse)
         self._state: _State | None = None
 
     # ----------------------------------------------------------------------------------------- protocol state
@@ -151,13 +172,25 @@ class ClassicSegmenter:
         self._install(embedding)
 
     def _install(self, embedding: ImageEmbedding) -> None:
-        guide = embedding.arrays.get("guide")
-        pairwise = tuple(np.asarray(p, np.float32) for p in embedding.arrays["pairwise"])
+        image = embedding.arrays["image"]
+        pairwise = cg.PairwiseWeights(tuple(np.asarray(p, np.float32) for p in embedding.arrays["pairwise"]))
+        guide, guide_low = embedding.arrays.get("guide"), None
+        if guide is not None:
+            guide = guide.astype(np.float32) / 255.0
+            height, width = guide.shape
+            h, w = image.shape[:2]
+            low = (min(height, GUIDE_FACTOR * h), min(width, GUIDE_FACTOR * w))
+            guide_low = (
+                guide
+                if low == (height, width)
+                else cv2.resize(guide, low[::-1], interpolation=cv2.INTER_AREA)
+            )
         self._state = _State(
             embedding=embedding,
-            bins=cg.colour_bins(embedding.arrays["image"]),
-            pairwise=cg.PairwiseWeights(pairwise),
-            guide=None if guide is None else guide.astype(np.float32) / 255.0,
+            bins=cg.colour_bins(image),
+            grids=pyramid.make_grids(image, pairwise),
+            guide=guide,
+            guide_low=guide_low,
         )
 
     # ------------------------------------------------------------------------------------------------ predict
@@ -207,7 +240,7 @@ class ClassicSegmenter:
         for cut in cuts[:count]:
             sd = signed_distance(cut)
             lows.append(to_low_res(sd, size))
-            masks.append(_upsample(state, sd, return_logits))
+            masks.append(upsample(sd, size, state.guide, state.guide_low, return_logits))
         return (
             np.stack(masks),
             np.asarray(scores[:count], np.float32),
@@ -301,34 +334,22 @@ class ClassicSegmenter:
             cost_bg = np.maximum(-diff, 0) + (keep * prev if prev is not None else 0)
             cost_fg = np.where(seeds_bg | (outside & ~seeds_fg), cg.HARD, cost_fg)
             cost_bg = np.where(seeds_fg, cg.HARD, cost_bg)
-            biases = (0.0, 1.0, -1.0) if last else (0.0,)
-            cuts = cg.solve(
+            energy = pyramid.Energy(
                 cost_fg.astype(np.float32),
                 cost_bg.astype(np.float32),
-                state.pairwise,
                 self.smoothness,
+                pos,
                 star,
                 self.star_weight,
-                biases,
             )
-            if not last:
-                fg_w = _add_share(cuts[0] * (1 - neg_blob), pos_blob, self.seed_share)
-                bg_w = _add_share(~cuts[0] * (1 - pos_blob), neg_blob, self.seed_share)
+            if not last:  # colour models need only a rough cut
+                rough = pyramid.cut(state.grids, energy, factor=ROUGH_FACTOR, refine=False)
+                fg_w = _add_share(rough * (1 - neg_blob), pos_blob, self.seed_share)
+                bg_w = _add_share(~rough * (1 - pos_blob), neg_blob, self.seed_share)
+                continue
+            cut = pyramid.cut(state.grids, energy, factor=self.coarse)
+            cuts = [cut] + [pyramid.variant(state.grids, energy, cut, bias) for bias in (1.0, -1.0)]
         return cuts
-
-
-def _upsample(state: _State, sd: np.ndarray, return_logits: bool) -> np.ndarray:
-    """Working-grid signed distance -> ``H x W`` bool mask (or float32 logits), edge-aware if possible."""
-    height, width = state.embedding.original_size
-    h, w = sd.shape
-    if (h, w) == (height, width):
-        return np.clip(sd, -20, 20).astype(np.float32) if return_logits else sd > 0
-    up = cv2.resize(sd, (width, height), interpolation=cv2.INTER_LINEAR) * (height / h)
-    if state.guide is not None:
-        radius = max(1, round(height / h))
-        soft = 1.0 / (1.0 + np.exp(-np.clip(up, -20, 20) / radius))
-        up = (guided_filter(state.guide, soft.astype(np.float32), radius, 1e-3) - 0.5) * 20.0
-    return np.clip(up, -20, 20).astype(np.float32) if return_logits else up > 0
 
 
 def _add_share(base: np.ndarray, extra: np.ndarray, share: float) -> np.ndarray:
