@@ -7,7 +7,7 @@ export QT_QPA_PLATFORM ?= $(if $(DISPLAY),,offscreen)
 
 .PHONY: run test lint format setup clean bench-engine bench-noc bench-auto bench-ui bench-cache bench-switching \
 	bench-persam bench-firstday bench-reliability bench-scale bench-models bench-formats bench-boxes \
-	bench-cluster
+	bench-cluster bench-classic
 
 setup: $(STAMP)
 
@@ -66,6 +66,10 @@ bench-boxes: $(STAMP)
 
 bench-firstday: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks.firstday --checkpoint $(SHARED)/reference/mobilesam/mobilesam_a.pth
+
+# Issue 13: the classical engine's click on a 2 MP image, in process and in its child process, and the GIL.
+bench-classic: $(STAMP)
+	$(PY) -m benchmarks.classic_decode $(BENCH_ARGS)
 
 # Issue 14: export of 2,000 objects on 50 images in each format (target <= 5 s each).
 bench-formats: $(STAMP)
