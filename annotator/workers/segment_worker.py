@@ -34,6 +34,7 @@ from annotator.workers.background import JOB_ERRORS, task_error
 from annotator.workers.embedding_lru import EmbeddingLru
 from annotator.workers.embedding_store import DiskCacheStore, EmbeddingStore
 from annotator.workers.mask_outline import trace_outline
+from annotator.workers.mask_preview import mask_preview
 from annotator.workers.prefetch import needs_restore, run_to_end
 from annotator.workers.requests import (
     DecodeRequest,
@@ -269,7 +270,7 @@ class SegmentWorker(PrefetchMixin, QObject):
                 return
             self.failed.emit(request.image_id, request.request_no, "the image is not encoded")
             return
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.thread_time()
         mask_input = request.mask_input
         if mask_input is None and request.seed_mask is not None:
             mask_input = segmenter.low_res_frame.mask_to_logits(request.seed_mask)
@@ -289,12 +290,6 @@ class SegmentWorker(PrefetchMixin, QObject):
             self.failed.emit(request.image_id, request.request_no, message)
             return
         decode_seconds = time.perf_counter() - start
-        if request.hover:
-            if self.mailbox.supersedes_hover():
-                return  # a newer preview, a click or another image waits: this preview would not be shown
-            best = int(np.argmax(scores)) if len(scores) else 0
-            keep = slice(best, best + 1)  # a preview shows only the best candidate: trace that one alone
-            masks, scores, logits = masks[keep], scores[keep], logits[keep]
         result = DecodeResult(
             image_id=request.image_id,
             request_no=request.request_no,
@@ -304,13 +299,37 @@ class SegmentWorker(PrefetchMixin, QObject):
             decode_seconds=decode_seconds,
             hover=request.hover,
         )
-        # Outlines here, not on the GUI thread: every candidate traced (a preview keeps only its best one), the
-        # one shown first also stroked.
+        if request.hover:
+            if self.mailbox.supersedes_hover():
+                return  # a newer preview, a click or another image waits: this preview would not be shown
+            self.decoded.emit(_hover_answer(result, request.outline_scale))
+            log.debug(
+                "hover preview: predict %.0f ms (CPU %.0f ms), answer ready after %.0f ms",
+                decode_seconds * 1000,
+                (time.thread_time() - cpu_start) * 1000,
+                (time.perf_counter() - start) * 1000,
+            )
+            return
+        # Outlines here, not on the GUI thread: every candidate traced, the one shown first also stroked.
         best, scale = result.best_index, request.outline_scale
         outlines = tuple(
             trace_outline(mask, scale if k == best else None) for k, mask in enumerate(result.masks)
         )
         self.decoded.emit(replace(result, outlines=outlines))
+
+
+def _hover_answer(result: DecodeResult, view_scale: float | None) -> DecodeResult:
+    """A preview shows only the best candidate, at the view's resolution with its edge marked
+    (``mask_preview``): no contours traced nor stroked, whatever the mask's shape."""
+    best = result.best_index
+    preview = mask_preview(result.masks[best], view_scale)
+    return replace(
+        result,
+        masks=preview.mask()[None],
+        scores=result.scores[best : best + 1],
+        low_res_logits=result.low_res_logits[best : best + 1],
+        preview=preview,
+    )
 
 
 def _persam_unavailable(segmenter: Segmenter) -> str | None:

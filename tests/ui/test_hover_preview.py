@@ -28,7 +28,7 @@ def _rest(qtbot, window, x, y):
     """Move the pointer to image pixel (x, y) and wait for the preview there."""
     c = window.controller
     qtbot.mouseMove(window.canvas.viewport(), view_point(window, x, y))
-    qtbot.waitUntil(lambda: c.hover.labels() is not None and c.hover.labels()[int(y), int(x)], timeout=10000)
+    qtbot.waitUntil(lambda: c.hover.covers(x, y), timeout=10000)
 
 
 def test_preview_before_the_first_click_follows_the_pointer(qtbot, make_window, image_folder) -> None:
@@ -41,7 +41,7 @@ def test_preview_before_the_first_click_follows_the_pointer(qtbot, make_window, 
     qtbot.mouseMove(window.canvas.viewport(), view_point(window, 120, 90))
     assert c.hover.labels() is None and window.canvas.hover_layer.labels is None
     _rest(qtbot, window, 120, 90)
-    assert not c.hover.labels()[50, 60]
+    assert not c.hover.covers(60, 50)
     decodes = c.decode_requests
     click_image(qtbot, window, 120, 90)  # the click is a real decode; the preview is gone
     assert c.decode_requests == decodes + 1 and c.hover.labels() is None
