@@ -87,6 +87,12 @@ def mask_preview(mask: np.ndarray, view_scale: float | None) -> MaskPreview:
         small = np.ascontiguousarray(full)
     else:  # uint8 0/1 interpolated and rounded
         small = cv2.resize(np.ascontiguousarray(full), (w, h), interpolation=cv2.INTER_LINEAR)
+    return marked_preview(small, image_size)
+
+
+def marked_preview(small: np.ndarray, image_size: tuple[int, int]) -> MaskPreview:
+    """The preview of an ``(H, W)`` image's mask already at the preview's resolution (``small``: ``h x w``
+    uint8 0/1, C-contiguous), its edges marked (see :func:`mask_preview`)."""
     inner = cv2.erode(small, _KERNEL, borderType=cv2.BORDER_CONSTANT, borderValue=0)
     outer = cv2.dilate(small, _KERNEL)
     labels = small + (small - inner)  # FILL inside, EDGE_IN on its border (inner <= small <= outer)

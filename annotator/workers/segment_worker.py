@@ -33,8 +33,8 @@ from annotator.workers.background import JOB_ERRORS, task_error
 from annotator.workers.embedding_lru import EmbeddingLru
 from annotator.workers.embedding_store import DiskCacheStore, EmbeddingStore
 from annotator.workers.mask_outline import trace_outline
-from annotator.workers.mask_preview import mask_preview
 from annotator.workers.prefetch import needs_restore, run_to_end
+from annotator.workers.preview_decode import hover_answer
 from annotator.workers.requests import (
     DecodeRequest,
     DecodeResult,
@@ -274,13 +274,16 @@ class SegmentWorker(PrefetchMixin, QObject):
         if mask_input is None and request.seed_mask is not None:
             mask_input = segmenter.low_res_frame.mask_to_logits(request.seed_mask)
         try:
-            masks, scores, logits = segmenter.predict(
-                point_coords=request.points,
-                point_labels=request.labels,
-                box=request.box,
-                mask_input=mask_input,
-                multimask_output=request.multimask,
-            )
+            if request.hover:
+                answer = hover_answer(segmenter, request, mask_input)
+            else:
+                masks, scores, logits = segmenter.predict(
+                    point_coords=request.points,
+                    point_labels=request.labels,
+                    box=request.box,
+                    mask_input=mask_input,
+                    multimask_output=request.multimask,
+                )
         except Exception as exc:  # one error path (task_error): the model's errors as they are, others logged
             message = task_error(exc, "decoding", (SamModelError,)).message
             if request.hover:  # the click at that point will report it; a preview never opens a dialog
@@ -288,47 +291,31 @@ class SegmentWorker(PrefetchMixin, QObject):
                 return
             self.failed.emit(request.image_id, request.request_no, message)
             return
-        decode_seconds = time.perf_counter() - start
+        if request.hover:
+            if self.mailbox.supersedes_hover():
+                return  # a newer preview, a click or another image waits: this preview would not be shown
+            self.decoded.emit(answer)
+            log.debug(
+                "hover preview %s: %.0f ms (CPU of this thread %.0f ms)",
+                answer.preview.labels.shape if answer.preview is not None else None,
+                answer.decode_seconds * 1000,
+                (time.thread_time() - cpu_start) * 1000,
+            )
+            return
         result = DecodeResult(
             image_id=request.image_id,
             request_no=request.request_no,
             masks=masks.astype(bool, copy=False),
             scores=scores.astype("float32", copy=False),
             low_res_logits=logits.astype("float32", copy=False),
-            decode_seconds=decode_seconds,
-            hover=request.hover,
+            decode_seconds=time.perf_counter() - start,
         )
-        if request.hover:
-            if self.mailbox.supersedes_hover():
-                return  # a newer preview, a click or another image waits: this preview would not be shown
-            self.decoded.emit(_hover_answer(result, request.outline_scale))
-            log.debug(
-                "hover preview: predict %.0f ms (CPU %.0f ms), answer ready after %.0f ms",
-                decode_seconds * 1000,
-                (time.thread_time() - cpu_start) * 1000,
-                (time.perf_counter() - start) * 1000,
-            )
-            return
         # Outlines here, not on the GUI thread: every candidate traced, the one shown first also stroked.
         best, scale = result.best_index, request.outline_scale
         outlines = tuple(
             trace_outline(mask, scale if k == best else None) for k, mask in enumerate(result.masks)
         )
         self.decoded.emit(replace(result, outlines=outlines))
-
-
-def _hover_answer(result: DecodeResult, view_scale: float | None) -> DecodeResult:
-    """A preview shows only the best candidate, at the view's resolution with its edge marked
-    (``mask_preview``): no contours traced nor stroked, whatever the mask's shape."""
-    best = result.best_index
-    preview = mask_preview(result.masks[best], view_scale)
-    return replace(
-        result,
-        masks=preview.mask()[None],
-        scores=result.scores[best : best + 1],
-        low_res_logits=result.low_res_logits[best : best + 1],
-        preview=preview,
-    )
 
 
 def _persam_unavailable(segmenter: Segmenter) -> str | None:

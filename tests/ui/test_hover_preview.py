@@ -141,7 +141,9 @@ def test_hover_prompt_is_what_the_click_would_send() -> None:
     assert nxt.labels.tolist() == [1, 0, 1] and nxt.mask_input is logits and not nxt.multimask
 
 
-def test_preview_at_the_views_resolution_and_the_click_at_the_images(qtbot, make_window, image_folder) -> None:
+def test_preview_at_the_views_resolution_and_the_click_at_the_images(
+    qtbot, make_window, image_folder
+) -> None:
     """Zoomed out, the preview comes at the resolution the view shows (cheaper to make and to draw), drawn over
     the whole image; the click there still gets the full-resolution mask."""
     window = make_window(image_folder, segmenter=DiscSegmenter(radius=20))
