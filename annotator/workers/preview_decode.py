@@ -89,7 +89,7 @@ def decode_preview(
         coords = segmenter.transform.apply_coords(np.asarray(request.points, np.float64), size)
         points = (
             torch.as_tensor(coords, dtype=torch.float32, device=device)[None],
-            torch.as_tensor(np.asarray(request.labels), dtype=torch.int64, device=device)[None],
+            torch.as_tensor(np.array(request.labels, np.int64), device=device)[None],  # (a writable copy)
         )
     boxes = None
     if request.box is not None:
