@@ -150,8 +150,8 @@ def measure_hover(
     (MobileSAM's reference weights, for example) instead of the classical engine. Every stop lies on the image
     (the pointer off the image rightly shows no preview). ``stages``: filled with, per stop, seconds from the
     stop to the preview's request (debounce), from the request to its answer on the GUI thread, of which the
-    worker's decode (``decode_seconds``: the engine and the preview), and from that answer to the preview shown. ``spin``: wait as before (see
-    :func:`_until`)."""
+    worker's decode (``decode_seconds``: the engine and the preview), and from that answer to the preview
+    shown. ``spin``: wait as before (see :func:`_until`)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QElapsedTimer, QPoint, QRect, Qt, QTimer
     from PySide6.QtTest import QTest
