@@ -90,3 +90,19 @@ def test_other_engines_go_through_predict() -> None:
     answer = hover_answer(segmenter, _request(0.5, points=((30.0, 20.0),)), None)
     assert answer.masks.shape == (1, 20, 30) and answer.masks[0, 10, 15] and not answer.masks[0, 0, 0]
     assert len(segmenter.calls) == 1
+
+
+def test_the_preview_decodes_on_one_thread_and_restores_the_count(engine, monkeypatch) -> None:
+    import torch
+
+    seen: list[int] = []
+    real = engine.decode_low_res
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "decode_low_res", spy)
+    before = torch.get_num_threads()
+    hover_answer(engine, _request(0.5), None)
+    assert seen == [1] and torch.get_num_threads() == before
