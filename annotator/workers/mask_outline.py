@@ -121,8 +121,11 @@ def render_sprite(
     painter.scale(scale, scale)
     paths = [outline.path_for(scale)] if pieces is None else pieces
     painter.setBrush(Qt.BrushStyle.NoBrush)
-    for color, width in OUTLINE_PENS:  # every piece's dark line, then every piece's light one, as one path
-        pen = QPen(color, width)
+    for (
+        color,
+        pen_width,
+    ) in OUTLINE_PENS:  # every piece's dark line, then every piece's light one, as one path
+        pen = QPen(color, pen_width)
         pen.setCosmetic(True)
         painter.setPen(pen)
         for path in paths:

@@ -130,10 +130,14 @@ def decode_preview(
     scores = iou[0].float().cpu().numpy()
     best = int(np.argmax(scores)) if len(scores) else 0
     side = logits.shape[-1]
+    input_size: tuple[int, int]
     if getattr(segmenter, "low_res_frame", None) is LowResFrame.SQUARE:
         pad, input_size = side, (side, side)  # the logits cover the whole square-resized image (SAM 2)
     else:
-        pad, input_size = int(segmenter.model.image_size), tuple(int(v) for v in segmenter.input_size)
+        pad, input_size = (
+            int(segmenter.model.image_size),
+            (int(segmenter.input_size[0]), int(segmenter.input_size[1])),
+        )
     image_size = (int(size[0]), int(size[1]))
     small = preview_size(image_size, preview_scale(image_size, request.outline_scale))
     up = upscale_logits(logits[best : best + 1], pad, input_size, small)[0]
