@@ -15,8 +15,10 @@ import numpy as np
 
 from annotator.core.prompts import PromptState
 
-HOVER_DELAY_MS = 60
-"""How long the pointer must rest before a preview is asked for (debounce; every move restarts it)."""
+HOVER_DELAY_MS = 30
+"""How long the pointer must rest before a preview is asked for (debounce; every move restarts it). A moving
+pointer reports every 16 ms or less (60 Hz and up), so 30 ms still asks nothing while it moves; the rest of the
+150 ms a preview may take goes to the decode."""
 
 HOVER_BUDGET_S = 0.25
 """The most a mask decode may take for previews to stay on. An engine that holds Python's GIL while it decodes

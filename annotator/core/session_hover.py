@@ -46,8 +46,20 @@ class HoverTracker:
         return self._wanted is not None
 
     def labels(self) -> np.ndarray | None:
-        """``H x W`` uint8 (0/1) of the preview shown, or ``None``."""
+        """``h x w`` uint8 (0/1) of the preview shown, or ``None``. A preview may be smaller than the image
+        (the decoder makes it at the view's resolution): it spans the whole image all the same."""
         return self._labels
+
+    def covers(self, x: float, y: float) -> bool:
+        """Whether the preview shown covers image coordinates ``(x, y)`` (``False`` when none is shown)."""
+        labels, image = self._labels, self._session.current_image
+        if labels is None or image is None:
+            return False
+        height, width = image.rgb.shape[:2]
+        if not (0 <= x < width and 0 <= y < height):
+            return False
+        h, w = labels.shape
+        return bool(labels[min(h - 1, int(y * h / height)), min(w - 1, int(x * w / width))])
 
     def paused(self) -> bool:
         """Whether previews are paused because the engine decodes too slowly for the pointer to stay smooth."""

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from annotator.ui.hover_layer import HoverLayerItem
 from annotator.ui.outlines import InstanceOutlinesItem
 from annotator.ui.overlay import MaskLayerItem, OutlineItem, PromptItem
 
@@ -95,8 +96,7 @@ class Canvas(QGraphicsView):
         self.instances_layer = MaskLayerItem()
         self.instance_outlines = InstanceOutlinesItem()
         self.live_layer = MaskLayerItem()
-        self.hover_layer = MaskLayerItem()  # the hover preview, under the live mask
-        self.hover_outline = OutlineItem()
+        self.hover_layer = HoverLayerItem()  # the hover preview (its edge included), under the live mask
         self.live_outline = OutlineItem()
         self.prompt_item = PromptItem()
         self._rubber = QGraphicsRectItem()
@@ -123,9 +123,7 @@ class Canvas(QGraphicsView):
             item.setZValue(z)
             self.scene().addItem(item)
         self.hover_layer.setZValue(self.live_layer.zValue() - 0.5)
-        self.hover_outline.setZValue(self.live_layer.zValue() - 0.25)
         self.scene().addItem(self.hover_layer)
-        self.scene().addItem(self.hover_outline)
         self.brush_cursor.setZValue(100)
         self.scene().addItem(self.brush_cursor)
 

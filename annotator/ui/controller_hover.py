@@ -12,12 +12,10 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from annotator.core.hover import HOVER_DELAY_MS
 from annotator.core.session import Session
-from annotator.ui.overlay import color_table
-from annotator.workers.mask_outline import MaskOutline, outline_for
+from annotator.ui.hover_layer import preview_table
+from annotator.workers.mask_preview import MaskPreview
 from annotator.workers.requests import DecodeResult
 from annotator.workers.segment_client import SegmentClient
-
-HOVER_ALPHA = 100
 
 
 class HoverPreview(QObject):
@@ -33,7 +31,7 @@ class HoverPreview(QObject):
         self.timer.setSingleShot(True)
         self.timer.setInterval(HOVER_DELAY_MS)
         self.timer.timeout.connect(self.tracker.due)
-        self._answer: DecodeResult | None = None  # the last preview answer (its outlines)
+        self._answer: DecodeResult | None = None  # the last preview answer (its preview image)
         client.hover_decoded.connect(self._answered)
 
     def _answered(self, answer: DecodeResult) -> None:
@@ -58,20 +56,24 @@ class HoverPreview(QObject):
         self.tracker.set_enabled(enabled)
 
     def labels(self) -> np.ndarray | None:
-        """``H x W`` uint8 (0/1) of the preview shown, or ``None``."""
+        """``h x w`` uint8 (0/1) of the preview shown (at the view's resolution when asked), or ``None``."""
         return self.tracker.labels()
 
-    def outline(self) -> MaskOutline | None:
-        """The outline of ``labels()`` as the worker traced it (``None``: none shown, or not traced)."""
-        answer = self._answer
-        if answer is None:
+    def covers(self, x: float, y: float) -> bool:
+        """Whether the preview shown covers image coordinates ``(x, y)``."""
+        return self.tracker.covers(x, y)
+
+    def preview(self) -> MaskPreview | None:
+        """The preview shown, with its edge (``None``: none shown)."""
+        labels, answer = self.labels(), self._answer
+        if labels is None or answer is None or answer.preview is None:
             return None
-        return outline_for(self.labels(), answer.masks, answer.outlines)
+        return answer.preview if np.may_share_memory(labels, answer.masks) else None
 
     def table(self) -> list[int]:
+        """The preview's colours: the current category's."""
         category = self.session.current_category()
-        color = category.color if category is not None else (255, 255, 255)
-        return color_table([color], alpha=HOVER_ALPHA)
+        return preview_table(category.color if category is not None else (255, 255, 255))
 
     def paused(self) -> bool:
         return self.tracker.paused()

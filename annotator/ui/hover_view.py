@@ -34,13 +34,11 @@ def install_hover_view(window: MainWindow, view_menu: QMenu) -> None:
 
     action.toggled.connect(toggle)
     canvas.hovered.connect(c.hover.at)
-    # Answers bring their outline stroked for the zoom of the view when they were asked for (segment worker).
+    # Answers come at the view's resolution, outlines stroked for its zoom, as it was when asked (segment worker).
     canvas.painted.connect(lambda: setattr(c.client, "outline_scale", canvas.scale_factor()))
     canvas.hover_left.connect(c.hover.left)
 
     def show() -> None:
-        labels, outline = c.hover.labels(), c.hover.outline()
-        canvas.hover_layer.set_labels(labels, c.hover.table(), outline=outline)
-        canvas.hover_outline.set_mask(labels, outline)
+        canvas.hover_layer.set_preview(c.hover.preview(), c.hover.table())
 
     c.hover.changed.connect(show)

@@ -34,6 +34,11 @@ view), not rendered into an image larger than the view."""
 OUTLINE_PENS = ((QColor(0, 0, 0, 200), 3.5), (QColor(255, 255, 255), 1.5))
 """The outline's look: a light line over a dark one, ``(colour, width in screen pixels)``."""
 
+SPRITE_PIECE_POINTS = 1500
+"""Most contour points one ``QPainter.drawPath`` call strokes into a sprite. PySide holds Python's GIL while Qt
+strokes, so a long outline (a speckled mask has thousands of contours) is stroked in pieces: the GUI thread gets
+the GIL between them and the pointer does not stall for the whole stroke."""
+
 COARSE_TOLERANCE_PX = 0.75
 """Largest distance (image pixels) of the coarse outline from the exact one: < 1 screen pixel below 1:1 zoom."""
 
@@ -96,9 +101,12 @@ def draw_outline(painter: QPainter, path: QPainterPath) -> None:
         painter.drawPath(path)
 
 
-def render_sprite(outline: MaskOutline, scale: float) -> OutlineSprite | None:
+def render_sprite(
+    outline: MaskOutline, scale: float, pieces: Sequence[QPainterPath] | None = None
+) -> OutlineSprite | None:
     """``outline`` stroked at ``scale`` into an image (any thread may call it); ``None`` when it is empty or
-    the image would exceed :data:`SPRITE_MAX_PIXELS`."""
+    the image would exceed :data:`SPRITE_MAX_PIXELS`. ``pieces``: the path for ``scale``
+    (``outline.path_for(scale)``) cut in pieces, stroked one call each (see :data:`SPRITE_PIECE_POINTS`)."""
     if outline.box is None or not scale > 0:
         return None
     x0, y0, x1, y1 = outline.box
@@ -111,7 +119,17 @@ def render_sprite(outline: MaskOutline, scale: float) -> OutlineSprite | None:
     painter = QPainter(image)
     painter.translate(SPRITE_PAD - x0 * scale, SPRITE_PAD - y0 * scale)
     painter.scale(scale, scale)
-    draw_outline(painter, outline.path_for(scale))
+    paths = [outline.path_for(scale)] if pieces is None else pieces
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    for (
+        color,
+        pen_width,
+    ) in OUTLINE_PENS:  # every piece's dark line, then every piece's light one, as one path
+        pen = QPen(color, pen_width)
+        pen.setCosmetic(True)
+        painter.setPen(pen)
+        for path in paths:
+            painter.drawPath(path)
     painter.end()
     return OutlineSprite(image, scale, (x0 - SPRITE_PAD / scale, y0 - SPRITE_PAD / scale))
 
@@ -131,10 +149,37 @@ def trace_outline(mask: np.ndarray, sprite_scale: float | None = None) -> MaskOu
     crop[1:-1, 1:-1] = mask[y0:y1, x0:x1] != 0
     contours, _ = cv2.findContours(crop, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE, offset=(x0 - 1, y0 - 1))
     coarse = [cv2.approxPolyDP(c, COARSE_TOLERANCE_PX, True) for c in contours]
-    outline = MaskOutline(box, contours_path(contours), contours_path(coarse))
     if sprite_scale is None:
-        return outline
-    return replace(outline, sprite=render_sprite(outline, sprite_scale))
+        return MaskOutline(box, contours_path(contours), contours_path(coarse))
+    exact_pieces, coarse_pieces = _pieces(contours), _pieces(coarse)
+    outline = MaskOutline(box, _joined(exact_pieces), _joined(coarse_pieces))
+    pieces = exact_pieces if sprite_scale >= 1.0 else coarse_pieces
+    return replace(outline, sprite=render_sprite(outline, sprite_scale, pieces))
+
+
+def _pieces(contours: Sequence[np.ndarray]) -> list[QPainterPath]:
+    """``contours`` as consecutive paths of about :data:`SPRITE_PIECE_POINTS` points each (at least one)."""
+    pieces: list[QPainterPath] = []
+    start = points = 0
+    for k, contour in enumerate(contours):
+        points += len(contour)
+        if points >= SPRITE_PIECE_POINTS:
+            pieces.append(contours_path(contours[start : k + 1]))
+            start, points = k + 1, 0
+    if start < len(contours) or not pieces:
+        pieces.append(contours_path(contours[start:]))
+    return pieces
+
+
+def _joined(pieces: Sequence[QPainterPath]) -> QPainterPath:
+    """One path of all ``pieces`` (as :func:`contours_path` of all their contours)."""
+    if len(pieces) == 1:
+        return pieces[0]
+    path = QPainterPath()
+    path.setFillRule(Qt.FillRule.OddEvenFill)
+    for piece in pieces:
+        path.addPath(piece)
+    return path
 
 
 def contours_path(contours: Sequence[np.ndarray]) -> QPainterPath:

@@ -16,6 +16,7 @@ import numpy as np
 
 from annotator.core.engine_choice import EngineRequest
 from annotator.workers.mask_outline import MaskOutline
+from annotator.workers.mask_preview import MaskPreview
 from sam_model.protocol import Segmenter
 
 
@@ -76,6 +77,7 @@ class DecodeRequest:
             its ``request_no`` counts hover requests only.
         outline_scale: the view's zoom (screen pixels per image pixel) when asked: the best mask's outline is
             stroked for it by the worker (``mask_outline.OutlineSprite``); ``None``: outlines are only traced.
+            A hover preview is made at this zoom's resolution (``mask_preview.preview_scale``).
     """
 
     image_id: str
@@ -99,6 +101,9 @@ class DecodeResult:
             ``C x 256 x 256`` float32; ``decode_seconds``: time spent in ``predict``; ``hover``: the answer to a
             hover preview request; ``outlines``: per mask, its bounding box and contour traced by the worker
             (``mask_outline.MaskOutline``), so the GUI thread never traces a full-size mask (empty: not traced).
+        preview: a hover answer's best mask at the view's resolution with its edge marked
+            (``mask_preview.MaskPreview``); a hover answer's ``masks`` is then that one mask, ``1 x h x w`` at
+            the preview's resolution, and it has no ``outlines``.
     """
 
     image_id: str
@@ -109,6 +114,7 @@ class DecodeResult:
     decode_seconds: float
     hover: bool = False
     outlines: tuple[MaskOutline, ...] = ()
+    preview: MaskPreview | None = None
 
     @property
     def best_index(self) -> int:

@@ -26,7 +26,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 from annotator.core.embedding_cache import image_key
@@ -35,6 +34,7 @@ from annotator.workers.embedding_lru import EmbeddingLru
 from annotator.workers.embedding_store import DiskCacheStore, EmbeddingStore
 from annotator.workers.mask_outline import trace_outline
 from annotator.workers.prefetch import needs_restore, run_to_end
+from annotator.workers.preview_decode import hover_answer
 from annotator.workers.requests import (
     DecodeRequest,
     DecodeResult,
@@ -269,18 +269,21 @@ class SegmentWorker(PrefetchMixin, QObject):
                 return
             self.failed.emit(request.image_id, request.request_no, "the image is not encoded")
             return
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.thread_time()
         mask_input = request.mask_input
         if mask_input is None and request.seed_mask is not None:
             mask_input = segmenter.low_res_frame.mask_to_logits(request.seed_mask)
         try:
-            masks, scores, logits = segmenter.predict(
-                point_coords=request.points,
-                point_labels=request.labels,
-                box=request.box,
-                mask_input=mask_input,
-                multimask_output=request.multimask,
-            )
+            if request.hover:
+                answer = hover_answer(segmenter, request, mask_input)
+            else:
+                masks, scores, logits = segmenter.predict(
+                    point_coords=request.points,
+                    point_labels=request.labels,
+                    box=request.box,
+                    mask_input=mask_input,
+                    multimask_output=request.multimask,
+                )
         except Exception as exc:  # one error path (task_error): the model's errors as they are, others logged
             message = task_error(exc, "decoding", (SamModelError,)).message
             if request.hover:  # the click at that point will report it; a preview never opens a dialog
@@ -288,24 +291,26 @@ class SegmentWorker(PrefetchMixin, QObject):
                 return
             self.failed.emit(request.image_id, request.request_no, message)
             return
-        decode_seconds = time.perf_counter() - start
         if request.hover:
             if self.mailbox.supersedes_hover():
                 return  # a newer preview, a click or another image waits: this preview would not be shown
-            best = int(np.argmax(scores)) if len(scores) else 0
-            keep = slice(best, best + 1)  # a preview shows only the best candidate: trace that one alone
-            masks, scores, logits = masks[keep], scores[keep], logits[keep]
+            self.decoded.emit(answer)
+            log.debug(
+                "hover preview %s: %.0f ms (CPU of this thread %.0f ms)",
+                answer.preview.labels.shape if answer.preview is not None else None,
+                answer.decode_seconds * 1000,
+                (time.thread_time() - cpu_start) * 1000,
+            )
+            return
         result = DecodeResult(
             image_id=request.image_id,
             request_no=request.request_no,
             masks=masks.astype(bool, copy=False),
             scores=scores.astype("float32", copy=False),
             low_res_logits=logits.astype("float32", copy=False),
-            decode_seconds=decode_seconds,
-            hover=request.hover,
+            decode_seconds=time.perf_counter() - start,
         )
-        # Outlines here, not on the GUI thread: every candidate traced (a preview keeps only its best one), the
-        # one shown first also stroked.
+        # Outlines here, not on the GUI thread: every candidate traced, the one shown first also stroked.
         best, scale = result.best_index, request.outline_scale
         outlines = tuple(
             trace_outline(mask, scale if k == best else None) for k, mask in enumerate(result.masks)

@@ -4,6 +4,7 @@ moves, never ahead of a click, before the first click and as the next-point prev
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -24,11 +25,26 @@ def settings_home(tmp_path, monkeypatch):
     return home
 
 
+class GatedDiscSegmenter(DiscSegmenter):
+    """The first hover-like decode (a single point) waits for ``gate``; ``waiting`` says it has started."""
+
+    def __init__(self, gate: threading.Event) -> None:
+        super().__init__()
+        self.gate = gate
+        self.waiting = threading.Event()
+
+    def predict(self, *args, **kwargs):
+        if not self.waiting.is_set():
+            self.waiting.set()
+            self.gate.wait(timeout=20)
+        return super().predict(*args, **kwargs)
+
+
 def _rest(qtbot, window, x, y):
     """Move the pointer to image pixel (x, y) and wait for the preview there."""
     c = window.controller
     qtbot.mouseMove(window.canvas.viewport(), view_point(window, x, y))
-    qtbot.waitUntil(lambda: c.hover.labels() is not None and c.hover.labels()[int(y), int(x)], timeout=10000)
+    qtbot.waitUntil(lambda: c.hover.covers(x, y), timeout=10000)
 
 
 def test_preview_before_the_first_click_follows_the_pointer(qtbot, make_window, image_folder) -> None:
@@ -41,7 +57,7 @@ def test_preview_before_the_first_click_follows_the_pointer(qtbot, make_window, 
     qtbot.mouseMove(window.canvas.viewport(), view_point(window, 120, 90))
     assert c.hover.labels() is None and window.canvas.hover_layer.labels is None
     _rest(qtbot, window, 120, 90)
-    assert not c.hover.labels()[50, 60]
+    assert not c.hover.covers(60, 50)
     decodes = c.decode_requests
     click_image(qtbot, window, 120, 90)  # the click is a real decode; the preview is gone
     assert c.decode_requests == decodes + 1 and c.hover.labels() is None
@@ -123,3 +139,43 @@ def test_hover_prompt_is_what_the_click_would_send() -> None:
     state = PromptState().with_point(1, 2, 1).with_point(3, 4, 0).with_logits(logits)
     nxt = hover_prompt(state, 9, 9)
     assert nxt.labels.tolist() == [1, 0, 1] and nxt.mask_input is logits and not nxt.multimask
+
+
+def test_preview_at_the_views_resolution_and_the_click_at_the_images(
+    qtbot, make_window, image_folder
+) -> None:
+    """Zoomed out, the preview comes at the resolution the view shows (cheaper to make and to draw), drawn over
+    the whole image; the click there still gets the full-resolution mask."""
+    window = make_window(image_folder, segmenter=DiscSegmenter(radius=20))
+    c, canvas = window.controller, window.canvas
+    canvas.zoom(0.5 / canvas.scale_factor())  # half a screen pixel per image pixel
+    qtbot.waitUntil(lambda: c.client.outline_scale == pytest.approx(0.5), timeout=5000)  # told on repaint
+    _rest(qtbot, window, 80, 60)
+    labels = c.hover.labels()
+    assert labels.shape == (60, 80)  # the 160 x 120 image at half its resolution
+    assert canvas.hover_layer.labels.shape == (60, 80) and canvas.hover_layer.boundingRect().width() == 160
+    assert c.hover.covers(80, 60) and not c.hover.covers(5, 5)
+    click_image(qtbot, window, 80, 60)
+    assert c.live_mask().shape == (120, 160) and c.live_mask()[60, 80]
+    assert c.hover.labels() is None and canvas.hover_layer.labels is None
+
+
+def test_a_click_while_a_preview_decodes_wins_and_the_preview_is_never_shown(
+    qtbot, make_window, image_folder
+) -> None:
+    """The worker is busy with a preview when the click comes: the click is answered, the late preview is
+    dropped (the client ignores preview answers once a click was asked)."""
+    gate = threading.Event()
+    segmenter = GatedDiscSegmenter(gate)
+    window = make_window(image_folder, segmenter=segmenter)
+    c = window.controller
+    qtbot.mouseMove(window.canvas.viewport(), view_point(window, 60, 50))
+    qtbot.waitUntil(lambda: segmenter.waiting.is_set(), timeout=10000)  # the preview is being decoded
+    shown = []
+    c.hover.changed.connect(lambda: shown.append(c.hover.labels() is not None))
+    qtbot.mouseClick(window.canvas.viewport(), Qt.MouseButton.LeftButton, pos=view_point(window, 100, 80))
+    assert c.client.pending_decode  # asked while the preview decodes
+    with qtbot.waitSignal(c.client.decoded, timeout=10000):
+        gate.set()
+    assert c.live_mask()[80, 100] and not c.live_mask()[50, 60]
+    assert True not in shown and c.hover.labels() is None

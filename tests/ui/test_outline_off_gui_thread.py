@@ -1,6 +1,7 @@
 """Decode answers arrive with their outlines traced by the segment worker: the GUI thread never traces the
-contours of a full-size mask for a click, a candidate switch or a hover preview, it only swaps the paths in
-(issue 13, item 2: pointer events never wait on a decode). Only a hand-painted live mask is traced here."""
+contours of a full-size mask for a click or a candidate switch, it only swaps the paths in (issue 13, item 2:
+pointer events never wait on a decode); a hover preview is traced nowhere (its edge comes marked at the view's
+resolution, ``mask_preview``). Only a hand-painted live mask is traced here."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from annotator.ui.overlay import OutlineItem
+from annotator.workers.mask_preview import EDGE_IN, EDGE_OUT
 from tests.ui.fakes import DiscSegmenter
 from tests.ui.helpers import click_image, press, view_point
 
@@ -63,20 +65,17 @@ def test_click_and_candidates_come_with_their_outline(qtbot, make_window, image_
     assert all(shape[0] < 120 and shape[1] < 160 for shape in traces["worker"])
 
 
-def test_hover_preview_comes_with_its_outline(qtbot, make_window, image_folder, traces) -> None:
+def test_hover_preview_is_neither_traced_nor_stroked(qtbot, make_window, image_folder, traces) -> None:
+    """A preview comes with its edge marked by the worker (``mask_preview``): no contour is traced anywhere."""
     window = make_window(image_folder, segmenter=DiscSegmenter())
     c, canvas = window.controller, window.canvas
     traced_before = OutlineItem.traced
     for x, y in ((50, 40), (110, 80)):
         qtbot.mouseMove(canvas.viewport(), view_point(window, x, y))
-        qtbot.waitUntil(
-            lambda x=x, y=y: c.hover.labels() is not None and c.hover.labels()[y, x], timeout=10000
-        )
-        assert _outline_extent(canvas.hover_outline) == _mask_extent(c.hover.labels())
-    assert traces["gui"] == [] and OutlineItem.traced == traced_before
-    assert (
-        len(traces["worker"]) == 2
-    )  # a preview shows its best candidate only: one trace per preview, not three
+        qtbot.waitUntil(lambda x=x, y=y: c.hover.covers(x, y), timeout=10000)
+        labels = canvas.hover_layer.labels
+        assert labels is not None and (labels == EDGE_IN).any() and (labels == EDGE_OUT).any()
+    assert traces == {"gui": [], "worker": []} and OutlineItem.traced == traced_before
 
 
 def test_a_hand_painted_mask_is_traced_here_on_its_box(qtbot, make_window, image_folder, traces) -> None:
@@ -113,4 +112,4 @@ def test_a_preview_superseded_while_decoding_is_neither_traced_nor_sent() -> Non
     assert answers == []
     worker.drain()
     assert [a.request_no for a in answers] == [2]
-    assert len(answers[0].masks) == len(answers[0].outlines) == 1  # the best candidate only
+    assert len(answers[0].masks) == 1 and answers[0].preview is not None  # the best candidate only

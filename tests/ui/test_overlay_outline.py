@@ -103,3 +103,37 @@ def test_a_sprite_is_the_stroked_outline_at_its_zoom(qapp) -> None:
     assert stroked.sprite is None and copied.sprite is not None and copied.sprite.scale == 2.0
     assert _painted(copied, 2.0) == _painted(stroked, 2.0)  # the copy is pixel for pixel the stroke
     assert _painted(copied, 3.0) == _painted(stroked, 3.0)  # another zoom: stroked, not a scaled copy
+
+
+def test_a_long_outline_is_stroked_in_pieces(qapp, monkeypatch) -> None:
+    """Stroking holds the GIL (PySide), so a sprite of many contours is drawn in pieces of at most about
+    ``SPRITE_PIECE_POINTS`` points: the same path, and the same picture up to where specks' strokes overlap."""
+    from annotator.workers import mask_outline
+
+    rng = np.random.default_rng(2)
+    mask = rng.random((80, 120)) < 0.08  # speckles: hundreds of contours
+    whole = trace_outline(mask)
+    calls: list[int] = []
+    real = QPainter.drawPath
+
+    def spy(painter, path):
+        calls.append(path.elementCount())
+        return real(painter, path)
+
+    monkeypatch.setattr(mask_outline, "SPRITE_PIECE_POINTS", 200)
+    monkeypatch.setattr(QPainter, "drawPath", spy)
+    pieced = trace_outline(mask, sprite_scale=2.0)
+    monkeypatch.undo()
+    assert pieced.path.elementCount() == whole.path.elementCount()
+    assert pieced.path.boundingRect() == whole.path.boundingRect()
+    assert len(calls) >= 2 * 5 and max(calls) < 200 + 50  # both pens, piece by piece
+    assert sum(calls) == 2 * whole.path.elementCount()
+    one = mask_outline.render_sprite(whole, 2.0)
+    assert one is not None and pieced.sprite is not None
+    a, b = _pixels(one.image), _pixels(pieced.sprite.image)
+    assert a.shape == b.shape and np.mean(np.any(a != b, axis=-1)) < 0.05
+
+
+def _pixels(image: QImage) -> np.ndarray:
+    image = image.convertToFormat(QImage.Format.Format_ARGB32)
+    return np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine() // 4, 4)
