@@ -176,12 +176,13 @@ class MaskDecoder(nn.Module):
         attn_sim: Tensor | None = None,
         target_embedding: Tensor | None = None,
         image_keys: ImageKeys | None = None,
+        final_rows: list[int] | None = None,
     ) -> tuple[Tensor, Tensor, tuple[int, int]]:
         """The two-way transformer: output tokens ``B x T x D``, image tokens ``B x hw x D``, grid ``(h, w)``.
 
         ``image_keys``: :func:`~sam_model.sam.first_block.prepare_image_keys` of ``image_embeddings`` plus the
         no-mask dense embedding; when given (and no PerSAM option), the image tensors and ``dense_prompt_embeddings``
-        are not read.
+        are not read. ``final_rows``: only these output tokens, in this order (see :class:`TwoWayTransformer`).
         """
         b = sparse_prompt_embeddings.shape[0]
         output_tokens = (
@@ -189,7 +190,9 @@ class MaskDecoder(nn.Module):
         )
         tokens = torch.cat([output_tokens, sparse_prompt_embeddings], dim=1)
         if image_keys is not None and attn_sim is None and target_embedding is None:
-            hs, src_tokens = self.transformer(image_embeddings, image_pe, tokens, image_keys=image_keys)
+            hs, src_tokens = self.transformer(
+                image_embeddings, image_pe, tokens, image_keys=image_keys, final_rows=final_rows
+            )
             return hs, src_tokens, image_keys.grid
 
         if image_embeddings.shape[0] not in (1, b):
@@ -201,7 +204,12 @@ class MaskDecoder(nn.Module):
         h, w = src.shape[-2:]
 
         hs, src_tokens = self.transformer(
-            src, pos_src, tokens, attn_sim=attn_sim, target_embedding=target_embedding
+            src,
+            pos_src,
+            tokens,
+            attn_sim=attn_sim,
+            target_embedding=target_embedding,
+            final_rows=final_rows,
         )
         return hs, src_tokens, (int(h), int(w))
 
@@ -215,16 +223,22 @@ class MaskDecoder(nn.Module):
         attn_sim: Tensor | None = None,
         target_embedding: Tensor | None = None,
         image_keys: ImageKeys | None = None,
+        multimask_only: bool = False,
     ) -> tuple[Tensor, Tensor, Tensor, tuple[int, int]]:
         """The two-way transformer and the IoU head: everything but the masks.
 
         Callers that drop candidates by predicted IoU (the automatic mask generator) call
         :meth:`masks_from_tokens` only for the prompts they keep; :meth:`forward` runs both. ``image_keys``: see
-        :meth:`run_transformer`.
+        :meth:`run_transformer`. ``multimask_only``: the caller wants the multimask outputs alone; the final
+        attention then runs for the IoU token and mask tokens ``1..K-1`` only, and only those mask tokens are
+        returned (pass ``first_token=1`` to :meth:`masks_from_tokens`).
 
         Returns:
-            IoU predictions ``B x K``, mask tokens ``B x K x D``, image tokens ``B x hw x D``, grid ``(h, w)``.
+            IoU predictions ``B x K``, mask tokens ``B x K x D`` (``B x (K-1) x D`` with ``multimask_only``),
+            image tokens ``B x hw x D``, grid ``(h, w)``.
         """
+        s = self._token_offset
+        rows = [s, *range(s + 2, s + 1 + self.num_mask_tokens)] if multimask_only else None
         hs, src_tokens, grid = self.run_transformer(
             image_embeddings,
             image_pe,
@@ -233,15 +247,21 @@ class MaskDecoder(nn.Module):
             attn_sim=attn_sim,
             target_embedding=target_embedding,
             image_keys=image_keys,
+            final_rows=rows,
         )
-        s = self._token_offset
+        if rows is not None:
+            return self.iou_prediction_head(hs[:, 0, :]), hs[:, 1:, :], src_tokens, grid
         iou_pred = self.iou_prediction_head(hs[:, s, :])
         return iou_pred, hs[:, s + 1 : s + 1 + self.num_mask_tokens, :], src_tokens, grid
 
-    def masks_from_tokens(self, mask_tokens_out: Tensor, src_tokens: Tensor, grid: tuple[int, int]) -> Tensor:
-        """Hypernetwork heads + upscaling: mask tokens ``B x K x D`` and image tokens ``B x hw x D`` ->
-        ``B x K x 4h x 4w`` low-res mask logits."""
-        hyper_in = torch.stack(
-            [mlp(mask_tokens_out[:, i, :]) for i, mlp in enumerate(self.output_hypernetworks_mlps)], dim=1
-        )  # B x K x D/8
-        return self._upscale_and_project(src_tokens, hyper_in, grid)
+    def masks_from_tokens(
+        self, mask_tokens_out: Tensor, src_tokens: Tensor, grid: tuple[int, int], *, first_token: int = 0
+    ) -> Tensor:
+        """Hypernetwork heads + upscaling: mask tokens ``B x K' x D`` (tokens ``first_token ..`` of the ``K``)
+        and image tokens ``B x hw x D`` -> ``B x K' x 4h x 4w`` low-res mask logits."""
+        return self._upscale_and_project(src_tokens, self.hypernetworks(mask_tokens_out, first_token), grid)
+
+    def hypernetworks(self, mask_tokens_out: Tensor, first_token: int = 0) -> Tensor:
+        """Mask tokens ``B x K' x D`` (tokens ``first_token ..``) -> their hypernetwork outputs ``B x K' x D/8``."""
+        mlps = list(self.output_hypernetworks_mlps)[first_token : first_token + mask_tokens_out.shape[1]]
+        return torch.stack([mlp(mask_tokens_out[:, i, :]) for i, mlp in enumerate(mlps)], dim=1)

@@ -287,8 +287,12 @@ class SamPredictor:
                     sparse,
                     dense,
                     image_keys=image_keys,
+                    multimask_only=multimask_output,
                 )
-                parts.append((decoder.masks_from_tokens(mask_tokens, src_tokens, grid)[:, sel], iou[:, sel]))
+                if not multimask_output:
+                    mask_tokens = mask_tokens[:, :1]
+                masks = decoder.masks_from_tokens(mask_tokens, src_tokens, grid, first_token=sel.start)
+                parts.append((masks, iou[:, sel]))
         return torch.cat([p[0] for p in parts]).float(), torch.cat([p[1] for p in parts]).float()
 
     @torch.inference_mode()
@@ -331,12 +335,17 @@ class SamPredictor:
                     sparse,
                     dense,
                     image_keys=image_keys,
+                    multimask_only=multimask_output,
                 )
+                if not multimask_output:
+                    mask_tokens = mask_tokens[:, :1]
                 iou = iou[:, sel].float()
                 keep = iou > iou_threshold
                 rows = keep.any(dim=1).nonzero(as_tuple=True)[0]
                 if len(rows):
-                    masks = decoder.masks_from_tokens(mask_tokens[rows], src_tokens[rows], grid)[:, sel]
+                    masks = decoder.masks_from_tokens(
+                        mask_tokens[rows], src_tokens[rows], grid, first_token=sel.start
+                    )
                     kept.append(masks[keep[rows]].float())
                 ious.append(iou)
                 keeps.append(keep)

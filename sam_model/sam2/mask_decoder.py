@@ -178,17 +178,17 @@ class Sam2MaskDecoder(MaskDecoder):
         *,
         high_res: HighRes | None = None,
         high_res_with_bias: bool = False,
+        first_token: int = 0,
     ) -> Tensor:
-        """Hypernetworks + upscaling (+ high-res features): ``B x K x D``, ``B x hw x D`` -> ``B x K x 4h x 4w``.
+        """Hypernetworks + upscaling (+ high-res features): ``B x K' x D`` (mask tokens ``first_token ..``),
+        ``B x hw x D`` -> ``B x K' x 4h x 4w``.
 
         The transposed convolutions run as matrix products on channels-last tokens (see SAM's decoder); the
         high-res levels, already in that layout, are added before the layer norm and before the last GELU.
         """
         if self.use_high_res_features and high_res is None:
             raise ValueError("this decoder uses high-resolution features: pass high_res")
-        hyper_in = torch.stack(
-            [mlp(mask_tokens_out[:, i, :]) for i, mlp in enumerate(self.output_hypernetworks_mlps)], dim=1
-        )  # B x K x D/8
+        hyper_in = self.hypernetworks(mask_tokens_out, first_token)  # B x K' x D/8
         up1, norm, act1, up2, act2 = upscaling_layers(self.output_upscaling)
         b, h, w = src_tokens.shape[0], grid[0], grid[1]
         if high_res is not None and high_res_with_bias:  # each level added inside its matrix product

@@ -298,11 +298,20 @@ class Sam2Predictor:
                     sparse,
                     dense,
                     image_keys=image_keys,
+                    multimask_only=multimask_output,
                 )
                 masks = decoder.masks_from_tokens(
-                    tokens, src, grid, high_res=self._high_res_layout(), high_res_with_bias=True
+                    tokens,
+                    src,
+                    grid,
+                    high_res=self._high_res_layout(),
+                    high_res_with_bias=True,
+                    first_token=1 if multimask_output else 0,
                 )
-                parts.append(decoder.select_outputs(masks, iou, multimask_output))
+                if multimask_output:  # only the multimask candidates were decoded
+                    parts.append((masks, iou[:, 1:]))
+                else:
+                    parts.append(decoder.select_outputs(masks, iou, multimask_output))
         return torch.cat([p[0] for p in parts]).float(), torch.cat([p[1] for p in parts]).float()
 
     @torch.inference_mode()
@@ -344,6 +353,7 @@ class Sam2Predictor:
                     sparse,
                     dense,
                     image_keys=image_keys,
+                    multimask_only=True,
                 )
                 iou = iou[:, 1:].float()
                 keep = iou > iou_threshold
@@ -355,7 +365,8 @@ class Sam2Predictor:
                         grid,
                         high_res=self._high_res_layout(),
                         high_res_with_bias=True,
-                    )[:, 1:]
+                        first_token=1,
+                    )
                     kept.append(masks[keep[rows]].float())
                 ious.append(iou)
                 keeps.append(keep)
