@@ -249,9 +249,7 @@ class SamPredictor:
             raise PromptError("point_coords and point_labels must be given together")
         points = None if point_coords is None or point_labels is None else (point_coords, point_labels)
         low_res, iou = self.decode_low_res(points, boxes, mask_input, multimask_output=multimask_output)
-        masks = self.upscale_masks(low_res)
-        if not return_logits:
-            masks = masks > self.model.mask_threshold
+        masks = self._upscale(low_res, None if return_logits else self.model.mask_threshold)
         return masks, iou, low_res
 
     @torch.inference_mode()
@@ -386,13 +384,21 @@ class SamPredictor:
         Equal to :meth:`Sam.postprocess_masks` up to float rounding; on the CPU done by OpenCV, which is far
         cheaper than PyTorch's ``1024 x 1024`` intermediate.
         """
+        return self._upscale(low_res, None)
+
+    def _upscale(self, low_res: Tensor, threshold: float | None) -> Tensor:
+        """:meth:`upscale_masks`, then ``> threshold`` when one is given (bool masks; on the CPU thresholded
+        before the channels-first copy)."""
         if self.original_size is None or self.input_size is None:
             raise NoImageError("no image is set: call set_image first")
         if low_res.device.type != "cpu":
-            return self.model.postprocess_masks(low_res.float(), self.input_size, self.original_size)
+            up_t = self.model.postprocess_masks(low_res.float(), self.input_size, self.original_size)
+            return up_t if threshold is None else up_t > threshold
         b, c = low_res.shape[:2]
         flat = low_res.detach().float().reshape(b * c, low_res.shape[-2], low_res.shape[-1]).numpy()
-        up = upscale_logits(flat, self.model.image_size, self.input_size, self.original_size)
+        up = upscale_logits(
+            flat, self.model.image_size, self.input_size, self.original_size, threshold=threshold
+        )
         return torch.from_numpy(up).view(b, c, *self.original_size)
 
 
