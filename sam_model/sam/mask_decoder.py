@@ -2,54 +2,13 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 import torch
 from torch import Tensor, nn
 
 from sam_model.sam.common import MLP, LayerNorm2d
 from sam_model.sam.first_block import ImageKeys
 from sam_model.sam.transformer import TwoWayTransformer
-
-
-def _subpixel_linear(x: Tensor, conv: nn.ConvTranspose2d, *, plus: Tensor | None = None) -> Tensor:
-    """A 2x2, stride-2 ``ConvTranspose2d`` on channels-last pixels: ``B x P x Cin`` -> ``B x P x 4 x Cout``.
-
-    Sub-pixel ``(di, dj)`` of output channel ``co`` is at index ``[..., 2 * di + dj, co]``. ``plus``
-    (``1 x P x 4 x Cout`` or ``B x ...``): added instead of the bias (it must already hold it), in the same
-    matrix product.
-    """
-    cin, cout = conv.weight.shape[0], conv.weight.shape[1]
-    weight = conv.weight.permute(0, 2, 3, 1).reshape(cin, 4 * cout)
-    if plus is not None:
-        b = x.shape[0]
-        addend = plus.reshape(plus.shape[0], -1, 4 * cout).expand(b, -1, -1)
-        out = torch.baddbmm(addend, x.reshape(b, -1, cin), weight.unsqueeze(0).expand(b, -1, -1))
-        return out.view(*x.shape[:-1], 4, cout)
-    bias = conv.bias.repeat(4) if conv.bias is not None else None
-    out = (
-        x @ weight if bias is None else torch.addmm(bias, x.reshape(-1, cin), weight).view(*x.shape[:-1], -1)
-    )
-    return out.view(*x.shape[:-1], 4, cout)
-
-
-UpscalingLayers = tuple[nn.ConvTranspose2d, LayerNorm2d, nn.Module, nn.ConvTranspose2d, nn.Module]
-
-
-def upscaling_layers(output_upscaling: nn.Sequential) -> UpscalingLayers:
-    """The five layers of a decoder's ``output_upscaling`` (up-conv, norm, activation, up-conv, activation)."""
-    return cast(UpscalingLayers, tuple(output_upscaling))
-
-
-def activate_(act: nn.Module, x: Tensor) -> Tensor:
-    """``act(x)``; without autograd, GELU and ReLU run in place on ``x`` (a fresh tensor the caller owns): the
-    same numbers, one large allocation fewer."""
-    if not torch.is_grad_enabled():
-        if type(act) is nn.GELU:
-            return torch.ops.aten.gelu_(x, approximate=act.approximate)
-        if type(act) is nn.ReLU:
-            return torch.relu_(x)
-    return act(x)
+from sam_model.sam.upscaling import upscale_and_project, upscaling_layers
 
 
 class MaskDecoder(nn.Module):
@@ -138,26 +97,14 @@ class MaskDecoder(nn.Module):
         return masks[:, sel], iou_pred[:, sel]
 
     def _upscale_and_project(self, src_tokens: Tensor, hyper_in: Tensor, grid: tuple[int, int]) -> Tensor:
-        """``output_upscaling`` then the hypernetwork product, without the convolutions' layout shuffles.
-
-        A 2x2 stride-2 transposed convolution is a per-pixel linear map to 4 sub-pixels, so both are done as
-        matrix products on the channels-last tokens (the LayerNorm2d becomes a plain layer norm over the last
-        axis); only the final ``K``-channel masks are rearranged into the ``4h x 4w`` image.
+        """``output_upscaling`` then the hypernetwork product (:func:`~sam_model.sam.upscaling.upscale_and_project`).
 
         Args:
             src_tokens: ``B x hw x D`` image tokens from the transformer; hyper_in: ``B x K x D/8``.
         Returns:
             ``B x K x 4h x 4w`` mask logits (equal to upstream's conv path up to float rounding).
         """
-        up1, norm, act1, up2, act2 = upscaling_layers(self.output_upscaling)
-        b, h, w = src_tokens.shape[0], grid[0], grid[1]
-        x = activate_(act1, norm.forward_channels_last(_subpixel_linear(src_tokens, up1)))  # B x hw x 4 x D/4
-        x = activate_(act2, _subpixel_linear(x.reshape(b, h * w * 4, -1), up2))  # B x 4hw x 4 x D/8
-        masks = x.reshape(b, h * w * 16, -1) @ hyper_in.transpose(1, 2)  # B x 16hw x K
-        k = masks.shape[-1]
-        # pixel index is (i, j, di, dj, ei, ej): row 4i + 2di + ei, col 4j + 2dj + ej
-        masks = masks.view(b, h, w, 2, 2, 2, 2, k).permute(0, 7, 1, 3, 5, 2, 4, 6)
-        return masks.reshape(b, k, 4 * h, 4 * w)
+        return upscale_and_project(upscaling_layers(self.output_upscaling), src_tokens, hyper_in, grid)
 
     _token_offset = 0
     """Output tokens before the IoU token (SAM 2 puts its object-score token first)."""
