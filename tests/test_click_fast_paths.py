@@ -101,3 +101,15 @@ def test_upscale_and_project_equals_the_convolutions() -> None:
         want = torch.einsum("bkc,bchw->bkhw", hyper_in, up)
     assert got.shape == (b, 3, 4 * h, 4 * w)
     assert (got - want).abs().max() <= TOL * max(1.0, want.abs().max().item())
+
+
+def test_gather_index_first_made_under_inference_mode_serves_autograd() -> None:
+    """The cached gather index is a normal tensor: a decode with autograd after a click still runs."""
+    decoder = _decoder()
+    layers = upscaling_layers(decoder.output_upscaling)
+    src_tokens, hyper_in = torch.randn(1, 2 * 7, 32), torch.randn(1, 2, 4)  # a grid no other test uses
+    with torch.inference_mode():
+        upscale_and_project(layers, src_tokens, hyper_in, (2, 7))
+    out = upscale_and_project(layers, src_tokens, hyper_in, (2, 7))
+    out.sum().backward()
+    assert decoder.output_upscaling[0].weight.grad is not None

@@ -291,6 +291,8 @@ class SamPredictor:
                     mask_tokens = mask_tokens[:, :1]
                 masks = decoder.masks_from_tokens(mask_tokens, src_tokens, grid, first_token=sel.start)
                 parts.append((masks, iou[:, sel]))
+        if len(parts) == 1:  # one chunk (a click): no copy
+            return parts[0][0].float(), parts[0][1].float()
         return torch.cat([p[0] for p in parts]).float(), torch.cat([p[1] for p in parts]).float()
 
     @torch.inference_mode()

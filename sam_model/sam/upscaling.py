@@ -66,8 +66,10 @@ def _shuffle_index(h: int, w: int, k: int, device: torch.device) -> Tensor:
     key = (h, w, k, device)
     index = _SHUFFLE_CACHE.get(key)
     if index is None:
-        flat = torch.arange(16 * h * w * k, device=device).view(h, w, 2, 2, 2, 2, k)
-        index = flat.permute(6, 0, 2, 4, 1, 3, 5).reshape(-1).contiguous()
+        # a normal tensor even when first asked for under inference mode: autograd may save it later
+        with torch.inference_mode(False):
+            flat = torch.arange(16 * h * w * k, device=device).view(h, w, 2, 2, 2, 2, k)
+            index = flat.permute(6, 0, 2, 4, 1, 3, 5).reshape(-1).contiguous()
         _SHUFFLE_CACHE[key] = index
     return index
 

@@ -310,6 +310,8 @@ class Sam2Predictor:
                     parts.append((masks, iou[:, 1:]))
                 else:
                     parts.append(decoder.select_outputs(masks, iou, multimask_output))
+        if len(parts) == 1:  # one chunk (a click): no copy
+            return parts[0][0].float(), parts[0][1].float()
         return torch.cat([p[0] for p in parts]).float(), torch.cat([p[1] for p in parts]).float()
 
     @torch.inference_mode()
