@@ -113,3 +113,21 @@ def test_gather_index_first_made_under_inference_mode_serves_autograd() -> None:
     out = upscale_and_project(layers, src_tokens, hyper_in, (2, 7))
     out.sum().backward()
     assert decoder.output_upscaling[0].weight.grad is not None
+
+
+def test_batched_hypernetworks_equal_the_mlps_and_follow_the_weights() -> None:
+    decoder = _decoder()
+    tokens = torch.randn(2, 3, 32)
+
+    def one_by_one() -> torch.Tensor:
+        mlps = list(decoder.output_hypernetworks_mlps)[1:]
+        return torch.stack([mlp(tokens[:, i]) for i, mlp in enumerate(mlps)], dim=1)
+
+    with torch.inference_mode():
+        batched = decoder.hypernetworks(tokens, first_token=1)
+        assert batched.shape == (2, 3, 4)
+        assert (batched - one_by_one()).abs().max() <= TOL
+    with torch.no_grad():  # new weights in place: the stacked copy must not go stale
+        decoder.output_hypernetworks_mlps[2].layers[0].weight.mul_(-1.5)
+    with torch.inference_mode():
+        assert (decoder.hypernetworks(tokens, first_token=1) - one_by_one()).abs().max() <= TOL

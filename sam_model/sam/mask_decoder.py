@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import Tensor, nn
 
 from sam_model.sam.common import MLP, LayerNorm2d
-from sam_model.sam.first_block import ImageKeys
+from sam_model.sam.first_block import ImageKeys, _stamp
 from sam_model.sam.transformer import TwoWayTransformer
 from sam_model.sam.upscaling import upscale_and_project, upscaling_layers
 
@@ -209,6 +211,44 @@ class MaskDecoder(nn.Module):
         return self._upscale_and_project(src_tokens, self.hypernetworks(mask_tokens_out, first_token), grid)
 
     def hypernetworks(self, mask_tokens_out: Tensor, first_token: int = 0) -> Tensor:
-        """Mask tokens ``B x K' x D`` (tokens ``first_token ..``) -> their hypernetwork outputs ``B x K' x D/8``."""
-        mlps = list(self.output_hypernetworks_mlps)[first_token : first_token + mask_tokens_out.shape[1]]
-        return torch.stack([mlp(mask_tokens_out[:, i, :]) for i, mlp in enumerate(mlps)], dim=1)
+        """Mask tokens ``B x K' x D`` (tokens ``first_token ..``) -> their hypernetwork outputs ``B x K' x D/8``.
+
+        Without autograd, the ``K'`` MLPs run as one batched product per layer, on weights stacked once and
+        kept while they are unchanged (:meth:`_stacked_hypernetworks`): the same arithmetic in a quarter of the
+        calls.
+        """
+        count = mask_tokens_out.shape[1]
+        mlps = list(self.output_hypernetworks_mlps)[first_token : first_token + count]
+        if torch.is_grad_enabled() or count < 2 or any(m.sigmoid_output for m in mlps):
+            return torch.stack([mlp(mask_tokens_out[:, i, :]) for i, mlp in enumerate(mlps)], dim=1)
+        layers = self._stacked_hypernetworks(first_token, count)
+        x = mask_tokens_out.transpose(0, 1)  # K' x B x D
+        for i, (weight, bias) in enumerate(layers):
+            x = torch.baddbmm(bias, x, weight)
+            if i < len(layers) - 1:
+                x = torch.relu_(x)
+        return x.transpose(0, 1)
+
+    def _stacked_hypernetworks(self, first_token: int, count: int) -> list[tuple[Tensor, Tensor]]:
+        """Per layer of hypernetworks ``first_token .. first_token + count``: ``(weights K' x in x out,
+        biases K' x 1 x out)``, cached under the weights' storage, version, dtype and device."""
+        mlps = list(self.output_hypernetworks_mlps)[first_token : first_token + count]
+        linears = [list(cast(MLP, mlp).layers) for mlp in mlps]
+        stamp = (
+            first_token,
+            count,
+            *(_stamp(p) for layer in linears for lin in layer for p in lin.parameters()),
+        )
+        cached = self.__dict__.get("_hyper_cache")
+        if cached is None or cached[0] != stamp:
+            with torch.no_grad():
+                layers = [
+                    (
+                        torch.stack([cast(nn.Linear, per[j]).weight.t() for per in linears]),
+                        torch.stack([cast(nn.Linear, per[j]).bias for per in linears]).unsqueeze(1),
+                    )
+                    for j in range(len(linears[0]))
+                ]
+            cached = (stamp, layers)
+            self.__dict__["_hyper_cache"] = cached
+        return cached[1]
