@@ -1,8 +1,10 @@
 """Click benchmark: our predictor against upstream's in ONE process, same seeded weights, same image, clicks
 interleaved (ours, upstream, ours, ...) so that both sides see the same machine load.
 
-Run: ``.venv/bin/python -m benchmarks.click --families vit_b,sam2.1_hiera_tiny [--clicks 40] [--profile]``
-(upstream checkouts from ``$SAM_UPSTREAM_{SAM,MOBILESAM,SAM2}`` or ``--upstream-DIR``, as ``benchmarks.models``).
+Run: ``.venv/bin/python -m benchmarks.click --families vit_b,sam2.1_hiera_tiny [--clicks 40] [--profile]``.
+Upstream checkouts: ``$SAM_UPSTREAM_SAM`` / ``$SAM_UPSTREAM_MOBILESAM`` / ``$SAM_UPSTREAM_SAM2`` (as
+``benchmarks.models``), else ``segment-anything``, ``MobileSAM`` and ``sam2`` under ``--upstream`` (default
+``../upstream`` beside the repository). Image: ``benchmarks.models``' default (GrabCut ``person3.jpg``).
 
 What is timed is ``benchmarks.models_run``'s click: ``predictor.predict(point_coords=[[x, y]], point_labels=[1],
 multimask_output=True)`` at seeded random points (the same on both sides). Reported per family, medians:
@@ -13,6 +15,7 @@ CPU time of the calling thread (``time.thread_time``) at 1 torch thread, and wal
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -23,7 +26,7 @@ import cv2
 import numpy as np
 import torch
 
-from benchmarks.models import FAMILIES, kind_of
+from benchmarks.models import ENV, FAMILIES, REPO, kind_of, shared_dir
 from benchmarks.models_run import build_ours, load_image
 from benchmarks.models_upstream import build_upstream
 
@@ -49,9 +52,9 @@ def family_clicks(
 ) -> dict[str, Any]:
     """Build both sides of ``family``, set the image, time interleaved clicks at 1 and ``threads`` threads."""
     model, ours = build_ours(family)
-    up = build_upstream(
-        kind_of(family), upstream_root / UPSTREAM_DIRS[kind_of(family)], family, model.state_dict()
-    )
+    kind = kind_of(family)
+    checkout = Path(os.environ.get(ENV[kind], upstream_root / UPSTREAM_DIRS[kind]))
+    up = build_upstream(kind, checkout, family, model.state_dict())
     label = np.array([1])
     with torch.inference_mode():
         ours.set_image(image)
@@ -94,8 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--families", default=",".join(FAMILIES))
     parser.add_argument("--clicks", type=int, default=30)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--upstream", type=Path, default=Path("/work/upstream"))
-    parser.add_argument("--image", type=Path, default=Path("../shared/datasets/grabcut/images/person3.jpg"))
+    parser.add_argument("--upstream", type=Path, default=REPO.parent / "upstream")
+    default_image = shared_dir() / "datasets" / "grabcut" / "images" / "person3.jpg"
+    parser.add_argument("--image", type=Path, default=default_image)
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args(argv)
     image = load_image(args.image)

@@ -95,7 +95,7 @@ def upscale_logits(
     """
     n, side = logits.shape[0], logits.shape[-1]
     big_h, big_w = original_size
-    out = np.empty((n, big_h, big_w), dtype=np.float32 if threshold is None else np.bool_)
+    out: np.ndarray = np.empty((n, big_h, big_w), dtype=np.float32 if threshold is None else np.bool_)
     factor = image_size // side if image_size % side == 0 and logits.shape[-2] == side else 0
     rows, cols = logits.shape[-2], side
     if factor:  # the low-res cells the crop reads, plus one of margin
@@ -104,14 +104,13 @@ def upscale_logits(
     for start in range(0, n, _CV_MAX_CHANNELS):
         part = logits[start : start + _CV_MAX_CHANNELS, :rows, :cols]
         chunk = np.ascontiguousarray(part.transpose(1, 2, 0), np.float32)
-        if factor == 1:
-            up = chunk
-        elif factor:
+        up: np.ndarray = chunk
+        if factor > 1:
             up = cv2.resize(chunk, (cols * factor, rows * factor), interpolation=cv2.INTER_LINEAR)
-        else:
+        elif not factor:
             up = cv2.resize(chunk, (image_size, image_size), interpolation=cv2.INTER_LINEAR)
         up = up.reshape(up.shape[0], up.shape[1], -1)[: input_size[0], : input_size[1]]
-        down = cv2.resize(up, (big_w, big_h), interpolation=cv2.INTER_LINEAR)
+        down: np.ndarray = cv2.resize(up, (big_w, big_h), interpolation=cv2.INTER_LINEAR)
         down = down.reshape(big_h, big_w, -1)
         if threshold is not None:
             down = down > threshold
