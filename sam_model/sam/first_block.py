@@ -94,18 +94,17 @@ def _token_to_image(attn: Attention, q: Tensor, image: ImageKeys) -> Tensor:
 
 
 def _image_to_token(attn: Attention, k: Tensor, v: Tensor, image: ImageKeys) -> Tensor:
-    """The cached image queries attending to the prompt tokens (keys ``k``, values ``v``: ``B x Nk x D``)
-    -> ``B x hw x D``; the output projection is applied to the ``Nk`` values before mixing."""
-    b, nk, dim = k.shape
+    """The cached image queries attending to the prompt tokens (keys ``k``, values ``v``: ``B x Nk x D``),
+    plus the residual ``image.keys`` -> ``B x hw x D``; the output projection is applied to the ``Nk`` values
+    before mixing, and the residual and the output bias are added inside the same matrix product."""
+    b, nk, _ = k.shape
     heads, hw = attn.num_heads, image.i2t_q.shape[2]
     kh = attn.k_proj(k).view(b * nk, heads, -1).transpose(0, 1)  # h x B*Nk x d
     # keys-first logits (h x B*Nk x hw), so that the softmax over the few keys runs along a long axis
     logits = torch.bmm(kh, image.i2t_q).view(heads, b, nk, hw)
     probs = torch.softmax(logits, dim=2).transpose(0, 1).reshape(b, heads * nk, hw)
-    vh = attn.v_proj(v).view(b, nk, heads, -1)
-    wo = attn.out_proj.weight.view(dim, heads, -1)
-    v_out = torch.einsum("bkhd,chd->bhkc", vh, wo).reshape(b, heads * nk, dim)
-    return torch.baddbmm(attn.out_proj.bias.view(1, 1, dim), probs.transpose(1, 2), v_out)
+    v_out = attn.values_out(attn.v_proj(v))  # B x hNk x D
+    return torch.baddbmm(image.keys.expand(b, -1, -1), probs.transpose(1, 2), v_out)
 
 
 def run_first_block(
@@ -123,8 +122,7 @@ def run_first_block(
     queries = block.norm2(queries + _token_to_image(block.cross_attn_token_to_image, q, image))
     queries = block.norm3(queries + block.mlp(queries))
     q = queries + query_pe
-    out = _image_to_token(block.cross_attn_image_to_token, q, queries, image)
-    keys = block.norm4(out.add_(image.keys))
+    keys = block.norm4(_image_to_token(block.cross_attn_image_to_token, q, queries, image))
     return queries, keys
 
 

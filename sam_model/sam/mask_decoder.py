@@ -8,48 +8,9 @@ import torch
 from torch import Tensor, nn
 
 from sam_model.sam.common import MLP, LayerNorm2d
-from sam_model.sam.first_block import ImageKeys
+from sam_model.sam.first_block import ImageKeys, _stamp
 from sam_model.sam.transformer import TwoWayTransformer
-
-
-def _subpixel_linear(x: Tensor, conv: nn.ConvTranspose2d, *, plus: Tensor | None = None) -> Tensor:
-    """A 2x2, stride-2 ``ConvTranspose2d`` on channels-last pixels: ``B x P x Cin`` -> ``B x P x 4 x Cout``.
-
-    Sub-pixel ``(di, dj)`` of output channel ``co`` is at index ``[..., 2 * di + dj, co]``. ``plus``
-    (``1 x P x 4 x Cout`` or ``B x ...``): added instead of the bias (it must already hold it), in the same
-    matrix product.
-    """
-    cin, cout = conv.weight.shape[0], conv.weight.shape[1]
-    weight = conv.weight.permute(0, 2, 3, 1).reshape(cin, 4 * cout)
-    if plus is not None:
-        b = x.shape[0]
-        addend = plus.reshape(plus.shape[0], -1, 4 * cout).expand(b, -1, -1)
-        out = torch.baddbmm(addend, x.reshape(b, -1, cin), weight.unsqueeze(0).expand(b, -1, -1))
-        return out.view(*x.shape[:-1], 4, cout)
-    bias = conv.bias.repeat(4) if conv.bias is not None else None
-    out = (
-        x @ weight if bias is None else torch.addmm(bias, x.reshape(-1, cin), weight).view(*x.shape[:-1], -1)
-    )
-    return out.view(*x.shape[:-1], 4, cout)
-
-
-UpscalingLayers = tuple[nn.ConvTranspose2d, LayerNorm2d, nn.Module, nn.ConvTranspose2d, nn.Module]
-
-
-def upscaling_layers(output_upscaling: nn.Sequential) -> UpscalingLayers:
-    """The five layers of a decoder's ``output_upscaling`` (up-conv, norm, activation, up-conv, activation)."""
-    return cast(UpscalingLayers, tuple(output_upscaling))
-
-
-def activate_(act: nn.Module, x: Tensor) -> Tensor:
-    """``act(x)``; without autograd, GELU and ReLU run in place on ``x`` (a fresh tensor the caller owns): the
-    same numbers, one large allocation fewer."""
-    if not torch.is_grad_enabled():
-        if type(act) is nn.GELU:
-            return torch.ops.aten.gelu_(x, approximate=act.approximate)
-        if type(act) is nn.ReLU:
-            return torch.relu_(x)
-    return act(x)
+from sam_model.sam.upscaling import upscale_and_project, upscaling_layers
 
 
 class MaskDecoder(nn.Module):
@@ -138,26 +99,14 @@ class MaskDecoder(nn.Module):
         return masks[:, sel], iou_pred[:, sel]
 
     def _upscale_and_project(self, src_tokens: Tensor, hyper_in: Tensor, grid: tuple[int, int]) -> Tensor:
-        """``output_upscaling`` then the hypernetwork product, without the convolutions' layout shuffles.
-
-        A 2x2 stride-2 transposed convolution is a per-pixel linear map to 4 sub-pixels, so both are done as
-        matrix products on the channels-last tokens (the LayerNorm2d becomes a plain layer norm over the last
-        axis); only the final ``K``-channel masks are rearranged into the ``4h x 4w`` image.
+        """``output_upscaling`` then the hypernetwork product (:func:`~sam_model.sam.upscaling.upscale_and_project`).
 
         Args:
             src_tokens: ``B x hw x D`` image tokens from the transformer; hyper_in: ``B x K x D/8``.
         Returns:
             ``B x K x 4h x 4w`` mask logits (equal to upstream's conv path up to float rounding).
         """
-        up1, norm, act1, up2, act2 = upscaling_layers(self.output_upscaling)
-        b, h, w = src_tokens.shape[0], grid[0], grid[1]
-        x = activate_(act1, norm.forward_channels_last(_subpixel_linear(src_tokens, up1)))  # B x hw x 4 x D/4
-        x = activate_(act2, _subpixel_linear(x.reshape(b, h * w * 4, -1), up2))  # B x 4hw x 4 x D/8
-        masks = x.reshape(b, h * w * 16, -1) @ hyper_in.transpose(1, 2)  # B x 16hw x K
-        k = masks.shape[-1]
-        # pixel index is (i, j, di, dj, ei, ej): row 4i + 2di + ei, col 4j + 2dj + ej
-        masks = masks.view(b, h, w, 2, 2, 2, 2, k).permute(0, 7, 1, 3, 5, 2, 4, 6)
-        return masks.reshape(b, k, 4 * h, 4 * w)
+        return upscale_and_project(upscaling_layers(self.output_upscaling), src_tokens, hyper_in, grid)
 
     _token_offset = 0
     """Output tokens before the IoU token (SAM 2 puts its object-score token first)."""
@@ -176,12 +125,13 @@ class MaskDecoder(nn.Module):
         attn_sim: Tensor | None = None,
         target_embedding: Tensor | None = None,
         image_keys: ImageKeys | None = None,
+        final_rows: list[int] | None = None,
     ) -> tuple[Tensor, Tensor, tuple[int, int]]:
         """The two-way transformer: output tokens ``B x T x D``, image tokens ``B x hw x D``, grid ``(h, w)``.
 
         ``image_keys``: :func:`~sam_model.sam.first_block.prepare_image_keys` of ``image_embeddings`` plus the
         no-mask dense embedding; when given (and no PerSAM option), the image tensors and ``dense_prompt_embeddings``
-        are not read.
+        are not read. ``final_rows``: only these output tokens, in this order (see :class:`TwoWayTransformer`).
         """
         b = sparse_prompt_embeddings.shape[0]
         output_tokens = (
@@ -189,7 +139,9 @@ class MaskDecoder(nn.Module):
         )
         tokens = torch.cat([output_tokens, sparse_prompt_embeddings], dim=1)
         if image_keys is not None and attn_sim is None and target_embedding is None:
-            hs, src_tokens = self.transformer(image_embeddings, image_pe, tokens, image_keys=image_keys)
+            hs, src_tokens = self.transformer(
+                image_embeddings, image_pe, tokens, image_keys=image_keys, final_rows=final_rows
+            )
             return hs, src_tokens, image_keys.grid
 
         if image_embeddings.shape[0] not in (1, b):
@@ -201,7 +153,12 @@ class MaskDecoder(nn.Module):
         h, w = src.shape[-2:]
 
         hs, src_tokens = self.transformer(
-            src, pos_src, tokens, attn_sim=attn_sim, target_embedding=target_embedding
+            src,
+            pos_src,
+            tokens,
+            attn_sim=attn_sim,
+            target_embedding=target_embedding,
+            final_rows=final_rows,
         )
         return hs, src_tokens, (int(h), int(w))
 
@@ -215,16 +172,22 @@ class MaskDecoder(nn.Module):
         attn_sim: Tensor | None = None,
         target_embedding: Tensor | None = None,
         image_keys: ImageKeys | None = None,
+        multimask_only: bool = False,
     ) -> tuple[Tensor, Tensor, Tensor, tuple[int, int]]:
         """The two-way transformer and the IoU head: everything but the masks.
 
         Callers that drop candidates by predicted IoU (the automatic mask generator) call
         :meth:`masks_from_tokens` only for the prompts they keep; :meth:`forward` runs both. ``image_keys``: see
-        :meth:`run_transformer`.
+        :meth:`run_transformer`. ``multimask_only``: the caller wants the multimask outputs alone; the final
+        attention then runs for the IoU token and mask tokens ``1..K-1`` only, and only those mask tokens are
+        returned (pass ``first_token=1`` to :meth:`masks_from_tokens`).
 
         Returns:
-            IoU predictions ``B x K``, mask tokens ``B x K x D``, image tokens ``B x hw x D``, grid ``(h, w)``.
+            IoU predictions ``B x K``, mask tokens ``B x K x D`` (``B x (K-1) x D`` with ``multimask_only``),
+            image tokens ``B x hw x D``, grid ``(h, w)``.
         """
+        s = self._token_offset
+        rows = [s, *range(s + 2, s + 1 + self.num_mask_tokens)] if multimask_only else None
         hs, src_tokens, grid = self.run_transformer(
             image_embeddings,
             image_pe,
@@ -233,15 +196,59 @@ class MaskDecoder(nn.Module):
             attn_sim=attn_sim,
             target_embedding=target_embedding,
             image_keys=image_keys,
+            final_rows=rows,
         )
-        s = self._token_offset
+        if rows is not None:
+            return self.iou_prediction_head(hs[:, 0, :]), hs[:, 1:, :], src_tokens, grid
         iou_pred = self.iou_prediction_head(hs[:, s, :])
         return iou_pred, hs[:, s + 1 : s + 1 + self.num_mask_tokens, :], src_tokens, grid
 
-    def masks_from_tokens(self, mask_tokens_out: Tensor, src_tokens: Tensor, grid: tuple[int, int]) -> Tensor:
-        """Hypernetwork heads + upscaling: mask tokens ``B x K x D`` and image tokens ``B x hw x D`` ->
-        ``B x K x 4h x 4w`` low-res mask logits."""
-        hyper_in = torch.stack(
-            [mlp(mask_tokens_out[:, i, :]) for i, mlp in enumerate(self.output_hypernetworks_mlps)], dim=1
-        )  # B x K x D/8
-        return self._upscale_and_project(src_tokens, hyper_in, grid)
+    def masks_from_tokens(
+        self, mask_tokens_out: Tensor, src_tokens: Tensor, grid: tuple[int, int], *, first_token: int = 0
+    ) -> Tensor:
+        """Hypernetwork heads + upscaling: mask tokens ``B x K' x D`` (tokens ``first_token ..`` of the ``K``)
+        and image tokens ``B x hw x D`` -> ``B x K' x 4h x 4w`` low-res mask logits."""
+        return self._upscale_and_project(src_tokens, self.hypernetworks(mask_tokens_out, first_token), grid)
+
+    def hypernetworks(self, mask_tokens_out: Tensor, first_token: int = 0) -> Tensor:
+        """Mask tokens ``B x K' x D`` (tokens ``first_token ..``) -> their hypernetwork outputs ``B x K' x D/8``.
+
+        Without autograd, the ``K'`` MLPs run as one batched product per layer, on weights stacked once and
+        kept while they are unchanged (:meth:`_stacked_hypernetworks`): the same arithmetic in a quarter of the
+        calls.
+        """
+        count = mask_tokens_out.shape[1]
+        mlps = list(self.output_hypernetworks_mlps)[first_token : first_token + count]
+        if torch.is_grad_enabled() or count < 2 or any(m.sigmoid_output for m in mlps):
+            return torch.stack([mlp(mask_tokens_out[:, i, :]) for i, mlp in enumerate(mlps)], dim=1)
+        layers = self._stacked_hypernetworks(first_token, count)
+        x = mask_tokens_out.transpose(0, 1)  # K' x B x D
+        for i, (weight, bias) in enumerate(layers):
+            x = torch.baddbmm(bias, x, weight)
+            if i < len(layers) - 1:
+                x = torch.relu_(x)
+        return x.transpose(0, 1)
+
+    def _stacked_hypernetworks(self, first_token: int, count: int) -> list[tuple[Tensor, Tensor]]:
+        """Per layer of hypernetworks ``first_token .. first_token + count``: ``(weights K' x in x out,
+        biases K' x 1 x out)``, cached under the weights' storage, version, dtype and device."""
+        mlps = list(self.output_hypernetworks_mlps)[first_token : first_token + count]
+        linears = [list(cast(MLP, mlp).layers) for mlp in mlps]
+        stamp = (
+            first_token,
+            count,
+            *(_stamp(p) for layer in linears for lin in layer for p in lin.parameters()),
+        )
+        cached = self.__dict__.get("_hyper_cache")
+        if cached is None or cached[0] != stamp:
+            with torch.no_grad():
+                layers = [
+                    (
+                        torch.stack([cast(nn.Linear, per[j]).weight.t() for per in linears]),
+                        torch.stack([cast(nn.Linear, per[j]).bias for per in linears]).unsqueeze(1),
+                    )
+                    for j in range(len(linears[0]))
+                ]
+            cached = (stamp, layers)
+            self.__dict__["_hyper_cache"] = cached
+        return cached[1]

@@ -249,9 +249,7 @@ class SamPredictor:
             raise PromptError("point_coords and point_labels must be given together")
         points = None if point_coords is None or point_labels is None else (point_coords, point_labels)
         low_res, iou = self.decode_low_res(points, boxes, mask_input, multimask_output=multimask_output)
-        masks = self.upscale_masks(low_res)
-        if not return_logits:
-            masks = masks > self.model.mask_threshold
+        masks = self._upscale(low_res, None if return_logits else self.model.mask_threshold)
         return masks, iou, low_res
 
     @torch.inference_mode()
@@ -287,8 +285,14 @@ class SamPredictor:
                     sparse,
                     dense,
                     image_keys=image_keys,
+                    multimask_only=multimask_output,
                 )
-                parts.append((decoder.masks_from_tokens(mask_tokens, src_tokens, grid)[:, sel], iou[:, sel]))
+                if not multimask_output:
+                    mask_tokens = mask_tokens[:, :1]
+                masks = decoder.masks_from_tokens(mask_tokens, src_tokens, grid, first_token=sel.start)
+                parts.append((masks, iou[:, sel]))
+        if len(parts) == 1:  # one chunk (a click): no copy
+            return parts[0][0].float(), parts[0][1].float()
         return torch.cat([p[0] for p in parts]).float(), torch.cat([p[1] for p in parts]).float()
 
     @torch.inference_mode()
@@ -331,12 +335,17 @@ class SamPredictor:
                     sparse,
                     dense,
                     image_keys=image_keys,
+                    multimask_only=multimask_output,
                 )
+                if not multimask_output:
+                    mask_tokens = mask_tokens[:, :1]
                 iou = iou[:, sel].float()
                 keep = iou > iou_threshold
                 rows = keep.any(dim=1).nonzero(as_tuple=True)[0]
                 if len(rows):
-                    masks = decoder.masks_from_tokens(mask_tokens[rows], src_tokens[rows], grid)[:, sel]
+                    masks = decoder.masks_from_tokens(
+                        mask_tokens[rows], src_tokens[rows], grid, first_token=sel.start
+                    )
                     kept.append(masks[keep[rows]].float())
                 ious.append(iou)
                 keeps.append(keep)
@@ -377,13 +386,21 @@ class SamPredictor:
         Equal to :meth:`Sam.postprocess_masks` up to float rounding; on the CPU done by OpenCV, which is far
         cheaper than PyTorch's ``1024 x 1024`` intermediate.
         """
+        return self._upscale(low_res, None)
+
+    def _upscale(self, low_res: Tensor, threshold: float | None) -> Tensor:
+        """:meth:`upscale_masks`, then ``> threshold`` when one is given (bool masks; on the CPU thresholded
+        before the channels-first copy)."""
         if self.original_size is None or self.input_size is None:
             raise NoImageError("no image is set: call set_image first")
         if low_res.device.type != "cpu":
-            return self.model.postprocess_masks(low_res.float(), self.input_size, self.original_size)
+            up_t = self.model.postprocess_masks(low_res.float(), self.input_size, self.original_size)
+            return up_t if threshold is None else up_t > threshold
         b, c = low_res.shape[:2]
         flat = low_res.detach().float().reshape(b * c, low_res.shape[-2], low_res.shape[-1]).numpy()
-        up = upscale_logits(flat, self.model.image_size, self.input_size, self.original_size)
+        up = upscale_logits(
+            flat, self.model.image_size, self.input_size, self.original_size, threshold=threshold
+        )
         return torch.from_numpy(up).view(b, c, *self.original_size)
 
 

@@ -66,6 +66,7 @@ class TwoWayTransformer(nn.Module):
         attn_sim: Tensor | None = None,
         target_embedding: Tensor | None = None,
         image_keys: ImageKeys | None = None,
+        final_rows: list[int] | None = None,
     ) -> tuple[Tensor, Tensor]:
         """Run the blocks.
 
@@ -80,8 +81,11 @@ class TwoWayTransformer(nn.Module):
             image_keys: the first block's image side computed once (:mod:`sam_model.sam.first_block`) for
                 ``image_embedding`` and ``image_pe`` (the image tensors are then not read); not with PerSAM's
                 options.
+            final_rows: the query rows the caller reads (``None``: all). The final attention is per query, so
+                the others are skipped there (the prompt tokens' outputs, unused outputs): same numbers.
         Returns:
-            queries ``B x T x D`` and keys ``B x hw x D`` (the updated image tokens).
+            queries ``B x T x D`` (``B x len(final_rows) x D``, in that order, with ``final_rows``) and keys
+            ``B x hw x D`` (the updated image tokens).
         """
         query_pe = point_embedding if target_embedding is None else point_embedding + target_embedding
         queries = query_pe
@@ -97,6 +101,8 @@ class TwoWayTransformer(nn.Module):
             if target_embedding is not None and i > 0:
                 queries = queries + target_embedding
             queries, keys = layer(queries, keys, query_pe=query_pe, key_pe=key_pe, attn_sim=attn_sim)
+        if final_rows is not None:
+            queries, query_pe = queries[:, final_rows], query_pe[:, final_rows]
         q = queries + query_pe
         if target_embedding is not None:
             q = q + target_embedding
@@ -163,7 +169,7 @@ class _TwoWayAttentionBlock(nn.Module):
         queries = self.norm3(queries + self.mlp(queries))
 
         q = queries + query_pe
-        keys = self.norm4(keys + self.cross_attn_image_to_token(k, q, queries))
+        keys = self.norm4(self.cross_attn_image_to_token(k, q, queries, residual=keys))
         return queries, keys
 
 
@@ -185,8 +191,17 @@ class Attention(nn.Module):
         b, n, c = x.shape
         return x.view(b, n, self.num_heads, c // self.num_heads).transpose(1, 2)
 
-    def forward(self, q: Tensor, k: Tensor, v: Tensor, *, attn_sim: Tensor | None = None) -> Tensor:
-        """q ``B x Nq x D``, k / v ``B x Nk x D`` -> ``B x Nq x D``.
+    def forward(
+        self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        *,
+        attn_sim: Tensor | None = None,
+        residual: Tensor | None = None,
+    ) -> Tensor:
+        """q ``B x Nq x D``, k / v ``B x Nk x D`` -> ``B x Nq x D`` (plus ``residual``, ``B x Nq x D``, when
+        given: for the image attending to a few tokens, it is added inside the output's matrix product).
 
         ``attn_sim`` (``B x 1 x Nq x Nk``, broadcast over heads): PerSAM's target-guided attention; when
         given, it is added to the softmaxed weights and a second softmax follows.
@@ -199,7 +214,7 @@ class Attention(nn.Module):
             return self._few_queries(q, k, v, attn_sim=attn_sim)
         few_keys = self.num_heads * k.shape[1] < self.internal_dim and q.shape[1] > self.internal_dim
         if attn_sim is None and few_keys:
-            return self._few_keys(q, k, v)
+            return self._few_keys(q, k, v, residual=residual)
         q, k, v = self._split(self.q_proj(q)), self._split(self.k_proj(k)), self._split(self.v_proj(v))
         if attn_sim is None:
             out = F.scaled_dot_product_attention(q, k, v)
@@ -207,7 +222,8 @@ class Attention(nn.Module):
             weights = torch.softmax((q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5, dim=-1)
             out = torch.softmax(weights + attn_sim, dim=-1) @ v
         b, _, nq, _ = out.shape
-        return self.out_proj(out.transpose(1, 2).reshape(b, nq, self.internal_dim))
+        out = self.out_proj(out.transpose(1, 2).reshape(b, nq, self.internal_dim))
+        return out if residual is None else residual + out
 
     def _few_queries(self, q: Tensor, k: Tensor, v: Tensor, *, attn_sim: Tensor | None = None) -> Tensor:
         """Tokens attending to the image without projecting the ``Nk`` image keys and values.
@@ -233,16 +249,16 @@ class Attention(nn.Module):
         out = out + self.v_proj.bias.view(heads, hd)
         return self.out_proj(out.reshape(b, nq, self.internal_dim))
 
-    def _few_keys(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    def _few_keys(self, q: Tensor, k: Tensor, v: Tensor, *, residual: Tensor | None = None) -> Tensor:
         """The image attending to a few tokens without projecting the ``Nq`` image queries or outputs.
 
         Per head ``h``: ``(q W_qh^T + b_qh) K_h^T = q (W_qh^T K_h^T) + b_qh K_h^T`` and the output projection
-        ``sum_h P_h V_h W_oh^T = P (V W_o^T)`` is applied to the ``Nk`` values before mixing.
+        ``sum_h P_h V_h W_oh^T = P (V W_o^T)`` is applied to the ``Nk`` values before mixing (see
+        :meth:`values_out`, which also folds in the output bias).
         """
         b, nq, dim = q.shape
         heads, hd = self.num_heads, self.internal_dim // self.num_heads
         kh = self._split(self.k_proj(k)) * hd**-0.5  # B x h x Nk x d, with the softmax scale
-        vh = self._split(self.v_proj(v))
         nk = kh.shape[2]
         wq = self.q_proj.weight.view(heads, hd, dim)
         k_q = torch.einsum("bhkd,hdc->bhkc", kh, wq).reshape(b, heads * nk, dim)
@@ -250,6 +266,17 @@ class Attention(nn.Module):
         # logits laid out keys-first (B x hNk x Nq) so the softmax over the few keys runs along a long axis
         logits = torch.baddbmm(bias, k_q, q.transpose(1, 2)).view(b, heads, nk, nq)
         probs = torch.softmax(logits, dim=2).view(b, heads * nk, nq)
-        wo = self.out_proj.weight.view(dim, heads, hd)
-        v_out = torch.einsum("bhkd,chd->bhkc", vh, wo).reshape(b, heads * nk, dim)
-        return torch.baddbmm(self.out_proj.bias.view(1, 1, dim), probs.transpose(1, 2), v_out)
+        v_out = self.values_out(self.v_proj(v))
+        if residual is None:
+            return torch.bmm(probs.transpose(1, 2), v_out)
+        return torch.baddbmm(residual.expand(b, -1, -1), probs.transpose(1, 2), v_out)
+
+    def values_out(self, values: Tensor) -> Tensor:
+        """Projected values ``B x Nk x d_int`` -> ``B x hNk x D``: each head's values through its slice of the
+        output projection, plus ``bias / heads``. Weights that sum to 1 over each head's ``Nk`` keys
+        (``B x Nq x hNk``) times this give the attention's output, bias included."""
+        b, nk, _ = values.shape
+        heads, dim = self.num_heads, self.out_proj.out_features
+        wo = self.out_proj.weight.view(dim, heads, -1)
+        v_out = torch.einsum("bkhd,chd->bhkc", values.view(b, nk, heads, -1), wo)
+        return v_out.add_(self.out_proj.bias / heads).reshape(b, heads * nk, dim)

@@ -7,8 +7,9 @@ import torch
 from torch import Tensor, nn
 
 from sam_model.sam.common import MLP
-from sam_model.sam.mask_decoder import MaskDecoder, _subpixel_linear, activate_, upscaling_layers
+from sam_model.sam.mask_decoder import MaskDecoder
 from sam_model.sam.transformer import TwoWayTransformer
+from sam_model.sam.upscaling import upscale_and_project, upscaling_layers
 
 HighRes = tuple[Tensor, Tensor]
 """The two finer FPN levels after ``conv_s0`` / ``conv_s1``, in the decoder's sub-pixel layout
@@ -178,34 +179,22 @@ class Sam2MaskDecoder(MaskDecoder):
         *,
         high_res: HighRes | None = None,
         high_res_with_bias: bool = False,
+        first_token: int = 0,
     ) -> Tensor:
-        """Hypernetworks + upscaling (+ high-res features): ``B x K x D``, ``B x hw x D`` -> ``B x K x 4h x 4w``.
+        """Hypernetworks + upscaling (+ high-res features): ``B x K' x D`` (mask tokens ``first_token ..``),
+        ``B x hw x D`` -> ``B x K' x 4h x 4w``.
 
         The transposed convolutions run as matrix products on channels-last tokens (see SAM's decoder); the
         high-res levels, already in that layout, are added before the layer norm and before the last GELU.
         """
         if self.use_high_res_features and high_res is None:
             raise ValueError("this decoder uses high-resolution features: pass high_res")
-        hyper_in = torch.stack(
-            [mlp(mask_tokens_out[:, i, :]) for i, mlp in enumerate(self.output_hypernetworks_mlps)], dim=1
-        )  # B x K x D/8
-        up1, norm, act1, up2, act2 = upscaling_layers(self.output_upscaling)
-        b, h, w = src_tokens.shape[0], grid[0], grid[1]
-        if high_res is not None and high_res_with_bias:  # each level added inside its matrix product
-            x = _subpixel_linear(src_tokens, up1, plus=high_res[1].to(src_tokens.dtype))  # B x hw x 4 x D/4
-            x = activate_(act1, norm.forward_channels_last(x))
-            x = _subpixel_linear(x.reshape(b, h * w * 4, -1), up2, plus=high_res[0].to(x.dtype))
-            x = activate_(act2, x)  # B x 4hw x 4 x D/8
-        else:
-            x = _subpixel_linear(src_tokens, up1)  # B x hw x 4 x D/4
-            if high_res is not None:
-                x = x + high_res[1].to(x.dtype)
-            x = activate_(act1, norm.forward_channels_last(x))
-            x = _subpixel_linear(x.reshape(b, h * w * 4, -1), up2)  # B x 4hw x 4 x D/8
-            if high_res is not None:
-                x = x + high_res[0].to(x.dtype)
-            x = activate_(act2, x)
-        masks = x.reshape(b, h * w * 16, -1) @ hyper_in.transpose(1, 2)  # B x 16hw x K
-        k = masks.shape[-1]
-        masks = masks.view(b, h, w, 2, 2, 2, 2, k).permute(0, 7, 1, 3, 5, 2, 4, 6)
-        return masks.reshape(b, k, 4 * h, 4 * w)
+        hyper_in = self.hypernetworks(mask_tokens_out, first_token)  # B x K' x D/8
+        return upscale_and_project(
+            upscaling_layers(self.output_upscaling),
+            src_tokens,
+            hyper_in,
+            grid,
+            high_res=high_res,
+            high_res_with_bias=high_res_with_bias,
+        )

@@ -262,10 +262,8 @@ class Sam2Predictor:
             raise PromptError("point_coords and point_labels must be given together")
         points = None if point_coords is None or point_labels is None else (point_coords, point_labels)
         low_res, iou = self.decode_low_res(points, boxes, mask_input, multimask_output=multimask_output)
-        masks = self.upscale_masks(low_res)
-        if not return_logits:
-            masks = masks > self.model.mask_threshold
-        return masks, iou, low_res.clamp(-_LOW_RES_CLAMP, _LOW_RES_CLAMP)
+        masks = self._upscale(low_res, None if return_logits else self.model.mask_threshold)
+        return masks, iou, low_res.clamp_(-_LOW_RES_CLAMP, _LOW_RES_CLAMP)
 
     @torch.inference_mode()
     def decode_low_res(
@@ -298,11 +296,22 @@ class Sam2Predictor:
                     sparse,
                     dense,
                     image_keys=image_keys,
+                    multimask_only=multimask_output,
                 )
                 masks = decoder.masks_from_tokens(
-                    tokens, src, grid, high_res=self._high_res_layout(), high_res_with_bias=True
+                    tokens,
+                    src,
+                    grid,
+                    high_res=self._high_res_layout(),
+                    high_res_with_bias=True,
+                    first_token=1 if multimask_output else 0,
                 )
-                parts.append(decoder.select_outputs(masks, iou, multimask_output))
+                if multimask_output:  # only the multimask candidates were decoded
+                    parts.append((masks, iou[:, 1:]))
+                else:
+                    parts.append(decoder.select_outputs(masks, iou, multimask_output))
+        if len(parts) == 1:  # one chunk (a click): no copy
+            return parts[0][0].float(), parts[0][1].float()
         return torch.cat([p[0] for p in parts]).float(), torch.cat([p[1] for p in parts]).float()
 
     @torch.inference_mode()
@@ -344,6 +353,7 @@ class Sam2Predictor:
                     sparse,
                     dense,
                     image_keys=image_keys,
+                    multimask_only=True,
                 )
                 iou = iou[:, 1:].float()
                 keep = iou > iou_threshold
@@ -355,7 +365,8 @@ class Sam2Predictor:
                         grid,
                         high_res=self._high_res_layout(),
                         high_res_with_bias=True,
-                    )[:, 1:]
+                        first_token=1,
+                    )
                     kept.append(masks[keep[rows]].float())
                 ious.append(iou)
                 keeps.append(keep)
@@ -393,11 +404,17 @@ class Sam2Predictor:
         Upstream's bilinear resize straight to ``(H, W)`` (half-pixel centres, no antialiasing); on the CPU
         done by OpenCV (equal to PyTorch's ``interpolate`` up to float rounding).
         """
+        return self._upscale(low_res, None)
+
+    def _upscale(self, low_res: Tensor, threshold: float | None) -> Tensor:
+        """:meth:`upscale_masks`, then ``> threshold`` when one is given (bool masks; on the CPU thresholded
+        before the channels-first copy)."""
         if self.original_size is None:
             raise NoImageError("no image is set: call set_image first")
         if low_res.device.type != "cpu":
-            return F.interpolate(low_res.float(), self.original_size, mode="bilinear", align_corners=False)
+            up_t = F.interpolate(low_res.float(), self.original_size, mode="bilinear", align_corners=False)
+            return up_t if threshold is None else up_t > threshold
         b, c, side = low_res.shape[0], low_res.shape[1], low_res.shape[-1]
         flat = low_res.detach().float().reshape(b * c, side, side).numpy()
-        up = upscale_logits(flat, side, (side, side), self.original_size)
+        up = upscale_logits(flat, side, (side, side), self.original_size, threshold=threshold)
         return torch.from_numpy(up).view(b, c, *self.original_size)

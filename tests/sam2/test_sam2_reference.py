@@ -71,7 +71,8 @@ def test_single_mask_choice_is_the_stability_rule(sam2_ready, sam2_meta, sam2_ar
         area_u = (first[0] > -0.05).sum()
         stable = area_u == 0 or area_i / area_u >= 0.98
         expected = first if stable else multi[int(np.argmax(multi_scores))][None]
-        np.testing.assert_array_equal(single, expected)
+        # the multimask call decodes only its candidates (fewer rows in the final attention): float rounding
+        np.testing.assert_allclose(single, expected, rtol=0, atol=1e-5)
         choices.add(bool(stable))
     assert (
         False in choices
