@@ -7,7 +7,7 @@ export QT_QPA_PLATFORM ?= $(if $(DISPLAY),,offscreen)
 
 .PHONY: run test lint format setup clean bench-engine bench-noc bench-auto bench-ui bench-cache bench-switching \
 	bench-persam bench-firstday bench-reliability bench-scale bench-models bench-formats bench-boxes \
-	bench-cluster bench-classic
+	bench-cluster bench-classic bench-click
 
 setup: $(STAMP)
 
@@ -89,6 +89,10 @@ UPSTREAM ?= ../upstream
 bench-models: $(STAMP)
 	$(PY) -m benchmarks.models --upstream-sam $(UPSTREAM)/segment-anything \
 		--upstream-mobilesam $(UPSTREAM)/MobileSAM --upstream-sam2 $(UPSTREAM)/sam2 --upstream-allocator $(BENCH_ARGS)
+
+# Issue 10: one click, ours against upstream in one process, clicks interleaved (same load on both sides).
+bench-click: $(STAMP)
+	$(PY) -m benchmarks.click --upstream $(UPSTREAM) $(BENCH_ARGS)
 
 # Issue 16: the cluster path (local Ray, 2 CPUs) against the single-process command, tiny reference SAM.
 bench-cluster: $(STAMP)
