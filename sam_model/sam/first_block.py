@@ -157,7 +157,7 @@ class ImageKeysCache:
         t2i, i2t = block.cross_attn_token_to_image, block.cross_attn_image_to_token
         tensors: list[Tensor] = [image_pe, no_mask, features, i2t.q_proj.weight, i2t.q_proj.bias]
         tensors += [t2i.k_proj.weight, t2i.k_proj.bias, t2i.v_proj.weight, t2i.v_proj.bias]
-        stamp = (dtype, *(_stamp(t) for t in tensors))
+        stamp = (dtype, *(tensor_stamp(t) for t in tensors))
         if self._value is None or self._features is not features or self._stamp != stamp:
             src = features + no_mask.reshape(1, -1, 1, 1).to(features.dtype)
             self._value = prepare_image_keys(transformer, src, image_pe)
@@ -165,7 +165,7 @@ class ImageKeysCache:
         return self._value
 
 
-def _stamp(t: Tensor) -> tuple[object, ...]:
+def tensor_stamp(t: Tensor) -> tuple[object, ...]:
     """What identifies a tensor's current values cheaply: storage, version (inference tensors have none),
     dtype, device."""
     return (t.data_ptr(), None if t.is_inference() else t._version, t.dtype, t.device)

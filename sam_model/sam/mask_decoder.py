@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from sam_model.sam.common import MLP, LayerNorm2d
-from sam_model.sam.first_block import ImageKeys, _stamp
+from sam_model.sam.first_block import ImageKeys, tensor_stamp
 from sam_model.sam.transformer import TwoWayTransformer
 from sam_model.sam.upscaling import upscale_and_project, upscaling_layers
 
@@ -237,7 +237,7 @@ class MaskDecoder(nn.Module):
         stamp = (
             first_token,
             count,
-            *(_stamp(p) for layer in linears for lin in layer for p in lin.parameters()),
+            *(tensor_stamp(p) for layer in linears for lin in layer for p in lin.parameters()),
         )
         cached = self.__dict__.get("_hyper_cache")
         if cached is None or cached[0] != stamp:
