@@ -17,7 +17,7 @@ from typing import Any
 HANDLERS = (
     ("annotator.core.session_hover", "HoverTracker", "answered", "hover answer (tracker + layers)"),
     ("annotator.ui.controller", "SessionController", "_on_decoded", "click answer (session)"),
-    ("annotator.ui.main_window", "MainWindow", "_refresh_live", "live mask layers"),
+    ("annotator.ui.window_sync", "WindowSync", "refresh_live", "live mask layers"),
     ("annotator.ui.overlay", "OutlineItem", "paint", "outline paint"),
     ("annotator.ui.canvas", "Canvas", "paintEvent", "canvas repaint (all items)"),
 )

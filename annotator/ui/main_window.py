@@ -6,12 +6,11 @@ annotation state of its own.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QRect, Qt, QTimer
-from PySide6.QtGui import QActionGroup, QCloseEvent, QGuiApplication, QPixmap
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QActionGroup, QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
@@ -22,21 +21,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from annotator.core.events import Event
 from annotator.core.model import ImageStatus
-from annotator.core.session import CATEGORY_EVENTS
-from annotator.core.session_events import ObjectChange, SessionEvent
 from annotator.core.undo import AddCategoryCommand, recolor_category_command, rename_category_command
 from annotator.ui.actions import create_actions, load_keymap, shortcuts_html
 from annotator.ui.canvas import Canvas, Tool
-from annotator.ui.controller import SAVE_FAILED_TITLE, CandidateView, SessionController
+from annotator.ui.controller import SAVE_FAILED_TITLE, SessionController
 from annotator.ui.file_list import FileList
-from annotator.ui.instance_layer import LayerUpdate
 from annotator.ui.models_dialog import open_models_dialog
 from annotator.ui.panels import CategoryPanel, InstancePanel
 from annotator.ui.polygon_tool import PolygonTool
 from annotator.ui.tools import BrushTool
-from annotator.workers.image_loader import DecodedImage
+from annotator.ui.window_sync import WindowSync
 from annotator.workers.requests import EngineRequest
 
 if TYPE_CHECKING:
@@ -78,9 +73,6 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"SAM annotator — {controller.project.root}[*]")  # [*]: unsaved changes
         self.resize(*initial_size())
         self.keymap = load_keymap()
-        self.last_paint_latency: float | None = None  # click -> painted mask, seconds (benchmarks)
-        self._click_time: float | None = None
-        self._await_paint = False
 
         self.canvas = Canvas()
         self.setCentralWidget(self.canvas)
@@ -123,7 +115,7 @@ class MainWindow(QMainWindow):
 
         self.folder_view = FolderView(self, self.file_menu)  # recent, last folder/image, rescans
         self.refresh_categories()
-        self._refresh_history_actions()
+        self.sync.refresh_history_actions()
         self.file_list.set_records(controller.project.images)
         self.canvas.setFocus()
 
@@ -169,22 +161,12 @@ class MainWindow(QMainWindow):
         self.canvas.point_clicked.connect(self._on_click)
         self.canvas.alt_clicked.connect(c.cycle_select_at)
         self.canvas.box_drawn.connect(self._on_box)
-        c.image_loaded.connect(self._on_image_loaded)
-        c.image_failed.connect(self._on_image_failed)
-        c.live_changed.connect(self._refresh_live)
-        c.live_region_changed.connect(self._refresh_live_region)
-        c.instances_changed.connect(self._refresh_instances)
-        c.object_changed.connect(self._on_object_changed)
-        c.prompts_changed.connect(self._refresh_prompts)
-        c.candidate_changed.connect(self._on_candidate)
-        c.selection_changed.connect(self._on_selection_changed)
-        c.current_image_changed.connect(self.file_list.set_current)
+        self.sync = WindowSync(
+            self
+        )  # the controller's changes -> canvas layers, panels, file list, Edit menu
         c.status.connect(lambda text: self.statusBar().showMessage(text))
         c.message.connect(self.show_error)
         c.notice.connect(self.notice_label.setText)
-        c.history_changed.connect(self._refresh_history_actions)
-        c.project_event.connect(self._on_project_event)
-        self.canvas.painted.connect(self._on_painted)
 
         self.file_list.image_chosen.connect(c.open_image)
         self.category_panel.category_picked.connect(c.set_current_category)
@@ -317,122 +299,20 @@ class MainWindow(QMainWindow):
 
     # --- canvas events --------------------------------------------------------------------------------
     def _on_click(self, x: float, y: float, label: int) -> None:
-        self._click_time = time.perf_counter()
+        self.sync.prompt_sent()
         self.controller.click(x, y, label)
 
     def _on_box(self, x0: float, y0: float, x1: float, y1: float) -> None:
-        self._click_time = time.perf_counter()
+        self.sync.prompt_sent()
         self.controller.set_box(x0, y0, x1, y1)
 
-    def _on_painted(self) -> None:
-        if self._click_time is not None and self._await_paint:
-            self.last_paint_latency = time.perf_counter() - self._click_time
-            self._click_time = None
-            self._await_paint = False
-
-    # --- refresh from the controller ------------------------------------------------------------------
-    def _on_image_loaded(self, image: DecodedImage) -> None:
-        self.canvas.set_pixmap(QPixmap.fromImage(image.qimage))
-        self._refresh_instance_panel()
-        self._refresh_prompts()
-
-    def _on_image_failed(self, key: str, message: str) -> None:
-        if key == self.controller.current_key:
-            self.canvas.set_pixmap(None)
-            self.canvas.live_layer.set_labels(None, [])
-            self.canvas.live_outline.set_mask(None)
-            self.canvas.instances_layer.set_labels(None, [])
-            self.canvas.instance_outlines.set_outlines([])
-        self.file_list.update_record(self.controller.project.image(key))
-        direction = self.controller.nav_direction
-        QTimer.singleShot(0, lambda: self.controller.step_image(direction))
-
-    def _refresh_live(self) -> None:
-        c = self.controller
-        labels, outline = c.live_labels(), c.live_outline()
-        self.canvas.live_layer.set_labels(labels, c.live_table(), outline=outline)
-        self.canvas.live_outline.set_mask(labels, outline)
-        self._await_paint = self._click_time is not None and labels is not None
-        if c.selected_id is not None:  # refining: the old fill and outline give way to the new mask
-            self._show_layers(c.touch_layers([c.selected_id], exclude=self.brush.editing_instance))
-
-    def _refresh_live_region(self, rect: QRect) -> None:
-        self.canvas.live_layer.changed(rect)
-
-    def _refresh_instances(self) -> None:
-        """Redraw every object (another image, categories, style); one object's change is
-        :meth:`_on_object_changed`."""
-        update = self.controller.instance_layers(exclude=self.brush.editing_instance)
-        self.canvas.instances_layer.set_labels(update.labels, update.table, update.dirty)
-        self.canvas.instance_outlines.set_entries(update.outlines or [])
-        self._refresh_instance_panel()
-        self.polygon.refresh()
-
-    def _show_layers(self, update: LayerUpdate | None) -> bool:
-        """Show one change of the instance layers (``None``: they cannot follow it, so all is redrawn)."""
-        if update is None:
-            if self.controller.current_image is not None:
-                self._refresh_instances()
-            return False
-        self.canvas.instances_layer.set_labels(update.labels, update.table, update.dirty)
-        self.canvas.instance_outlines.apply(update.edits)
-        return True
-
-    def _on_object_changed(self, event: SessionEvent) -> None:
-        """One object of the current image changed: its layers, its row and the polygon tool follow."""
-        c = self.controller
-        if not self._show_layers(c.object_layers(event, exclude=self.brush.editing_instance)):
-            return
-        panel, iid, project = self.instance_panel, event.instance_id, c.project
-        if iid is None or event.image_key is None:
-            return
-        if event.change is ObjectChange.REMOVED:
-            panel.remove_instance(iid)
-        elif event.index is not None:
-            inst = project.image(event.image_key).instance_at(event.index)
-            category = project.category(inst.category_id) if project.has_category(inst.category_id) else None
-            if event.change is ObjectChange.ADDED:
-                panel.insert_instance(event.index, inst, category)
-            else:
-                panel.update_instance(inst, category)
-        self.polygon.refresh()
-
-    def _on_selection_changed(self, instance_id: int | None) -> None:
-        if self._show_layers(self.controller.selection_layers(exclude=self.brush.editing_instance)):
-            self.instance_panel.set_selected(instance_id)
-        else:
-            self._refresh_instance_panel()
-
-    def _refresh_instance_panel(self) -> None:
-        c = self.controller
-        self.instance_panel.set_instances(c.current_instances(), c.project.categories, c.selected_id)
-
-    def _refresh_prompts(self) -> None:
-        state = self.controller.prompt_state
-        self.canvas.prompt_item.set_prompts([(p.x, p.y, p.label) for p in state.points], state.box)
-
-    def _refresh_history_actions(self) -> None:
-        """Edit menu: Undo/Redo say what they would do (and on which image, when not this one)."""
-        c = self.controller
-        for name, step in (("undo", c.undo_step()), ("redo", c.redo_step())):
-            action = self.actions_by_id[name]
-            action.setText("&" + step.menu_text.replace("&", "&&"))
-            action.setEnabled(step.command is not None)
-
-    def _on_candidate(self, view: CandidateView | None) -> None:
-        self.candidate_label.setText("" if view is None else view.text())
+    @property
+    def last_paint_latency(self) -> float | None:
+        """Click -> painted mask, seconds (benchmarks; :class:`~annotator.ui.window_sync.WindowSync`)."""
+        return self.sync.last_paint_latency
 
     def refresh_categories(self) -> None:
-        c = self.controller
-        self.category_panel.set_categories(c.project.categories, c.current_category_id)
-
-    def _on_project_event(self, event: Event) -> None:
-        if event.type in CATEGORY_EVENTS:
-            self.refresh_categories()
-        if event.type == "reset":
-            self.file_list.set_records(self.controller.project.images)
-        elif event.image_key is not None and self.controller.project.has_image(event.image_key):
-            self.file_list.update_record(self.controller.project.image(event.image_key))
+        self.sync.refresh_categories()
 
     def confirm_discard_unaccepted(self) -> bool:
         """Ask before unaccepted live masks are lost (quit, open another folder); ``True``: go on."""
