@@ -1,14 +1,9 @@
 """``PromptPredictor``: the prompt-decoding front that SAM / MobileSAM and SAM 2 predictors share.
 
-An image's features are computed once (the family's ``set_image``); prompts in original-image pixels are then
-checked, mapped to the model's input frame (``transform``), encoded and decoded to low-res logits and upscaled
-to the image (``predict``), or decoded in batches already in the input frame (``predict_torch``,
-``decode_low_res``, ``decode_low_res_filtered``, ``upscale_masks``: the automatic mask generator's path).
-
-What differs between the families is left to small hooks: how the features are held (``get_image_embedding``),
-the prompt checks (``_checked_points`` / ``_checked_boxes`` / ``_checked_masks``), the decoder's mask head
-(``_masks_from_tokens``, ``_single_output``), how boxes reach the prompt encoder (``_merge_boxes``) and how
-low-res logits map back onto the image (``_upscale_on_device``, ``_logit_frame``).
+Prompts in original-image pixels are checked, mapped to the model's input frame, encoded, decoded to low-res
+logits and upscaled to the image (``predict``), or decoded in batches already in the input frame
+(``predict_torch``, ``decode_low_res[_filtered]``, ``upscale_masks``: the automatic mask generator's path).
+The family encodes images and fills in the hooks (how it holds features, checks prompts, heads masks, upscales).
 """
 
 from __future__ import annotations
@@ -23,7 +18,7 @@ from torch import Tensor
 from sam_model.errors import NoImageError, PromptError
 from sam_model.low_res import LowResFrame
 from sam_model.protocol import Prediction
-from sam_model.sam.first_block import ImageKeysCache
+from sam_model.sam.first_block import ImageKeys, ImageKeysCache
 from sam_model.sam.mask_decoder import MaskDecoder
 from sam_model.sam.prompt_encoder import PromptEncoder
 from sam_model.transforms import upscale_logits
@@ -264,13 +259,7 @@ class PromptPredictor(ABC, Generic[FeaturesT]):
         decoder = self._mask_decoder
         parts = []
         with self._decoder_precision():
-            image_keys = self._image_keys.get(
-                decoder.transformer,
-                self._prompt_encoder,
-                self.get_image_embedding(),
-                mask_input,
-                self.decoder_dtype,
-            )
+            image_keys = self._cached_image_keys(decoder, mask_input)
             for sparse, dense in self._prompt_chunks(points, boxes, mask_input):
                 iou, tokens, src, grid = decoder.predict_tokens(
                     self.get_image_embedding(),
@@ -319,13 +308,7 @@ class PromptPredictor(ABC, Generic[FeaturesT]):
         ious: list[Tensor] = []
         keeps: list[Tensor] = []
         with self._decoder_precision():
-            image_keys = self._image_keys.get(
-                decoder.transformer,
-                self._prompt_encoder,
-                self.get_image_embedding(),
-                mask_input,
-                self.decoder_dtype,
-            )
+            image_keys = self._cached_image_keys(decoder, mask_input)
             for sparse, dense in self._prompt_chunks(points, boxes, mask_input):
                 iou, tokens, src, grid = decoder.predict_tokens(
                     self.get_image_embedding(),
@@ -348,6 +331,17 @@ class PromptPredictor(ABC, Generic[FeaturesT]):
         side = 4 * self._prompt_encoder.image_embedding_size[0]
         low_res = torch.cat(kept) if kept else self.get_image_embedding().new_zeros((0, side, side))
         return low_res, torch.cat(ious), torch.cat(keeps)
+
+    def _cached_image_keys(self, decoder: MaskDecoder, mask_input: Tensor | None) -> ImageKeys | None:
+        """The current image's keys for the decoder's first block (computed once per image and precision;
+        ``None`` with a ``mask_input``, see :class:`ImageKeysCache`)."""
+        return self._image_keys.get(
+            decoder.transformer,
+            self._prompt_encoder,
+            self.get_image_embedding(),
+            mask_input,
+            self.decoder_dtype,
+        )
 
     def _decoder_precision(self) -> torch.autocast:
         """Autocast to ``decoder_dtype`` (disabled for float32)."""
