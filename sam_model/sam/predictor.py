@@ -9,18 +9,22 @@ from torch import Tensor
 from sam_model.errors import EmbeddingError, ImageError, NoImageError, PromptError
 from sam_model.inputs import check_image, check_mask_input
 from sam_model.low_res import LowResFrame
-from sam_model.protocol import EncodeSteps, ImageEmbedding, Prediction
-from sam_model.sam.first_block import ImageKeysCache
+from sam_model.prompt_predictor import PromptPredictor
+from sam_model.protocol import EncodeSteps, ImageEmbedding
+from sam_model.sam.mask_decoder import MaskDecoder
 from sam_model.sam.model import Sam
-from sam_model.transforms import ResizeLongestSide, get_preprocess_shape, upscale_logits
+from sam_model.sam.prompt_encoder import PromptEncoder
+from sam_model.transforms import ResizeLongestSide, get_preprocess_shape
 
 _VALID_LABELS = (-1, 0, 1)
 
 
-class SamPredictor:
+class SamPredictor(PromptPredictor[Tensor]):
     """Compute an image's embedding once (``set_image``), then decode masks for prompts quickly (``predict``).
 
-    Same semantics as upstream ``SamPredictor``. Not thread-safe: one worker owns it.
+    Same semantics as upstream ``SamPredictor``; the prompt side (``predict``, ``predict_torch``,
+    ``decode_low_res``, ``upscale_masks``) is :class:`~sam_model.prompt_predictor.PromptPredictor`'s. Not
+    thread-safe: one worker owns it.
 
     Attributes:
         model: the :class:`Sam` module. transform: the longest-side resize and coordinate mapping.
@@ -28,40 +32,17 @@ class SamPredictor:
         features: ``1 x 256 x 64 x 64`` float32 image embedding of the current image, or ``None``.
     """
 
-    decode_chunk: int | None = None
-    """Prompts decoded at a time (``None``: the whole batch). Defaults to 4 on the CPU, see ``decode_low_res``."""
+    frame = LowResFrame.LONGEST_SIDE
+    model: Sam
+    transform: ResizeLongestSide
 
     def __init__(self, model: Sam, *, model_id: str, decoder_dtype: torch.dtype = torch.float32) -> None:
         """``decoder_dtype``: the precision of the prompt encoder and mask decoder's arithmetic (autocast);
         ``torch.bfloat16`` halves a click's time on the CPU. Outputs are float32 either way. The builder
         chooses it (``load_predictor(dtype="bfloat16")``)."""
+        super().__init__(model_id=model_id, decoder_dtype=decoder_dtype)
         self.model = model
         self.transform = ResizeLongestSide(model.image_size)
-        self._model_id = model_id
-        self.decoder_dtype = decoder_dtype
-        self.features: Tensor | None = None
-        self.original_size: tuple[int, int] | None = None
-        self.input_size: tuple[int, int] | None = None
-        self._image_keys = ImageKeysCache()
-
-    @property
-    def model_id(self) -> str:
-        """Architecture preset and weights checksum, e.g. ``vit_b-01ec64d29a2fca3f``."""
-        return self._model_id
-
-    @property
-    def low_res_frame(self) -> LowResFrame:
-        """SAM's logits cover the image resized to its longest side, padded bottom/right."""
-        return LowResFrame.LONGEST_SIDE
-
-    @property
-    def device(self) -> torch.device:
-        """Where the model (and the cached features) live."""
-        return self.model.device
-
-    @property
-    def is_image_set(self) -> bool:
-        return self.features is not None
 
     # --- image ---
 
@@ -140,13 +121,6 @@ class SamPredictor:
         self.original_size = (int(original_size[0]), int(original_size[1]))
         self.input_size = input_size
 
-    def reset_image(self) -> None:
-        """Forget the current image and its features."""
-        self._image_keys.clear()
-        self.features = None
-        self.original_size = None
-        self.input_size = None
-
     def get_image_embedding(self) -> Tensor:
         """The current ``1 x 256 x 64 x 64`` features (``NoImageError`` without an image)."""
         if self.features is None:
@@ -188,220 +162,50 @@ class SamPredictor:
         tensor = torch.as_tensor(np.asarray(features, dtype=np.float32), device=self.device).clone()
         self._set_state(tensor, (big_h, big_w), (h, w))
 
-    # --- prompts ---
+    # --- prompt hooks (see PromptPredictor) ---
 
-    def predict(
-        self,
-        point_coords: np.ndarray | None = None,
-        point_labels: np.ndarray | None = None,
-        box: np.ndarray | None = None,
-        mask_input: np.ndarray | None = None,
-        multimask_output: bool = True,
-        return_logits: bool = False,
-    ) -> Prediction:
-        """Decode masks for prompts in original-image pixels (see :mod:`sam_model.protocol` for the shapes).
+    @property
+    def _mask_decoder(self) -> MaskDecoder:
+        return self.model.mask_decoder
 
-        Returns ``(masks C x H x W bool or float32 logits, scores C float32, low_res_logits C x 256 x 256)``.
-        """
-        if self.features is None or self.original_size is None:
-            raise NoImageError("no image is set: call set_image first")
-        coords_t = labels_t = box_t = mask_t = None
-        if point_coords is not None or point_labels is not None:
-            coords, labels = _check_points(point_coords, point_labels)
-            coords = self.transform.apply_coords(coords, self.original_size)
-            coords_t = torch.as_tensor(coords, dtype=torch.float32, device=self.device)[None]
-            labels_t = torch.as_tensor(labels, dtype=torch.int64, device=self.device)[None]
-        if box is not None:
-            box_arr = _check_box(box)
-            box_t = torch.as_tensor(
-                self.transform.apply_boxes(box_arr, self.original_size), dtype=torch.float32
-            )
-            box_t = box_t.to(self.device)
-        if mask_input is not None:
-            mask_t = torch.as_tensor(check_mask_input(mask_input), device=self.device)[None]
-        masks, scores, low_res = self.predict_torch(
-            coords_t, labels_t, box_t, mask_t, multimask_output=multimask_output, return_logits=return_logits
-        )
-        return masks[0].cpu().numpy(), scores[0].float().cpu().numpy(), low_res[0].float().cpu().numpy()
+    @property
+    def _prompt_encoder(self) -> PromptEncoder:
+        return self.model.prompt_encoder
 
-    @torch.inference_mode()
-    def predict_torch(
-        self,
-        point_coords: Tensor | None,
-        point_labels: Tensor | None,
-        boxes: Tensor | None = None,
-        mask_input: Tensor | None = None,
-        multimask_output: bool = True,
-        return_logits: bool = False,
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        """Batched decoding with prompts already in the resized-input frame.
+    def _checked_points(self, point_coords: object, point_labels: object) -> tuple[np.ndarray, np.ndarray]:
+        """One ``N x 2`` set of points (labels 1, 0, -1) -> ``1 x N x 2`` float64, ``1 x N`` int64."""
+        coords, labels = _check_points(point_coords, point_labels)
+        return coords[None], labels[None]
 
-        Args:
-            point_coords: ``B x N x 2``; point_labels: ``B x N``; boxes: ``B x 4``;
-            mask_input: ``B x 1 x 256 x 256``.
-        Returns:
-            masks ``B x C x H x W`` (bool, or float logits with ``return_logits``), iou ``B x C``,
-            low-res logits ``B x C x 256 x 256``.
-        """
-        if self.features is None:
-            raise NoImageError("no image is set: call set_image first")
-        if (point_coords is None) != (point_labels is None):
-            raise PromptError("point_coords and point_labels must be given together")
-        points = None if point_coords is None or point_labels is None else (point_coords, point_labels)
-        low_res, iou = self.decode_low_res(points, boxes, mask_input, multimask_output=multimask_output)
-        masks = self._upscale(low_res, None if return_logits else self.model.mask_threshold)
-        return masks, iou, low_res
+    def _checked_boxes(self, box: object) -> np.ndarray:
+        """One box (``4`` or ``1 x 4``) -> ``1 x 4`` float64."""
+        return _check_box(box)
 
-    @torch.inference_mode()
-    def decode_low_res(
-        self,
-        points: tuple[Tensor, Tensor] | None,
-        boxes: Tensor | None,
-        mask_input: Tensor | None,
-        *,
-        multimask_output: bool,
+    def _checked_masks(self, mask_input: object) -> np.ndarray:
+        """One ``1 x 256 x 256`` mask input -> ``1 x 1 x 256 x 256`` float32."""
+        return check_mask_input(mask_input)[None]
+
+    def _masks_from_tokens(
+        self, tokens: Tensor, src: Tensor, grid: tuple[int, int], first_token: int
+    ) -> Tensor:
+        return self.model.mask_decoder.masks_from_tokens(tokens, src, grid, first_token=first_token)
+
+    def _single_output(
+        self, iou: Tensor, tokens: Tensor, src: Tensor, grid: tuple[int, int]
     ) -> tuple[Tensor, Tensor]:
-        """Prompt encoder + mask decoder only: low-res logits ``B x C x 256 x 256`` and IoU ``B x C``.
+        """The first output token's mask alone (``B x 1 x 256 x 256``, IoU ``B x 1``)."""
+        masks = self.model.mask_decoder.masks_from_tokens(tokens[:, :1], src, grid, first_token=0)
+        return masks, iou[:, :1]
 
-        On the CPU a batch is decoded ``decode_chunk`` prompts at a time: each prompt carries its own copy of the
-        ``64 x 64 x 256`` image tokens, and large batches fall out of the caches (measured: 27 ms per prompt in
-        chunks of 4, 55 ms in one batch of 64).
-        """
-        decoder = self.model.mask_decoder
-        sel = slice(1, None) if multimask_output else slice(0, 1)
-        parts = []
-        with self._decoder_precision():
-            image_keys = self._image_keys.get(
-                self.model.mask_decoder.transformer,
-                self.model.prompt_encoder,
-                self.get_image_embedding(),
-                mask_input,
-                self.decoder_dtype,
-            )
-            for sparse, dense in self._prompt_chunks(points, boxes, mask_input):
-                iou, mask_tokens, src_tokens, grid = decoder.predict_tokens(
-                    self.get_image_embedding(),
-                    self.model.prompt_encoder.get_dense_pe(),
-                    sparse,
-                    dense,
-                    image_keys=image_keys,
-                    multimask_only=multimask_output,
-                )
-                if not multimask_output:
-                    mask_tokens = mask_tokens[:, :1]
-                masks = decoder.masks_from_tokens(mask_tokens, src_tokens, grid, first_token=sel.start)
-                parts.append((masks, iou[:, sel]))
-        if len(parts) == 1:  # one chunk (a click): no copy
-            return parts[0][0].float(), parts[0][1].float()
-        return torch.cat([p[0] for p in parts]).float(), torch.cat([p[1] for p in parts]).float()
+    def _upscale_on_device(
+        self, low_res: Tensor, input_size: tuple[int, int], original_size: tuple[int, int]
+    ) -> Tensor:
+        """:meth:`Sam.postprocess_masks`: bilinear to the padded ``S x S`` input, crop, bilinear again."""
+        return self.model.postprocess_masks(low_res.float(), input_size, original_size)
 
-    @torch.inference_mode()
-    def decode_low_res_filtered(
-        self,
-        points: tuple[Tensor, Tensor] | None,
-        boxes: Tensor | None,
-        mask_input: Tensor | None,
-        *,
-        multimask_output: bool,
-        iou_threshold: float,
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        """Like :meth:`decode_low_res`, but computes masks only for candidates with predicted IoU above
-        ``iou_threshold`` (the automatic mask generator's first filter).
-
-        The IoU head runs before the masks' upscaling, which is about 40 % of a decode, so a prompt none of
-        whose candidates passes skips it. The kept logits are those :meth:`decode_low_res` gives, up to float rounding.
-
-        Returns:
-            kept low-res logits ``M x 256 x 256`` (in the row-major order of ``keep``), IoU ``B x C`` and
-            ``keep`` ``B x C`` bool (``iou > iou_threshold``).
-        """
-        decoder = self.model.mask_decoder
-        sel = slice(1, None) if multimask_output else slice(0, 1)
-        kept: list[Tensor] = []
-        ious: list[Tensor] = []
-        keeps: list[Tensor] = []
-        with self._decoder_precision():
-            image_keys = self._image_keys.get(
-                self.model.mask_decoder.transformer,
-                self.model.prompt_encoder,
-                self.get_image_embedding(),
-                mask_input,
-                self.decoder_dtype,
-            )
-            for sparse, dense in self._prompt_chunks(points, boxes, mask_input):
-                iou, mask_tokens, src_tokens, grid = decoder.predict_tokens(
-                    self.get_image_embedding(),
-                    self.model.prompt_encoder.get_dense_pe(),
-                    sparse,
-                    dense,
-                    image_keys=image_keys,
-                    multimask_only=multimask_output,
-                )
-                if not multimask_output:
-                    mask_tokens = mask_tokens[:, :1]
-                iou = iou[:, sel].float()
-                keep = iou > iou_threshold
-                rows = keep.any(dim=1).nonzero(as_tuple=True)[0]
-                if len(rows):
-                    masks = decoder.masks_from_tokens(
-                        mask_tokens[rows], src_tokens[rows], grid, first_token=sel.start
-                    )
-                    kept.append(masks[keep[rows]].float())
-                ious.append(iou)
-                keeps.append(keep)
-        size = 4 * self.model.prompt_encoder.image_embedding_size[0]
-        low_res = torch.cat(kept) if kept else self.get_image_embedding().new_zeros((0, size, size))
-        return low_res, torch.cat(ious), torch.cat(keeps)
-
-    def _decoder_precision(self) -> torch.autocast:
-        """Autocast to ``decoder_dtype`` (disabled for float32)."""
-        return torch.autocast(
-            self.device.type, dtype=self.decoder_dtype, enabled=self.decoder_dtype != torch.float32
-        )
-
-    def _prompt_chunks(
-        self, points: tuple[Tensor, Tensor] | None, boxes: Tensor | None, mask_input: Tensor | None
-    ) -> list[tuple[Tensor, Tensor]]:
-        """Prompt embeddings ``(sparse B' x M x D, dense B' x D x h x w)`` for consecutive chunks of the batch."""
-        self.get_image_embedding()
-        encoder = self.model.prompt_encoder
-        batch = next((len(t) for t in (points[0] if points else None, boxes, mask_input) if t is not None), 1)
-        chunk = self.decode_chunk or (4 if self.device.type == "cpu" else batch)
-        out = []
-        for start in range(0, batch, chunk):
-            part = slice(start, start + chunk)
-            pts = None if points is None else (points[0][part], points[1][part])
-            out.append(
-                encoder(
-                    pts,
-                    None if boxes is None else boxes[part],
-                    None if mask_input is None else mask_input[part],
-                )
-            )
-        return out
-
-    def upscale_masks(self, low_res: Tensor) -> Tensor:
-        """``B x C x 256 x 256`` logits -> ``B x C x H x W`` float32 logits on the original image.
-
-        Equal to :meth:`Sam.postprocess_masks` up to float rounding; on the CPU done by OpenCV, which is far
-        cheaper than PyTorch's ``1024 x 1024`` intermediate.
-        """
-        return self._upscale(low_res, None)
-
-    def _upscale(self, low_res: Tensor, threshold: float | None) -> Tensor:
-        """:meth:`upscale_masks`, then ``> threshold`` when one is given (bool masks; on the CPU thresholded
-        before the channels-first copy)."""
-        if self.original_size is None or self.input_size is None:
-            raise NoImageError("no image is set: call set_image first")
-        if low_res.device.type != "cpu":
-            up_t = self.model.postprocess_masks(low_res.float(), self.input_size, self.original_size)
-            return up_t if threshold is None else up_t > threshold
-        b, c = low_res.shape[:2]
-        flat = low_res.detach().float().reshape(b * c, low_res.shape[-2], low_res.shape[-1]).numpy()
-        up = upscale_logits(
-            flat, self.model.image_size, self.input_size, self.original_size, threshold=threshold
-        )
-        return torch.from_numpy(up).view(b, c, *self.original_size)
+    def _logit_frame(self, side: int, input_size: tuple[int, int]) -> tuple[int, tuple[int, int]]:
+        """The logits stretch over the padded ``S x S`` encoder input, of which the image fills ``input_size``."""
+        return self.model.image_size, input_size
 
 
 def _check_points(point_coords: object, point_labels: object) -> tuple[np.ndarray, np.ndarray]:
