@@ -20,8 +20,9 @@ from annotator.workers.proposal_worker import (
     ProposalJob,
     ProposalWorker,
     default_generator,
+    proposal_segmenter,
 )
-from annotator.workers.requests import EngineRequest, SegmenterFactory, create_engine_segmenter
+from annotator.workers.requests import EngineRequest, SegmenterFactory
 
 
 class ProposalRunner(BackgroundJobRunner):
@@ -37,7 +38,7 @@ class ProposalRunner(BackgroundJobRunner):
         self,
         queue: ReviewQueue,
         *,
-        make_segmenter: SegmenterFactory = create_engine_segmenter,
+        make_segmenter: SegmenterFactory = proposal_segmenter,
         generate: Generator = default_generator,
         parent: QObject | None = None,
     ) -> None:

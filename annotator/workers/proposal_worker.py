@@ -31,7 +31,15 @@ Generator = Callable[..., list[dict[str, Any]]]
 """``generate(segmenter, rgb, **params) -> records`` (``sam_model.classic.auto.generate_proposals``)."""
 
 
-"""A new segmenter for a request (SAM with a checkpoint, the classical engine without)."""
+def proposal_segmenter(request: EngineRequest) -> Segmenter:
+    """The segmenter a proposal job hands its generator: the app's engine with a checkpoint; without one the
+    classical engine in this process, since its proposals (``ClassicProposals``) never decode through it, so
+    the app's child-process engine (started for a GIL-free click) would be started for nothing."""
+    if request.checkpoint is None:
+        from sam_model.classic.segmenter import ClassicSegmenter
+
+        return ClassicSegmenter()
+    return create_engine_segmenter(request)
 
 
 def default_generator(segmenter: Segmenter, rgb: Any, **params: Any) -> list[dict[str, Any]]:
@@ -68,7 +76,7 @@ class ProposalWorker(QObject):
 
     def __init__(
         self,
-        make_segmenter: SegmenterFactory = create_engine_segmenter,
+        make_segmenter: SegmenterFactory = proposal_segmenter,
         generate: Generator = default_generator,
     ) -> None:
         super().__init__()
