@@ -123,6 +123,8 @@ def _open(path: Path, data: BinaryIO | None = None) -> Image.Image:
         raise ImageLoadError(path, f"image too large: {exc}") from None
     except OSError as exc:
         raise ImageLoadError(path, f"cannot open: {exc}") from exc
+    except (ValueError, TypeError, SyntaxError, EOFError) as exc:  # Pillow's plugins on corrupt headers
+        raise ImageLoadError(path, f"corrupt header ({exc or type(exc).__name__})") from exc
     try:
         check_pixels(*image.size)
     except LimitError as exc:

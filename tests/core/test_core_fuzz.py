@@ -189,3 +189,24 @@ def test_fuzz_image_loader(tmp_path: Path) -> None:
         assert loaded.rgb.dtype == np.uint8 and loaded.rgb.ndim == 3 and loaded.rgb.shape[2] == 3
 
     check()
+
+
+def test_a_tiff_with_non_integer_dimensions_is_a_load_error(tmp_path: Path) -> None:
+    """Found by the fuzzer above: Pillow's TIFF plugin raises ``ValueError("Invalid dimensions")`` while
+    opening a header whose width is a RATIONAL; the loader reports it as the file's error, never a traceback."""
+    import struct
+
+    blob = bytearray(_image_bytes("TIFF"))
+    ifd = struct.unpack_from("<I", blob, 4)[0]
+    for i in range(struct.unpack_from("<H", blob, ifd)[0]):
+        entry = ifd + 2 + 12 * i
+        if struct.unpack_from("<H", blob, entry)[0] == 256:  # ImageWidth -> RATIONAL at offset 8
+            struct.pack_into("<HII", blob, entry + 2, 5, 1, 8)
+    path = tmp_path / "bad_width.tif"
+    path.write_bytes(bytes(blob))
+    try:
+        load_image(path)
+    except ImageLoadError as exc:
+        assert str(path) in str(exc) and "corrupt header" in str(exc)
+    else:
+        raise AssertionError("a TIFF whose width is not an integer loaded")
