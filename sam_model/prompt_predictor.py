@@ -9,6 +9,7 @@ The family encodes images and fills in the hooks (how it holds features, checks 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from typing import ClassVar, Generic, Protocol, TypeVar
 
 import numpy as np
@@ -256,23 +257,12 @@ class PromptPredictor(ABC, Generic[FeaturesT]):
         is decoded ``decode_chunk`` prompts at a time (measured for SAM: 27 ms per prompt in chunks of 4, 55 ms
         in one batch of 64).
         """
-        decoder = self._mask_decoder
         parts = []
-        with self._decoder_precision():
-            image_keys = self._cached_image_keys(decoder, mask_input)
-            for sparse, dense in self._prompt_chunks(points, boxes, mask_input):
-                iou, tokens, src, grid = decoder.predict_tokens(
-                    self.get_image_embedding(),
-                    self._prompt_encoder.get_dense_pe(),
-                    sparse,
-                    dense,
-                    image_keys=image_keys,
-                    multimask_only=multimask_output,
-                )
-                if multimask_output:  # only the multimask candidates were decoded
-                    parts.append((self._masks_from_tokens(tokens, src, grid, 1), iou[:, 1:]))
-                else:
-                    parts.append(self._single_output(iou, tokens, src, grid))
+        for iou, tokens, src, grid in self._decoded_chunks(points, boxes, mask_input, multimask_output):
+            if multimask_output:  # only the multimask candidates were decoded
+                parts.append((self._masks_from_tokens(tokens, src, grid, 1), iou[:, 1:]))
+            else:
+                parts.append(self._single_output(iou, tokens, src, grid))
         if len(parts) == 1:  # one chunk (a click): no copy
             return parts[0][0].float(), parts[0][1].float()
         return torch.cat([p[0] for p in parts]).float(), torch.cat([p[1] for p in parts]).float()
@@ -302,15 +292,41 @@ class PromptPredictor(ABC, Generic[FeaturesT]):
             low_res, iou = self.decode_low_res(points, boxes, mask_input, multimask_output=False)
             keep = iou > iou_threshold
             return low_res[keep], iou, keep
-        decoder = self._mask_decoder
         sel = slice(1, None) if multimask_output else slice(0, 1)
         kept: list[Tensor] = []
         ious: list[Tensor] = []
         keeps: list[Tensor] = []
+        for iou, tokens, src, grid in self._decoded_chunks(points, boxes, mask_input, multimask_output):
+            if not multimask_output:
+                tokens = tokens[:, :1]
+            iou = iou[:, sel].float()
+            keep = iou > iou_threshold
+            rows = keep.any(dim=1).nonzero(as_tuple=True)[0]
+            if len(rows):
+                masks = self._masks_from_tokens(tokens[rows], src[rows], grid, sel.start)
+                kept.append(masks[keep[rows]].float())
+            ious.append(iou)
+            keeps.append(keep)
+        side = 4 * self._prompt_encoder.image_embedding_size[0]
+        low_res = torch.cat(kept) if kept else self.get_image_embedding().new_zeros((0, side, side))
+        return low_res, torch.cat(ious), torch.cat(keeps)
+
+    def _decoded_chunks(
+        self,
+        points: tuple[Tensor, Tensor] | None,
+        boxes: Tensor | None,
+        mask_input: Tensor | None,
+        multimask_output: bool,
+    ) -> Iterator[tuple[Tensor, Tensor, Tensor, tuple[int, int]]]:
+        """The transformer and IoU head for each chunk of prompts (:meth:`_prompt_chunks`), under the decoder's
+        precision (still in force while the caller heads the masks of a chunk): ``(iou B x K, mask tokens,
+        image tokens, grid)`` as :meth:`MaskDecoder.predict_tokens` gives them (only the multimask candidates'
+        tokens with ``multimask_output``)."""
+        decoder = self._mask_decoder
         with self._decoder_precision():
             image_keys = self._cached_image_keys(decoder, mask_input)
             for sparse, dense in self._prompt_chunks(points, boxes, mask_input):
-                iou, tokens, src, grid = decoder.predict_tokens(
+                yield decoder.predict_tokens(
                     self.get_image_embedding(),
                     self._prompt_encoder.get_dense_pe(),
                     sparse,
@@ -318,19 +334,6 @@ class PromptPredictor(ABC, Generic[FeaturesT]):
                     image_keys=image_keys,
                     multimask_only=multimask_output,
                 )
-                if not multimask_output:
-                    tokens = tokens[:, :1]
-                iou = iou[:, sel].float()
-                keep = iou > iou_threshold
-                rows = keep.any(dim=1).nonzero(as_tuple=True)[0]
-                if len(rows):
-                    masks = self._masks_from_tokens(tokens[rows], src[rows], grid, sel.start)
-                    kept.append(masks[keep[rows]].float())
-                ious.append(iou)
-                keeps.append(keep)
-        side = 4 * self._prompt_encoder.image_embedding_size[0]
-        low_res = torch.cat(kept) if kept else self.get_image_embedding().new_zeros((0, side, side))
-        return low_res, torch.cat(ious), torch.cat(keeps)
 
     def _cached_image_keys(self, decoder: MaskDecoder, mask_input: Tensor | None) -> ImageKeys | None:
         """The current image's keys for the decoder's first block (computed once per image and precision;
