@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from cluster_helpers import make_images
+from cluster_helpers import auto_single_and_cluster, make_images
 
 from annotator.cli import main
 from annotator.cluster.driver import ClusterOptions, run_cluster
@@ -29,18 +29,8 @@ def test_tiny_sam_cluster_output_is_the_single_process_output(
     ray_local: object, sam_reference: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Tiny reference SAM, 2 images and a corrupt one: the merged file is byte for byte ``auto``'s."""
-    folder = tmp_path / "images"
-    make_images(folder, 2)
-    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    options = [
-        *("--checkpoint", str(sam_reference / "sam_tiny_a.pth"), "--device", "cpu"),
-        *("--points-per-side", "2", "--pred-iou-thresh", "0", "--stability-score-thresh", "0"),
-    ]
-    single, cluster = tmp_path / "single.json", tmp_path / "cluster.json"
-    assert main(["auto", str(folder), "--out", str(single), *options]) == 1
-    capsys.readouterr()
-    assert main(["auto", str(folder), "--out", str(cluster), *options, "--cluster", "--workers", "2"]) == 1
-    err = capsys.readouterr().err
+    ckpt = sam_reference / "sam_tiny_a.pth"
+    single, cluster, err = auto_single_and_cluster(tmp_path, ckpt, str, capsys)
     assert "broken.jpg: skipped" in err and "1 failed" in err
     assert _coco(single)["annotations"], "the test needs some proposals to compare"
     assert cluster.read_bytes() == single.read_bytes()

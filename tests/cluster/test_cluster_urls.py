@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cluster_helpers import make_images
+from cluster_helpers import auto_single_and_cluster, make_images
 
 from annotator.cli import main
 
@@ -32,19 +32,8 @@ def test_tiny_sam_from_a_file_url_is_the_folder_output(
     ray_local: object, sam_reference: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Identical RLE: ``auto`` over the folder in one process, and over its ``file://`` URL on Ray."""
-    folder = tmp_path / "images"
-    make_images(folder, 2)
-    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    options = [
-        *("--checkpoint", str(sam_reference / "sam_tiny_a.pth"), "--device", "cpu"),
-        *("--points-per-side", "2", "--pred-iou-thresh", "0", "--stability-score-thresh", "0"),
-    ]
-    single, cluster = tmp_path / "single.json", tmp_path / "cluster.json"
-    assert main(["auto", str(folder), "--out", str(single), *options]) == 1
-    capsys.readouterr()
-    url = folder.as_uri()
-    assert main(["auto", url, "--out", str(cluster), *options, "--cluster", "--workers", "2"]) == 1
-    err = capsys.readouterr().err
+    ckpt = sam_reference / "sam_tiny_a.pth"
+    single, cluster, err = auto_single_and_cluster(tmp_path, ckpt, lambda f: f.as_uri(), capsys)
     assert "broken.jpg: skipped (" in err and "1 failed" in err
     assert json.loads(single.read_text())["annotations"], "the test needs some proposals to compare"
     assert cluster.read_bytes() == single.read_bytes()
